@@ -1,0 +1,128 @@
+//! The update patterns of `shared/configmap-volumes.md` §2, one function
+//! each, doing the same system calls as the tools that use them.
+
+use std::ffi::OsString;
+use std::fs::{self, File, FileTimes};
+use std::io::{self, Write};
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, SystemTime};
+
+use super::random_u32;
+
+/// An editor's save, `sed -i`, `mv new old`: the contents go to a temporary
+/// file in the same directory, which is renamed over `path` (a new inode).
+pub fn rename_replace(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let temporary = hidden_sibling(path)?;
+    fs::write(&temporary, contents)?;
+    fs::rename(&temporary, path)
+}
+
+/// `cat new > path`: `open(O_TRUNC)`, one write, close (same inode).
+pub fn write_in_place(path: &Path, contents: &[u8]) -> io::Result<()> {
+    fs::write(path, contents)
+}
+
+/// An in-place rewrite a reader can catch half done: truncate, write the
+/// first half, pause, write the rest, close. Between the writes the file is
+/// a prefix of the new contents and no `IN_CLOSE_WRITE` has been sent.
+pub fn write_in_place_slowly(path: &Path, contents: &[u8], pause: Duration) -> io::Result<()> {
+    let (first, rest) = contents.split_at(contents.len() / 2);
+    let mut file = File::create(path)?;
+    file.write_all(first)?;
+    file.flush()?;
+    thread::sleep(pause);
+    file.write_all(rest)
+}
+
+/// A deploy script's `rm` then `cp`: the path is missing for `gap`.
+pub fn delete_and_recreate(path: &Path, contents: &[u8], gap: Duration) -> io::Result<()> {
+    fs::remove_file(path)?;
+    thread::sleep(gap);
+    fs::write(path, contents)
+}
+
+/// `ln -sfn new_target link`: a new symlink renamed over `link`, so `link`
+/// always exists and its target changes atomically. `new_target` is stored
+/// as given (relative targets resolve from `link`'s directory).
+pub fn symlink_swap(link: &Path, new_target: &Path) -> io::Result<()> {
+    let temporary = hidden_sibling(link)?;
+    symlink(new_target, &temporary)?;
+    fs::rename(&temporary, link)
+}
+
+/// A whole config directory replaced: `dir.new` is built with `files`, the
+/// current `dir` is renamed to `dir.old`, `dir.new` renamed to `dir`, and
+/// `dir.old` removed. Watches inside the old directory are gone afterwards.
+pub fn swap_parent_dir(dir: &Path, files: &[(&str, &[u8])]) -> io::Result<()> {
+    let new = sibling(dir, ".new")?;
+    let old = sibling(dir, ".old")?;
+    remove_dir_if_present(&new)?;
+    fs::create_dir(&new)?;
+    for (name, contents) in files {
+        let path = new.join(name);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        fs::write(path, contents)?;
+    }
+    let had_old = match fs::rename(dir, &old) {
+        Ok(()) => true,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => false,
+        Err(error) => return Err(error),
+    };
+    fs::rename(&new, dir)?;
+    if had_old {
+        fs::remove_dir_all(&old)?;
+    }
+    Ok(())
+}
+
+/// `touch path` on an existing file: the modification time becomes now, the
+/// contents stay (only `IN_ATTRIB`).
+pub fn touch(path: &Path) -> io::Result<()> {
+    File::open(path)?.set_times(FileTimes::new().set_modified(SystemTime::now()))
+}
+
+/// The same bytes written back in place: every event of a real edit, no
+/// change of content.
+pub fn rewrite_same(path: &Path) -> io::Result<()> {
+    let contents = fs::read(path)?;
+    write_in_place(path, &contents)
+}
+
+/// `dir/.name.<random>.tmp`: where editors put the file they rename in.
+fn hidden_sibling(path: &Path) -> io::Result<PathBuf> {
+    let name = file_name(path)?;
+    let mut hidden = OsString::from(".");
+    hidden.push(name);
+    hidden.push(format!(".{}.tmp", random_u32()));
+    Ok(path.with_file_name(hidden))
+}
+
+/// `path` with `suffix` appended to its last component.
+fn sibling(path: &Path, suffix: &str) -> io::Result<PathBuf> {
+    let mut name = file_name(path)?.to_os_string();
+    name.push(suffix);
+    Ok(path.with_file_name(name))
+}
+
+fn file_name(path: &Path) -> io::Result<&std::ffi::OsStr> {
+    path.file_name().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} has no file name", path.display()),
+        )
+    })
+}
+
+fn remove_dir_if_present(path: &Path) -> io::Result<()> {
+    match fs::remove_dir_all(path) {
+        Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests;
