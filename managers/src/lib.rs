@@ -5,9 +5,77 @@
 //! [`ConfigManager`], so they can be swapped, tested by one suite and measured
 //! side by side.
 //!
-//! TODO(helper): the rest of the crate docs and the example.
+//! ```
+//! use managers::{ArcSwapManager, ConfigManager};
+//!
+//! struct Config {
+//!     message: String,
+//! }
+//!
+//! let manager = ArcSwapManager::new(Config { message: "hello".into() });
+//! assert_eq!(manager.version(), 1);
+//!
+//! // A request holds a snapshot: one whole config, whatever happens meanwhile.
+//! let request = manager.snapshot();
+//!
+//! // A reload publishes a new config and learns the version it got.
+//! assert_eq!(manager.publish(Config { message: "hello again".into() }), 2);
+//!
+//! // Later reads see it; the request's snapshot is unchanged.
+//! assert_eq!(manager.read(|current| current.config.message.len()), 11);
+//! assert_eq!(request.config.message, "hello");
+//! assert_eq!(request.version, 1);
+//! ```
+//!
+//! # Which to choose
+//!
+//! | design | a read | scales with cores |
+//! |---|---|---|
+//! | [`ArcSwapManager`] | a few atomic operations, no lock | yes |
+//! | [`CachedReader`] (per thread, from [`ArcSwapManager::cached_reader`]) | one relaxed pointer compare | yes, like a plain `Arc` |
+//! | [`MutexManager`] | lock, read, unlock | no: readers exclude each other |
+//! | [`RwLockManager`] | shared lock | no: every read writes the lock word |
+//! | [`WatchManager`] | shared lock inside `tokio::sync::watch` | no; but async tasks can await changes |
+//! | [`ChannelManager`] | a rendezvous with an owner thread | no: one thread serves every read |
+//!
+//! Serve requests from an [`ArcSwapManager`], with a [`CachedReader`] per
+//! thread on the hottest paths. The measurements behind this advice, and what
+//! each result means for a service, are in `docs/managers.md`.
+//!
+//! Every design sits behind a crate feature of the same name (all on by
+//! default), so a binary compiles in only what it uses.
 
 use std::sync::Arc;
+
+#[cfg(feature = "arcswap")]
+mod arcswap;
+#[cfg(feature = "channel")]
+mod channel;
+#[cfg(feature = "mutex")]
+mod mutex;
+#[cfg(any(
+    feature = "mutex",
+    feature = "rwlock",
+    feature = "arcswap",
+    feature = "channel",
+    feature = "watch"
+))]
+mod pending;
+#[cfg(feature = "rwlock")]
+mod rwlock;
+#[cfg(feature = "watch")]
+mod watch;
+
+#[cfg(feature = "arcswap")]
+pub use arcswap::{ArcSwapManager, CachedReader};
+#[cfg(feature = "channel")]
+pub use channel::ChannelManager;
+#[cfg(feature = "mutex")]
+pub use mutex::MutexManager;
+#[cfg(feature = "rwlock")]
+pub use rwlock::RwLockManager;
+#[cfg(feature = "watch")]
+pub use watch::WatchManager;
 
 /// One published config and the version it was published as.
 ///
