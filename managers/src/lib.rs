@@ -6,6 +6,7 @@
 //! side by side.
 //!
 //! ```
+//! # #[cfg(feature = "arcswap")] {
 //! use managers::{ArcSwapManager, ConfigManager};
 //!
 //! struct Config {
@@ -25,6 +26,7 @@
 //! assert_eq!(manager.read(|current| current.config.message.len()), 11);
 //! assert_eq!(request.config.message, "hello");
 //! assert_eq!(request.version, 1);
+//! # }
 //! ```
 //!
 //! # Which to choose
