@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+"""Assert the deployment rules of docs/deploy.md on rendered manifests.
+
+Schema validity is kubernetes-validate's job (k8s/validate.sh); this checks what
+a schema cannot: that every Deployment of the service runs locked down, probes
+the right endpoints, mounts its ConfigMap the way the kubelet can update, reads
+its config from inside that mount, has resources, drains within its grace
+period, and runs the image tag of its variant.
+
+    kubectl kustomize k8s/overlays/mutex-poll | python3 k8s/check_manifests.py --variant mutex-poll -
+    kubectl kustomize k8s/base | python3 k8s/check_manifests.py --default-variant -
+
+Every failed rule is printed (not only the first); the exit status is 1 if
+any failed.
+"""
+
+import argparse
+import pathlib
+import posixpath
+import re
+import sys
+
+import yaml
+
+import variants
+
+NONROOT_ID = 65532
+CONFIG_FLAG = "--config"
+CONFIG_ENV = "CONFIG_FILE"
+# The service's own defaults (service --help), used when a flag is not set.
+DEFAULT_SHUTDOWN_TIMEOUT_S = 10.0
+DEFAULT_BIND_PORT = 8080
+PROBE_PATHS = {"livenessProbe": "/healthz", "readinessProbe": "/readyz", "startupProbe": "/healthz"}
+DOCKERFILE = variants.ROOT / "Dockerfile"
+
+
+class Findings:
+    """Collects failed rules, each prefixed with the object it is about."""
+
+    def __init__(self) -> None:
+        self.failures: list[str] = []
+
+    def expect(self, ok: bool, where: str, rule: str) -> None:
+        if not ok:
+            self.failures.append(f"{where}: {rule}")
+
+
+def walk_keys(node, path=""):
+    """Every (path, key) in a nested document, to find a key anywhere."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield f"{path}.{key}", key
+            yield from walk_keys(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from walk_keys(value, f"{path}[{i}]")
+
+
+def flag_value(argv: list[str], flag: str):
+    """The value of `--flag=value` or `--flag value`, or None."""
+    for i, arg in enumerate(argv):
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+        if arg == flag and i + 1 < len(argv):
+            return argv[i + 1]
+    return None
+
+
+def seconds(duration: str) -> float:
+    """A humantime duration such as `10s`, `1m 30s` or `500ms`, in seconds."""
+    units = {"ms": 0.001, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
+    parts = re.findall(r"(\d+(?:\.\d+)?)\s*([a-z]+)", duration)
+    if not parts or "".join(n + u for n, u in parts) != re.sub(r"\s", "", duration):
+        raise ValueError(f"not a duration: {duration!r}")
+    return sum(float(n) * units[u] for n, u in parts)
+
+
+def bytes_of(quantity: str) -> float:
+    """A Kubernetes memory quantity (`16Mi`, `64M`, `1Gi`) in bytes."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?", str(quantity))
+    if not match:
+        raise ValueError(f"not a memory quantity: {quantity!r}")
+    scale = {None: 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+    return float(match.group(1)) * scale[match.group(2)]
+
+
+def default_variant() -> str:
+    """`<manager>-<watcher>` of the Dockerfile's `ARG FEATURES=` default."""
+    match = re.search(r"^ARG FEATURES=(\S+)$", DOCKERFILE.read_text(), re.MULTILINE)
+    if not match:
+        sys.exit(f"check_manifests.py: no `ARG FEATURES=` default in {DOCKERFILE}")
+    features = set(match.group(1).split(","))
+    managers, watchers = variants.managers_and_watchers()
+    pairs = [f"{m}-{w}" for m in managers for w in watchers if {m, w} == features]
+    if len(pairs) != 1:
+        sys.exit(f"check_manifests.py: Dockerfile FEATURES={match.group(1)} is not one manager and one watcher")
+    return pairs[0]
+
+
+def check_container(c: dict, pod: dict, where: str, configmaps: dict, variant: str, found: Findings) -> None:
+    pod_sc = pod.get("securityContext") or {}
+    sc = c.get("securityContext") or {}
+
+    def effective(key):  # the container's setting overrides the pod's
+        return sc[key] if key in sc else pod_sc.get(key)
+
+    found.expect(effective("runAsNonRoot") is True, where, "runAsNonRoot must be true")
+    found.expect(effective("runAsUser") == NONROOT_ID, where, f"runAsUser must be {NONROOT_ID}")
+    found.expect(effective("runAsGroup") == NONROOT_ID, where, f"runAsGroup must be {NONROOT_ID}")
+    found.expect(
+        (effective("seccompProfile") or {}).get("type") == "RuntimeDefault", where, "seccompProfile must be RuntimeDefault"
+    )
+    found.expect(sc.get("readOnlyRootFilesystem") is True, where, "readOnlyRootFilesystem must be true")
+    found.expect(sc.get("allowPrivilegeEscalation") is False, where, "allowPrivilegeEscalation must be false")
+    found.expect(sc.get("privileged") in (None, False), where, "must not be privileged")
+    caps = sc.get("capabilities") or {}
+    found.expect("ALL" in (caps.get("drop") or []), where, "capabilities must drop ALL")
+    found.expect(not caps.get("add"), where, "capabilities must add nothing")
+
+    image = c.get("image", "")
+    name, _, tag = image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "")
+    found.expect(tag == variant, where, f"image {image!r} must be tagged {variant!r}")
+    found.expect(name.split("/")[-1] == "config-reload", where, f"image {image!r} must be config-reload")
+
+    ports = {p.get("name"): p for p in c.get("ports") or []}
+    http = ports.get("http")
+    found.expect(http is not None, where, "needs a container port named `http`")
+    http_port = (http or {}).get("containerPort")
+
+    argv = (c.get("command") or []) + (c.get("args") or [])
+    bind = flag_value(argv, "--bind")
+    bind_port = int(bind.rsplit(":", 1)[1]) if bind else DEFAULT_BIND_PORT
+    found.expect(bind_port == http_port, where, f"the service listens on {bind_port} but port `http` is {http_port}")
+    annotations = pod.get("_annotations") or {}
+    found.expect(annotations.get("prometheus.io/scrape") == "true", where, "pod needs prometheus.io/scrape: \"true\"")
+    found.expect(annotations.get("prometheus.io/path") == "/metrics", where, "pod needs prometheus.io/path: /metrics")
+    found.expect(
+        annotations.get("prometheus.io/port") == str(http_port), where, f"prometheus.io/port must be {http_port}"
+    )
+
+    for probe, path in PROBE_PATHS.items():
+        get = (c.get(probe) or {}).get("httpGet") or {}
+        found.expect(get.get("path") == path, where, f"{probe} must be an httpGet of {path}")
+        found.expect(get.get("port") in ("http", http_port), where, f"{probe} must probe port `http`")
+
+    resources = c.get("resources") or {}
+    requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+    for key, table in (("cpu", requests), ("memory", requests), ("memory", limits)):
+        found.expect(key in table, where, f"resources must set {'requests' if table is requests else 'limits'}.{key}")
+    if "memory" in requests and "memory" in limits:
+        found.expect(
+            bytes_of(requests["memory"]) <= bytes_of(limits["memory"]), where, "memory request exceeds its limit"
+        )
+
+    # The config: a path inside a read-only configMap volume mount whose
+    # ConfigMap (in the same render) has that key.
+    env = {e.get("name"): e.get("value") for e in c.get("env") or []}
+    config_path = flag_value(argv, CONFIG_FLAG) or env.get(CONFIG_ENV)
+    found.expect(config_path is not None, where, f"needs {CONFIG_FLAG} (or {CONFIG_ENV})")
+    volumes = {v.get("name"): v for v in pod.get("volumes") or []}
+    mounts = [
+        m
+        for m in c.get("volumeMounts") or []
+        if config_path and posixpath.commonpath([m["mountPath"], config_path]) == m["mountPath"].rstrip("/")
+    ]
+    found.expect(len(mounts) == 1, where, f"{CONFIG_FLAG} {config_path} must lie inside exactly one volume mount")
+    for mount in mounts:
+        volume = volumes.get(mount["name"]) or {}
+        configmap = volume.get("configMap")
+        found.expect(configmap is not None, where, f"the config mount {mount['mountPath']} must be a configMap volume")
+        found.expect(mount.get("readOnly") is True, where, f"the config mount {mount['mountPath']} must be readOnly")
+        if configmap is not None:
+            key = posixpath.relpath(config_path, mount["mountPath"])
+            cm_name = configmap.get("name")
+            found.expect(cm_name in configmaps, where, f"ConfigMap {cm_name!r} is not in the rendered manifests")
+            data = (configmaps.get(cm_name) or {}).get("data") or {}
+            found.expect(key in data, where, f"ConfigMap {cm_name!r} has no key {key!r} for {CONFIG_FLAG} {config_path}")
+            if key in data:
+                parsed = yaml.safe_load(data[key])
+                found.expect(
+                    isinstance(parsed, dict) and isinstance(parsed.get("message"), str),
+                    where,
+                    f"ConfigMap {cm_name!r} key {key!r} must be YAML with a string `message`",
+                )
+
+    # Termination: the kubelet must not SIGKILL a drain the service is still
+    # allowed to run.
+    drain = seconds(flag_value(argv, "--shutdown-timeout") or env.get("SHUTDOWN_TIMEOUT") or "10s")
+    pre_stop = ((c.get("lifecycle") or {}).get("preStop") or {}).get("sleep", {}).get("seconds", 0)
+    grace = pod.get("terminationGracePeriodSeconds", 30)
+    found.expect(
+        grace > pre_stop + drain,
+        where,
+        f"terminationGracePeriodSeconds {grace} must exceed preStop sleep {pre_stop}s + shutdown timeout {drain:g}s",
+    )
+
+
+def check(documents: list, variant: str) -> list[str]:
+    found = Findings()
+    configmaps = {d["metadata"]["name"]: d for d in documents if d.get("kind") == "ConfigMap"}
+    deployments = [d for d in documents if d.get("kind") == "Deployment"]
+    services = [d for d in documents if d.get("kind") == "Service"]
+    found.expect(len(deployments) >= 1, "render", "has no Deployment")
+    found.expect(len(services) >= 1, "render", "has no Service")
+
+    for doc in documents:
+        for path, key in walk_keys(doc):
+            found.expect(
+                key not in ("subPath", "subPathExpr"),
+                f"{doc.get('kind')}/{doc['metadata']['name']}",
+                f"{path}: subPath mounts are never updated by the kubelet",
+            )
+
+    for deployment in deployments:
+        where = f"Deployment/{deployment['metadata']['name']}"
+        spec = deployment.get("spec") or {}
+        template = spec.get("template") or {}
+        pod = dict(template.get("spec") or {})
+        pod["_annotations"] = (template.get("metadata") or {}).get("annotations")
+        found.expect(spec.get("replicas", 1) >= 2, where, "needs at least 2 replicas")
+        found.expect(pod.get("automountServiceAccountToken") is False, where, "automountServiceAccountToken must be false")
+        containers = pod.get("containers") or []
+        found.expect(len(containers) >= 1, where, "has no containers")
+        for c in containers + (pod.get("initContainers") or []):
+            check_container(c, pod, f"{where} container {c.get('name')}", configmaps, variant, found)
+
+        pod_labels = (template.get("metadata") or {}).get("labels") or {}
+        for service in services:
+            selector = (service.get("spec") or {}).get("selector") or {}
+            s_where = f"Service/{service['metadata']['name']}"
+            found.expect(
+                bool(selector) and selector.items() <= pod_labels.items(), s_where, f"selector must select {where}'s pods"
+            )
+            ports = (service.get("spec") or {}).get("ports") or []
+            found.expect(
+                any(p.get("port") == 80 and p.get("targetPort") == "http" for p in ports),
+                s_where,
+                "needs port 80 -> targetPort http",
+            )
+    return found.failures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--variant", help="the overlay's <manager>-<watcher>: the image tag it must deploy")
+    which.add_argument("--default-variant", action="store_true", help="expect the Dockerfile's default FEATURES pair")
+    parser.add_argument("manifests", help="rendered multi-document YAML, or - for stdin")
+    args = parser.parse_args()
+
+    variant = default_variant() if args.default_variant else args.variant
+    known = variants.variant_names()
+    if variant not in known:
+        print(f"FAIL {args.manifests}: {variant!r} is not a variant of the service ({', '.join(known)})")
+        return 1
+    text = sys.stdin.read() if args.manifests == "-" else pathlib.Path(args.manifests).read_text()
+    documents = [d for d in yaml.safe_load_all(text) if d]
+    failures = check(documents, variant)
+    for failure in failures:
+        print(f"FAIL {args.manifests} [{variant}]: {failure}")
+    if not failures:
+        print(f"ok: {args.manifests} [{variant}]: {len(documents)} objects follow the deployment rules")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
