@@ -1,27 +1,36 @@
 //! Notice every real change of a config file and publish only complete, valid
 //! configs.
-//!
-//! TODO(helper): crate docs, example, the measured pattern x strategy table.
-//!
-//! # The public API (fixed: the service is written against it)
-//!
-//! ```text
-//! let watch = Watch::<InotifyWatcher, _, ArcSwapManager<Loaded<MyConfig>>>::start(
-//!     ConfigSource::file("/etc/config/app.yaml"),
-//!     YamlFile::<MyConfig>::new(),
-//!     WatchOptions::default(),
-//!     Arc::new(MyObserver),
-//! )?;                                  // watch established, then initial load published
-//! let current = watch.manager().snapshot();   // Snapshot<Loaded<MyConfig>>
-//! watch.reload_now();                  // SIGHUP
-//! watch.health();                      // Watching / Degraded / Stopped
-//! drop(watch);                         // stops and joins every thread
-//! ```
 
 use std::fmt;
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
+
+mod debounce;
+mod decode;
+#[cfg(any(feature = "notify", all(feature = "inotify", target_os = "linux")))]
+mod dir_watch;
+#[cfg(all(feature = "inotify", target_os = "linux"))]
+mod inotify_watcher;
+mod loader;
+#[cfg(feature = "notify")]
+mod notify_watcher;
+#[cfg(feature = "poll")]
+mod poll_watcher;
+pub mod strategy;
+mod watch;
+
+pub use debounce::{Change, Debounce};
+pub use decode::{Decode, Files, Validate, YamlFile, parse_yaml};
+#[cfg(all(feature = "inotify", target_os = "linux"))]
+pub use inotify_watcher::InotifyWatcher;
+pub use loader::{load, read_files};
+#[cfg(feature = "notify")]
+pub use notify_watcher::NotifyWatcher;
+#[cfg(feature = "poll")]
+pub use poll_watcher::{PollWatcher, RACY_WINDOW};
+pub use strategy::{Signals, Strategy};
+pub use watch::Watch;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -34,7 +43,9 @@ impl fmt::Display for ContentHash {
     /// Lower-case hex of the first 16 bytes: enough to tell versions apart in
     /// an `ETag` or a metric label.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0[..16].iter().try_for_each(|byte| write!(f, "{byte:02x}"))
+        self.0[..16]
+            .iter()
+            .try_for_each(|byte| write!(f, "{byte:02x}"))
     }
 }
 
@@ -67,13 +78,30 @@ impl ConfigSource {
     /// One config file. Its parent directory is watched; when that directory
     /// is a ConfigMap mount (`..data`), the file is read through `..data`.
     pub fn file(path: impl AsRef<Path>) -> Self {
-        let _ = path;
-        todo!("helper")
+        let path = path.as_ref();
+        let dir = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let key = path.file_name().map_or_else(
+            || path.to_string_lossy().into_owned(),
+            |name| name.to_string_lossy().into_owned(),
+        );
+        Self {
+            dir,
+            keys: vec![key],
+        }
     }
 
     /// Several keys of one directory, read under one resolution of `..data`.
-    pub fn keys(dir: impl Into<PathBuf>, keys: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        Self { dir: dir.into(), keys: keys.into_iter().map(Into::into).collect() }
+    pub fn keys(
+        dir: impl Into<PathBuf>,
+        keys: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        Self {
+            dir: dir.into(),
+            keys: keys.into_iter().map(Into::into).collect(),
+        }
     }
 
     /// The path of the first key, for messages.
@@ -83,71 +111,9 @@ impl ConfigSource {
 
     /// True when the directory uses the kubelet's `..data` layout.
     pub fn is_configmap_mount(&self) -> bool {
-        todo!("helper")
+        fs::symlink_metadata(self.dir.join(loader::DATA_LINK))
+            .is_ok_and(|metadata| metadata.file_type().is_symlink())
     }
-}
-
-/// The contents of every key of a [`ConfigSource`], read under one directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Files {
-    /// `(key, bytes)` in the source's key order.
-    pub entries: Vec<(String, Vec<u8>)>,
-}
-
-/// Turns the files of one load into a config; `Err` is the reason it is
-/// rejected (the last good config stays published).
-pub trait Decode<T>: Send + Sync + 'static {
-    /// Decodes and validates one snapshot of the files.
-    fn decode(&self, files: &Files) -> Result<T, String>;
-}
-
-/// A config type's own checks, run after parsing.
-pub trait Validate {
-    /// `Err` says, for a human, what is wrong.
-    fn validate(&self) -> Result<(), String>;
-}
-
-/// The one YAML parse function of the project (serde-saphyr, with its budgets).
-pub fn parse_yaml<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
-    let _ = bytes;
-    todo!("helper")
-}
-
-/// Decodes the first key of the source as YAML into `T` and validates it.
-pub struct YamlFile<T>(std::marker::PhantomData<fn() -> T>);
-
-impl<T> YamlFile<T> {
-    /// The decoder.
-    pub fn new() -> Self {
-        Self(std::marker::PhantomData)
-    }
-}
-
-impl<T> Default for YamlFile<T> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<T> Decode<T> for YamlFile<T>
-where
-    T: serde::de::DeserializeOwned + Validate + Send + Sync + 'static,
-{
-    fn decode(&self, files: &Files) -> Result<T, String> {
-        let _ = files;
-        todo!("helper")
-    }
-}
-
-/// When a reload runs after the filesystem changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Debounce {
-    /// After an in-place write with no close yet, wait this long without
-    /// further writes before reloading.
-    pub quiet: Duration,
-    /// Reload no later than this after the first pending write, even if
-    /// writes never stop.
-    pub max_delay: Duration,
 }
 
 /// Settings shared by every strategy.
@@ -162,6 +128,21 @@ pub struct WatchOptions {
     pub poll_interval: Duration,
     /// A config larger than this is rejected before it is read into memory.
     pub max_config_bytes: u64,
+}
+
+impl Default for WatchOptions {
+    /// Resync every 60 s (a safety net, not the way changes are noticed),
+    /// poll every 100 ms (ten cheap stats a second; a ConfigMap update
+    /// already took the kubelet tens of seconds), reject configs over 1 MiB
+    /// (a real config is a few KiB; anything bigger is a mistake).
+    fn default() -> Self {
+        Self {
+            debounce: Debounce::default(),
+            resync_interval: Some(Duration::from_secs(60)),
+            poll_interval: Duration::from_millis(100),
+            max_config_bytes: 1024 * 1024,
+        }
+    }
 }
 
 /// What caused a reload.
@@ -255,56 +236,11 @@ pub enum WatchHealth {
 pub enum StartError {
     /// The watch could not be set up.
     #[error("cannot watch {path}: {source}")]
-    Watch { path: PathBuf, source: std::io::Error },
+    Watch {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The initial config could not be loaded.
     #[error("{0}")]
     InitialLoad(LoadError),
-}
-
-/// A way of noticing changes: `NotifyWatcher`, `InotifyWatcher`, `PollWatcher`.
-pub trait Strategy: Send + 'static {
-    /// `"notify"`, `"inotify"` or `"poll"`.
-    const NAME: &'static str;
-    // TODO(helper): the internal hooks the shared driver needs.
-}
-
-/// A running watch: the manager it publishes to and the threads that feed it.
-/// Dropping it stops and joins them.
-pub struct Watch<S: Strategy, T: Send + Sync + 'static, M: managers::ConfigManager<Loaded<T>>> {
-    manager: Arc<M>,
-    _marker: std::marker::PhantomData<(S, fn() -> T)>,
-}
-
-impl<S, T, M> Watch<S, T, M>
-where
-    S: Strategy,
-    T: Send + Sync + 'static,
-    M: managers::ConfigManager<Loaded<T>>,
-{
-    /// Establishes the watch, then loads and publishes the initial config
-    /// (so a change between the two is never lost), then starts watching.
-    pub fn start(
-        source: ConfigSource,
-        decode: impl Decode<T>,
-        options: WatchOptions,
-        observer: Arc<dyn Observer>,
-    ) -> Result<Self, StartError> {
-        let _ = (source, decode, options, observer);
-        todo!("helper")
-    }
-
-    /// The manager readers read from.
-    pub fn manager(&self) -> &Arc<M> {
-        &self.manager
-    }
-
-    /// Reloads now (SIGHUP), whatever the events said.
-    pub fn reload_now(&self) {
-        todo!("helper")
-    }
-
-    /// Whether changes are still being noticed.
-    pub fn health(&self) -> WatchHealth {
-        todo!("helper")
-    }
 }

@@ -1,0 +1,271 @@
+//! The one loader every strategy shares: resolve the source once, read every
+//! key under that one directory within the size limit, hash, decode, publish
+//! only new valid content.
+
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::{ConfigSource, ContentHash, Decode, Files, LoadError, Loaded, ReloadOutcome};
+
+/// The symlink whose rename commits a kubelet update.
+pub(crate) const DATA_LINK: &str = "..data";
+
+/// How often a read is retried when the kubelet removed the directory it
+/// resolved to (step 10 of an update racing the read). Each retry follows the
+/// new `..data`; only an update every few microseconds could exhaust this.
+const SNAPSHOT_ATTEMPTS: usize = 8;
+
+/// Reads every key of `source` as one consistent snapshot, refusing any file
+/// larger than `max_config_bytes` before reading it into memory.
+///
+/// In a ConfigMap mount `..data` is resolved once and every key is read from
+/// that one timestamped directory, so keys committed together are read
+/// together. Elsewhere each key's path is opened directly (following
+/// symlinks, so a `ln -sfn` swap is seen).
+pub fn read_files(source: &ConfigSource, max_config_bytes: u64) -> Result<Files, LoadError> {
+    if !source.is_configmap_mount() {
+        return read_keys(source, &source.dir, max_config_bytes)
+            .map_err(ReadError::into_load_error);
+    }
+    let data_link = source.dir.join(DATA_LINK);
+    let mut last_error = None;
+    for _ in 0..SNAPSHOT_ATTEMPTS {
+        let target = fs::read_link(&data_link).map_err(|error| LoadError {
+            path: data_link.clone(),
+            reason: describe_io_error(&data_link, &error),
+        })?;
+        match read_keys(source, &source.dir.join(&target), max_config_bytes) {
+            Ok(files) => return Ok(files),
+            // The directory was there when `..data` pointed at it: it is gone
+            // because `..data` moved on, or the key really is missing.
+            Err(ReadError::NotFound(error))
+                if fs::read_link(&data_link).ok().as_ref() != Some(&target) =>
+            {
+                last_error = Some(error);
+            }
+            Err(ReadError::NotFound(error)) => {
+                let key_path = error.path.clone();
+                let key = key_path
+                    .file_name()
+                    .map(|name| name.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                return Err(LoadError {
+                    path: source.dir.join(&key),
+                    reason: format!(
+                        "key {key:?} is not in the ConfigMap volume (..data -> {})",
+                        target.display()
+                    ),
+                });
+            }
+            Err(ReadError::Other(error)) => return Err(error),
+        }
+    }
+    Err(last_error.map_or_else(
+        || LoadError {
+            path: data_link.clone(),
+            reason: "..data kept changing".into(),
+        },
+        |error| LoadError {
+            reason: format!("{} (..data kept changing while it was read)", error.reason),
+            ..error
+        },
+    ))
+}
+
+/// Reads, hashes and decodes `source` once: what start-up and a `--check` do.
+pub fn load<T: 'static>(
+    source: &ConfigSource,
+    decode: &dyn Decode<T>,
+    max_config_bytes: u64,
+) -> Result<Loaded<T>, LoadError> {
+    let files = read_files(source, max_config_bytes)?;
+    let hash = ContentHash::of(&files);
+    let config = decode.decode(&files).map_err(|reason| LoadError {
+        path: source.primary_path(),
+        reason,
+    })?;
+    Ok(Loaded { config, hash })
+}
+
+impl ContentHash {
+    /// The blake3 hash of every key's name and bytes, each length-prefixed so
+    /// moving bytes from one key to the next changes the hash.
+    pub fn of(files: &Files) -> Self {
+        let mut hasher = blake3::Hasher::new();
+        for (key, bytes) in &files.entries {
+            hasher.update(&(key.len() as u64).to_le_bytes());
+            hasher.update(key.as_bytes());
+            hasher.update(&(bytes.len() as u64).to_le_bytes());
+            hasher.update(bytes);
+        }
+        Self(*hasher.finalize().as_bytes())
+    }
+}
+
+/// Loads and publishes for one running watch, remembering what it published.
+pub(crate) struct Loader<T, M> {
+    source: ConfigSource,
+    decode: Box<dyn Decode<T>>,
+    max_config_bytes: u64,
+    published: ContentHash,
+    manager: Arc<M>,
+}
+
+impl<T, M> Loader<T, M>
+where
+    T: Send + Sync + 'static,
+    M: managers::ConfigManager<Loaded<T>>,
+{
+    /// Loads the initial config and creates the manager holding it.
+    pub(crate) fn start(
+        source: ConfigSource,
+        decode: Box<dyn Decode<T>>,
+        max_config_bytes: u64,
+    ) -> Result<Self, LoadError> {
+        let initial = load(&source, decode.as_ref(), max_config_bytes)?;
+        let published = initial.hash;
+        Ok(Self {
+            source,
+            decode,
+            max_config_bytes,
+            published,
+            manager: Arc::new(M::new(initial)),
+        })
+    }
+
+    pub(crate) fn manager(&self) -> &Arc<M> {
+        &self.manager
+    }
+
+    pub(crate) fn published(&self) -> ContentHash {
+        self.published
+    }
+
+    /// Reads the source again and publishes it if its content is new and valid.
+    pub(crate) fn reload(&mut self) -> ReloadOutcome {
+        let files = match read_files(&self.source, self.max_config_bytes) {
+            Ok(files) => files,
+            Err(error) => return ReloadOutcome::Failed(error),
+        };
+        let hash = ContentHash::of(&files);
+        if hash == self.published {
+            return ReloadOutcome::Unchanged;
+        }
+        match self.decode.decode(&files) {
+            Ok(config) => {
+                let version = self.manager.publish(Loaded { config, hash });
+                self.published = hash;
+                ReloadOutcome::Published { version, hash }
+            }
+            Err(reason) => ReloadOutcome::Failed(LoadError {
+                path: self.source.primary_path(),
+                reason,
+            }),
+        }
+    }
+}
+
+enum ReadError {
+    /// Some path did not exist: in a ConfigMap mount, maybe a race with the
+    /// kubelet's cleanup.
+    NotFound(LoadError),
+    Other(LoadError),
+}
+
+impl ReadError {
+    fn into_load_error(self) -> LoadError {
+        match self {
+            Self::NotFound(error) | Self::Other(error) => error,
+        }
+    }
+}
+
+fn read_keys(source: &ConfigSource, dir: &Path, max_config_bytes: u64) -> Result<Files, ReadError> {
+    let entries = source
+        .keys
+        .iter()
+        .map(|key| Ok((key.clone(), read_file(&dir.join(key), max_config_bytes)?)))
+        .collect::<Result<_, ReadError>>()?;
+    Ok(Files { entries })
+}
+
+fn read_file(path: &Path, max_config_bytes: u64) -> Result<Vec<u8>, ReadError> {
+    let fail = |reason: String| {
+        ReadError::Other(LoadError {
+            path: path.to_path_buf(),
+            reason,
+        })
+    };
+    // Once the file is open, its directory going away no longer matters.
+    let io_fail = |error: io::Error| fail(describe_io_error(path, &error));
+    // O_NONBLOCK: a FIFO put at the path must not block the reload forever;
+    // it changes nothing for regular files.
+    let file = File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|error| {
+            let not_found = error.kind() == io::ErrorKind::NotFound;
+            let error = LoadError {
+                path: path.to_path_buf(),
+                reason: describe_io_error(path, &error),
+            };
+            if not_found {
+                ReadError::NotFound(error)
+            } else {
+                ReadError::Other(error)
+            }
+        })?;
+    let metadata = file.metadata().map_err(io_fail)?;
+    if metadata.is_dir() {
+        return Err(fail("is a directory, not a file".into()));
+    }
+    if !metadata.is_file() {
+        return Err(fail("is not a regular file".into()));
+    }
+    if metadata.len() > max_config_bytes {
+        return Err(fail(too_big(metadata.len(), max_config_bytes)));
+    }
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    // The file can grow between the stat and the read: never read past the limit.
+    file.take(max_config_bytes + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_fail)?;
+    if bytes.len() as u64 > max_config_bytes {
+        return Err(fail(too_big(bytes.len() as u64, max_config_bytes)));
+    }
+    if bytes.is_empty() {
+        return Err(fail("is empty".into()));
+    }
+    Ok(bytes)
+}
+
+fn too_big(len: u64, max_config_bytes: u64) -> String {
+    format!("is larger than the limit ({len} > {max_config_bytes} bytes)")
+}
+
+/// Says what is wrong with `path` in words an operator acts on.
+pub(crate) fn describe_io_error(path: &Path, error: &io::Error) -> String {
+    if error.raw_os_error() == Some(libc::ELOOP) {
+        return "symlink loop (too many levels of symbolic links)".into();
+    }
+    match error.kind() {
+        io::ErrorKind::NotFound => match fs::read_link(path) {
+            Ok(target) => format!(
+                "dangling symlink (points to {}, which does not exist)",
+                target.display()
+            ),
+            Err(_) => "does not exist".into(),
+        },
+        io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => error.to_string(),
+    }
+}
+
+/// The path a watcher should treat as "the directory holding the keys".
+pub(crate) fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}

@@ -1,0 +1,228 @@
+//! [`PollWatcher`]: stat the whole resolution chain on a timer.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::{RecvTimeoutError, Sender};
+
+use crate::loader::{DATA_LINK, absolute};
+use crate::strategy::{Signals, Strategy};
+use crate::{Change, ConfigSource, Trigger, WatchOptions};
+
+/// Looks at the config every `poll_interval`, through every symlink.
+///
+/// Each tick it takes a fingerprint without reading any content: the
+/// directory's device and inode (a swapped directory), the target of
+/// `..data`, and for every key each symlink target along its resolution
+/// chain and the final file's device, inode, size, mtime and ctime (in
+/// nanoseconds). Any difference is a change; the loader's content hash then
+/// decides whether anything is published. Looking through the symlinks is
+/// what `lstat`-based pollers miss: the user-visible key symlink of a
+/// ConfigMap never changes.
+///
+/// Metadata cannot tell two same-size writes apart when both land in one
+/// timestamp granule (kernel timestamps come from a coarse clock; some
+/// filesystems keep whole seconds). So, as git does for "racily clean"
+/// index entries, a fingerprint taken less than [`RACY_WINDOW`] after a
+/// file's mtime is not trusted: on the next ticks the content is read and
+/// its hash compared, until the mtime is older than that window. When
+/// nothing changes for `RACY_WINDOW`, a tick reads nothing at all.
+pub struct PollWatcher {
+    stop: Sender<()>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// How long after a file's mtime metadata may still miss a same-size
+/// rewrite: covers coarse kernel clocks (up to 10 ms) and filesystems with
+/// one- and two-second timestamps.
+pub const RACY_WINDOW: Duration = Duration::from_secs(2);
+
+/// Symlinks followed before a chain counts as a loop (Linux's own limit).
+const MAX_SYMLINKS: usize = 40;
+
+impl Strategy for PollWatcher {
+    const NAME: &'static str = "poll";
+    const TRIGGER: Trigger = Trigger::Poll;
+    const RESYNC: bool = false;
+
+    fn establish(
+        source: &ConfigSource,
+        options: &WatchOptions,
+        signals: Signals,
+    ) -> io::Result<Self> {
+        let (stop, stopped) = crossbeam_channel::bounded(1);
+        let source = ConfigSource {
+            dir: absolute(&source.dir),
+            keys: source.keys.clone(),
+        };
+        let interval = options.poll_interval;
+        let mut previous = Fingerprint::take(&source);
+        let thread = thread::Builder::new()
+            .name("watchers-poll".into())
+            .spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
+                    let current = Fingerprint::take(&source);
+                    if current != previous {
+                        signals.change(previous.classify(&current));
+                    } else if previous.racy {
+                        signals.verify();
+                    }
+                    previous = current;
+                }
+            })?;
+        Ok(Self {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for PollWatcher {
+    fn drop(&mut self) {
+        let _ = self.stop.send(());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// What one tick sees; equal fingerprints mean "no change", except when racy.
+#[derive(Debug)]
+struct Fingerprint {
+    dir: Result<FileStat, Option<i32>>,
+    data_link: Option<PathBuf>,
+    keys: Vec<Chain>,
+    /// Some file's mtime is too recent for metadata to be trusted.
+    racy: bool,
+}
+
+impl PartialEq for Fingerprint {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.dir, &self.data_link, &self.keys) == (&other.dir, &other.data_link, &other.keys)
+    }
+}
+
+#[derive(Debug, PartialEq)]
+struct Chain {
+    links: Vec<PathBuf>,
+    file: Result<FileStat, Option<i32>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct FileStat {
+    dev: u64,
+    ino: u64,
+    mode: u32,
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+impl FileStat {
+    fn of(metadata: &fs::Metadata) -> Self {
+        Self {
+            dev: metadata.dev(),
+            ino: metadata.ino(),
+            mode: metadata.mode(),
+            size: metadata.size(),
+            mtime_ns: i128::from(metadata.mtime()) * 1_000_000_000
+                + i128::from(metadata.mtime_nsec()),
+            ctime_ns: i128::from(metadata.ctime()) * 1_000_000_000
+                + i128::from(metadata.ctime_nsec()),
+        }
+    }
+
+    fn is_racy(&self, now_ns: i128) -> bool {
+        (self.mtime_ns..self.mtime_ns + RACY_WINDOW.as_nanos() as i128).contains(&now_ns)
+    }
+}
+
+impl Fingerprint {
+    fn take(source: &ConfigSource) -> Self {
+        let now_ns = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |now| now.as_nanos() as i128);
+        let keys: Vec<Chain> = source
+            .keys
+            .iter()
+            .map(|key| Chain::resolve(&source.dir.join(key)))
+            .collect();
+        let racy = keys
+            .iter()
+            .any(|chain| chain.file.as_ref().is_ok_and(|file| file.is_racy(now_ns)));
+        Self {
+            dir: fs::metadata(&source.dir)
+                .map(|metadata| FileStat::of(&metadata))
+                .map_err(|error| error.raw_os_error()),
+            data_link: fs::read_link(source.dir.join(DATA_LINK)).ok(),
+            keys,
+            racy,
+        }
+    }
+
+    /// Same files with new bytes is an in-place write (debounced); anything
+    /// else replaced a file or a link, which is atomic.
+    fn classify(&self, current: &Self) -> Change {
+        let same_files = self.dir == current.dir
+            && self.data_link == current.data_link
+            && self.keys.len() == current.keys.len()
+            && self.keys.iter().zip(&current.keys).all(|(before, now)| {
+                before.links == now.links
+                    && match (&before.file, &now.file) {
+                        (Ok(before), Ok(now)) => (before.dev, before.ino) == (now.dev, now.ino),
+                        (before, now) => before == now,
+                    }
+            });
+        if same_files {
+            Change::Write
+        } else {
+            Change::Commit
+        }
+    }
+}
+
+impl Chain {
+    /// Follows `path` link by link, recording each target, to the file.
+    fn resolve(path: &Path) -> Self {
+        let mut links = Vec::new();
+        let mut current = path.to_path_buf();
+        while links.len() <= MAX_SYMLINKS {
+            let metadata = match fs::symlink_metadata(&current) {
+                Ok(metadata) => metadata,
+                Err(error) => {
+                    return Self {
+                        links,
+                        file: Err(error.raw_os_error()),
+                    };
+                }
+            };
+            if !metadata.file_type().is_symlink() {
+                return Self {
+                    links,
+                    file: Ok(FileStat::of(&metadata)),
+                };
+            }
+            let target = match fs::read_link(&current) {
+                Ok(target) => target,
+                Err(error) => {
+                    return Self {
+                        links,
+                        file: Err(error.raw_os_error()),
+                    };
+                }
+            };
+            current = current
+                .parent()
+                .map_or_else(|| target.clone(), |parent| parent.join(&target));
+            links.push(target);
+        }
+        Self {
+            links,
+            file: Err(Some(libc::ELOOP)),
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! What a strategy gives the shared driver: classified changes and its health.
+
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use crossbeam_channel::Sender;
+
+use crate::{Change, ConfigSource, Observer, Trigger, WatchHealth, WatchOptions};
+
+/// A way of noticing changes: `NotifyWatcher`, `InotifyWatcher`, `PollWatcher`.
+///
+/// A strategy only notices; the shared driver debounces, loads, publishes and
+/// resyncs, so every strategy reloads the same way.
+pub trait Strategy: Send + 'static {
+    /// `"notify"`, `"inotify"` or `"poll"`.
+    const NAME: &'static str;
+
+    /// The trigger a reload caused by this strategy's changes reports.
+    const TRIGGER: Trigger = Trigger::Event;
+
+    /// Whether the driver runs the periodic resync: event strategies need it
+    /// as a safety net; a poller already looks on every tick.
+    const RESYNC: bool = true;
+
+    /// Starts noticing changes of `source`, reporting them to `signals`.
+    /// Returns once the watch is established; dropping the value stops it
+    /// and joins its threads.
+    fn establish(
+        source: &ConfigSource,
+        options: &WatchOptions,
+        signals: Signals,
+    ) -> io::Result<Self>
+    where
+        Self: Sized;
+}
+
+/// What the driver thread receives.
+#[derive(Debug)]
+pub(crate) enum Signal {
+    Change(Change),
+    /// Events were lost: reload everything.
+    Overflow,
+    /// Metadata cannot rule out a change: reload, and say nothing if the
+    /// content is the same.
+    Verify,
+    Manual,
+    Stop,
+}
+
+/// Where a strategy reports what it notices and how it is doing.
+#[derive(Clone)]
+pub struct Signals {
+    sender: Sender<Signal>,
+    health: Arc<HealthCell>,
+    observer: Arc<dyn Observer>,
+}
+
+impl Signals {
+    pub(crate) fn new(
+        sender: Sender<Signal>,
+        health: Arc<HealthCell>,
+        observer: Arc<dyn Observer>,
+    ) -> Self {
+        Self {
+            sender,
+            health,
+            observer,
+        }
+    }
+
+    /// A change of the config's files (a raw event, classified).
+    pub fn change(&self, change: Change) {
+        self.observer.event();
+        // A closed channel means the watch is being dropped: nothing to do.
+        let _ = self.sender.send(Signal::Change(change));
+    }
+
+    /// The kernel dropped events: everything must be re-read.
+    pub fn overflow(&self) {
+        self.observer
+            .watch_error("event queue overflowed: events were lost, reloading");
+        let _ = self.sender.send(Signal::Overflow);
+    }
+
+    /// Metadata looks the same but cannot prove the content is: compare it.
+    pub fn verify(&self) {
+        let _ = self.sender.send(Signal::Verify);
+    }
+
+    /// Changes are noticed (again).
+    pub fn watching(&self) {
+        self.health.set(WatchHealth::Watching);
+    }
+
+    /// The watch is broken and being re-established.
+    pub fn degraded(&self, reason: impl Into<String>) {
+        let reason = reason.into();
+        self.observer.watch_error(&reason);
+        self.health.set(WatchHealth::Degraded(reason));
+    }
+
+    /// The watch is broken for good.
+    pub fn stopped(&self, reason: impl Into<String>) {
+        let reason = reason.into();
+        self.observer.watch_error(&reason);
+        self.health.set(WatchHealth::Stopped(reason));
+    }
+
+    /// Whether the health is currently `Watching`.
+    pub fn is_watching(&self) -> bool {
+        self.health.get() == WatchHealth::Watching
+    }
+}
+
+/// The health a strategy last reported.
+pub(crate) struct HealthCell(Mutex<WatchHealth>);
+
+impl HealthCell {
+    pub(crate) fn new() -> Self {
+        Self(Mutex::new(WatchHealth::Watching))
+    }
+
+    pub(crate) fn get(&self) -> WatchHealth {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn set(&self, health: WatchHealth) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = health;
+    }
+}
