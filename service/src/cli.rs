@@ -1,0 +1,90 @@
+//! The command line. Every flag is also an environment variable, so a
+//! Kubernetes Deployment can set any of them without a command override.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use watchers::WatchOptions;
+
+use crate::variant::{ManagerKind, WatcherKind};
+
+/// Serve the `message` of a YAML config over HTTP, reloading it when the
+/// file changes.
+#[derive(Debug, Parser)]
+#[command(name = "service", version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("SERVICE_VARIANT"), ")"))]
+pub struct Cli {
+    /// The YAML config to serve (relative to the working directory).
+    #[arg(long, env = "CONFIG_FILE", default_value = "config/config.yaml")]
+    pub config: PathBuf,
+
+    /// The address to listen on (`127.0.0.1:0` picks a free port; the bound
+    /// address is logged).
+    #[arg(long, env = "BIND_ADDR", default_value = "0.0.0.0:8080")]
+    pub bind: String,
+
+    /// Log lines as human-readable text or as JSON objects.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// How often the poll watcher checks the file [default: the watchers crate's].
+    #[arg(long, env = "POLL_INTERVAL", value_parser = humantime::parse_duration)]
+    pub poll_interval: Option<Duration>,
+
+    /// After an in-place write, reload once no write came for this long.
+    #[arg(long, env = "DEBOUNCE_QUIET", value_parser = humantime::parse_duration)]
+    pub debounce_quiet: Option<Duration>,
+
+    /// Reload no later than this after the first pending write.
+    #[arg(long, env = "DEBOUNCE_MAX_DELAY", value_parser = humantime::parse_duration)]
+    pub debounce_max_delay: Option<Duration>,
+
+    /// Re-read and compare the config this often, to catch changes no event
+    /// announced (`0` turns it off).
+    #[arg(long, env = "RESYNC_INTERVAL", value_parser = humantime::parse_duration)]
+    pub resync_interval: Option<Duration>,
+
+    /// Reject a config larger than this many bytes without reading it.
+    #[arg(long, env = "MAX_CONFIG_BYTES", default_value_t = 1 << 20)]
+    pub max_config_bytes: u64,
+
+    /// On SIGTERM/SIGINT, wait at most this long for in-flight requests.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
+
+    /// Which config manager to use (only needed when several are compiled in).
+    #[arg(long, env = "MANAGER", value_enum)]
+    pub manager: Option<ManagerKind>,
+
+    /// Which file watcher to use (only needed when several are compiled in).
+    #[arg(long, env = "WATCHER", value_enum)]
+    pub watcher: Option<WatcherKind>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Cli {
+    /// The watchers crate's defaults, overridden by the flags given.
+    pub fn watch_options(&self) -> WatchOptions {
+        let mut options = WatchOptions::default();
+        if let Some(quiet) = self.debounce_quiet {
+            options.debounce.quiet = quiet;
+        }
+        if let Some(max_delay) = self.debounce_max_delay {
+            options.debounce.max_delay = max_delay;
+        }
+        if let Some(interval) = self.resync_interval {
+            options.resync_interval = (!interval.is_zero()).then_some(interval);
+        }
+        if let Some(interval) = self.poll_interval {
+            options.poll_interval = interval;
+        }
+        options.max_config_bytes = self.max_config_bytes;
+        options
+    }
+}

@@ -1,0 +1,92 @@
+//! The service's config: what `config/config.yaml` (or the ConfigMap key)
+//! holds.
+
+use std::sync::OnceLock;
+
+use axum::body::Bytes;
+use axum::http::HeaderValue;
+use serde::{Deserialize, Deserializer};
+use watchers::{ContentHash, Validate};
+
+/// The served config.
+///
+/// Unknown keys are rejected: in a file that only this service reads, an
+/// unknown key is almost always a typo (`mesage:`), and a rejected reload
+/// keeps the last good config and says why, where an ignored key would
+/// silently serve something other than what was meant.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// The body of `GET /`, exactly as YAML decoded it. Kept as `Bytes` so a
+    /// response shares it instead of copying it.
+    #[serde(deserialize_with = "string_as_bytes")]
+    pub message: Bytes,
+
+    /// The `ETag` value, built on the first request that needs it.
+    #[serde(skip)]
+    etag: OnceLock<HeaderValue>,
+}
+
+impl ServiceConfig {
+    /// `"<hash>"`, built once per published config.
+    pub fn etag(&self, hash: &ContentHash) -> HeaderValue {
+        self.etag
+            .get_or_init(|| {
+                HeaderValue::from_str(&format!("\"{hash}\"")).expect("hex digits are a valid header value")
+            })
+            .clone()
+    }
+}
+
+impl Validate for ServiceConfig {
+    fn validate(&self) -> Result<(), String> {
+        if self.message.iter().all(u8::is_ascii_whitespace) {
+            return Err("`message` is empty".to_owned());
+        }
+        Ok(())
+    }
+}
+
+fn string_as_bytes<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Bytes, D::Error> {
+    // `Bytes::from(String)` takes the allocation over: no copy.
+    String::deserialize(deserializer).map(Bytes::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(yaml: &str) -> Result<ServiceConfig, String> {
+        let config: ServiceConfig = watchers::parse_yaml(yaml.as_bytes())?;
+        config.validate().map(|()| config)
+    }
+
+    #[test]
+    fn a_message_is_decoded_exactly() {
+        let config = parse("message: |\n  two\n  lines\n").unwrap();
+        assert_eq!(&config.message[..], b"two\nlines\n");
+    }
+
+    #[test]
+    fn an_empty_message_is_rejected() {
+        assert!(parse("message: \"  \"\n").unwrap_err().contains("empty"));
+    }
+
+    #[test]
+    fn a_missing_message_is_rejected() {
+        assert!(parse("{}\n").is_err());
+    }
+
+    #[test]
+    fn an_unknown_key_is_rejected() {
+        assert!(parse("message: hi\nmesage: typo\n").is_err());
+    }
+
+    #[test]
+    fn the_etag_is_the_quoted_hash() {
+        let config = parse("message: hi\n").unwrap();
+        let hash = ContentHash([0xab; 32]);
+        assert_eq!(config.etag(&hash), format!("\"{hash}\"").as_str());
+        assert_eq!(config.etag(&hash).len(), 34);
+    }
+}

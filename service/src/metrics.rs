@@ -1,0 +1,219 @@
+//! Prometheus metrics about reloads, and the [`watchers::Observer`] that
+//! feeds them and logs every reload.
+//!
+//! Nothing here runs per request: the counters move only when the watcher
+//! reports something, and `/metrics` encodes the registry on demand.
+
+use std::sync::atomic::AtomicU64;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+use tracing::{debug, info, warn};
+use watchers::{Observer, ReloadOutcome, ReloadReport, Trigger};
+
+/// `result` of `config_reloads_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReloadLabels {
+    /// `success` (a new config published), `failure` (rejected, the last
+    /// good one kept) or `unchanged` (same content as the published one).
+    result: &'static str,
+}
+
+/// The label of `config_info`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HashLabels {
+    hash: String,
+}
+
+/// Every metric the service exports, and the registry that encodes them.
+pub struct Metrics {
+    registry: Registry,
+    reloads: Family<ReloadLabels, Counter>,
+    last_reload_successful: Gauge,
+    last_reload_success_timestamp: Gauge<f64, AtomicU64>,
+    version: Gauge,
+    info: Family<HashLabels, Gauge>,
+    watcher_events: Counter,
+    resync_changes: Counter,
+    watch_errors: Counter,
+    reload_duration: Histogram,
+}
+
+impl Metrics {
+    /// Registers every metric; `build_info` names the compiled variant.
+    pub fn new(manager: &'static str, watcher: &'static str) -> Self {
+        let mut registry = Registry::default();
+        let metrics = Self {
+            reloads: Family::default(),
+            last_reload_successful: Gauge::default(),
+            last_reload_success_timestamp: Gauge::default(),
+            version: Gauge::default(),
+            info: Family::default(),
+            watcher_events: Counter::default(),
+            resync_changes: Counter::default(),
+            watch_errors: Counter::default(),
+            // 100 µs .. ~1.6 s: an event-driven reload is sub-millisecond, a
+            // debounced or polled one takes up to the interval.
+            reload_duration: Histogram::new(exponential_buckets(0.0001, 2.0, 15)),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "build",
+            "The service's version and the compiled-in manager and watcher",
+            Info::new(vec![
+                ("manager", manager),
+                ("watcher", watcher),
+                ("version", env!("CARGO_PKG_VERSION")),
+            ]),
+        );
+        registry.register(
+            "config_reloads",
+            "Config reloads by result (success: published, failure: rejected, unchanged: same content)",
+            metrics.reloads.clone(),
+        );
+        registry.register(
+            "config_last_reload_successful",
+            "1 if the last reload published or confirmed the file's content, 0 if it was rejected",
+            metrics.last_reload_successful.clone(),
+        );
+        registry.register(
+            "config_last_reload_success_timestamp_seconds",
+            "Unix time of the last reload that published a new config",
+            metrics.last_reload_success_timestamp.clone(),
+        );
+        registry.register("config_version", "The version of the served config", metrics.version.clone());
+        registry.register(
+            "config_info",
+            "The content hash of the served config (always 1)",
+            metrics.info.clone(),
+        );
+        registry.register(
+            "config_watcher_events",
+            "Filesystem events about the config",
+            metrics.watcher_events.clone(),
+        );
+        registry.register(
+            "config_resync_changes",
+            "Changes found by the periodic resync that no event announced",
+            metrics.resync_changes.clone(),
+        );
+        registry.register(
+            "config_watch_errors",
+            "Times the watch broke (and was re-established or stopped)",
+            metrics.watch_errors.clone(),
+        );
+        registry.register(
+            "config_reload_duration_seconds",
+            "From the trigger of a reload to the end of its publish",
+            metrics.reload_duration.clone(),
+        );
+        Self { registry, ..metrics }
+    }
+
+    /// The registry in the OpenMetrics text format.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a String cannot fail");
+        text
+    }
+
+    fn record(&self, report: &ReloadReport) {
+        self.reload_duration.observe(report.took.as_secs_f64());
+        let result = match &report.outcome {
+            ReloadOutcome::Published { version, hash } => {
+                self.version.set(i64::try_from(*version).unwrap_or(i64::MAX));
+                self.info.clear();
+                self.info.get_or_create(&HashLabels { hash: hash.to_string() }).set(1);
+                self.last_reload_success_timestamp.set(unix_now());
+                self.last_reload_successful.set(1);
+                "success"
+            }
+            // The file holds what is served again (e.g. a bad edit reverted).
+            ReloadOutcome::Unchanged => {
+                self.last_reload_successful.set(1);
+                "unchanged"
+            }
+            ReloadOutcome::Failed(_) => {
+                self.last_reload_successful.set(0);
+                "failure"
+            }
+        };
+        self.reloads.get_or_create(&ReloadLabels { result }).inc();
+    }
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |since| since.as_secs_f64())
+}
+
+/// Logs every reload and feeds [`Metrics`].
+pub struct ReloadObserver {
+    metrics: std::sync::Arc<Metrics>,
+}
+
+impl ReloadObserver {
+    pub fn new(metrics: std::sync::Arc<Metrics>) -> Self {
+        Self { metrics }
+    }
+}
+
+impl Observer for ReloadObserver {
+    fn event(&self) {
+        self.metrics.watcher_events.inc();
+    }
+
+    fn reload(&self, report: &ReloadReport) {
+        self.metrics.record(report);
+        let trigger = trigger_name(report.trigger);
+        let took = humantime::format_duration(report.took);
+        match &report.outcome {
+            ReloadOutcome::Published { version, hash } => {
+                info!(trigger, version, %hash, %took, "config reloaded");
+            }
+            ReloadOutcome::Unchanged => debug!(trigger, %took, "config unchanged"),
+            // At start-up the caller reports it, as the one line on stderr.
+            ReloadOutcome::Failed(_) if report.trigger == Trigger::Initial => {}
+            ReloadOutcome::Failed(error) => warn!(
+                trigger,
+                path = %error.path.display(),
+                reason = %one_line(&error.reason),
+                %took,
+                "config rejected, still serving the last good one"
+            ),
+        }
+    }
+
+    fn resync_found_change(&self) {
+        self.metrics.resync_changes.inc();
+        warn!("the periodic resync found a change no event announced");
+    }
+
+    fn watch_error(&self, message: &str) {
+        self.metrics.watch_errors.inc();
+        warn!(error = %one_line(message), "config watch broke");
+    }
+}
+
+fn trigger_name(trigger: Trigger) -> &'static str {
+    match trigger {
+        Trigger::Initial => "initial",
+        Trigger::Event => "event",
+        Trigger::Resync => "resync",
+        Trigger::Poll => "poll",
+        Trigger::Overflow => "overflow",
+        Trigger::Manual => "manual",
+    }
+}
+
+/// Parser messages may span lines (a snippet, a caret): a log line and the
+/// start-up error stay one line each.
+pub fn one_line(text: &str) -> String {
+    text.lines().map(str::trim).filter(|line| !line.is_empty()).collect::<Vec<_>>().join(" | ")
+}

@@ -1,0 +1,105 @@
+//! The HTTP side: routes, their state and the handlers.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{FromRef, State};
+use axum::http::header::{CONTENT_TYPE, ETAG};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use managers::ConfigManager;
+use watchers::{Loaded, Strategy, Watch, WatchHealth};
+
+use crate::config::ServiceConfig;
+use crate::metrics::Metrics;
+
+/// The watch of this variant.
+pub type ServiceWatch<S, M> = Watch<S, ServiceConfig, M>;
+
+const X_CONFIG_VERSION: HeaderName = HeaderName::from_static("x-config-version");
+const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+const OPENMETRICS: HeaderValue =
+    HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8");
+
+/// What the handlers share: the running watch and the metrics.
+pub struct AppState<S: Strategy, M: ConfigManager<Loaded<ServiceConfig>>> {
+    watch: Arc<ServiceWatch<S, M>>,
+    metrics: Arc<Metrics>,
+}
+
+// By hand: a derive would demand `S: Clone` and `M: Clone`.
+impl<S: Strategy, M: ConfigManager<Loaded<ServiceConfig>>> Clone for AppState<S, M> {
+    fn clone(&self) -> Self {
+        Self { watch: Arc::clone(&self.watch), metrics: Arc::clone(&self.metrics) }
+    }
+}
+
+/// The only state `GET /` extracts: the manager, one `Arc` clone away.
+pub struct Current<M>(Arc<M>);
+
+impl<S: Strategy, M: ConfigManager<Loaded<ServiceConfig>>> FromRef<AppState<S, M>> for Current<M> {
+    fn from_ref(state: &AppState<S, M>) -> Self {
+        Self(Arc::clone(state.watch.manager()))
+    }
+}
+
+impl<S: Strategy, M: ConfigManager<Loaded<ServiceConfig>>> FromRef<AppState<S, M>> for Arc<Metrics> {
+    fn from_ref(state: &AppState<S, M>) -> Self {
+        Arc::clone(&state.metrics)
+    }
+}
+
+/// Every route of the service.
+pub fn router<S, M>(watch: Arc<ServiceWatch<S, M>>, metrics: Arc<Metrics>) -> Router
+where
+    S: Strategy,
+    M: ConfigManager<Loaded<ServiceConfig>>,
+    ServiceWatch<S, M>: Send + Sync,
+{
+    Router::new()
+        .route("/", get(message::<M>))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz::<S, M>))
+        .route("/metrics", get(metrics_text))
+        .with_state(AppState { watch, metrics })
+}
+
+/// The config's message, its version and its content hash: one manager read.
+async fn message<M: ConfigManager<Loaded<ServiceConfig>>>(State(Current(manager)): State<Current<M>>) -> Response {
+    let (body, version, etag) = manager.read(|current| {
+        let loaded = &current.config;
+        (loaded.config.message.clone(), current.version, loaded.config.etag(&loaded.hash))
+    });
+    ([(CONTENT_TYPE, TEXT_PLAIN), (X_CONFIG_VERSION, HeaderValue::from(version)), (ETAG, etag)], body).into_response()
+}
+
+/// Alive: the process answers.
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Ready while the watch still notices changes. A valid config is always
+/// loaded (start-up fails without one; a failed reload keeps the last good).
+/// A degraded watch is being re-established and stays ready: every replica
+/// mounts the same volume, so failing them all together would take the
+/// service down for a moment's missing directory. A stopped watch is not
+/// ready: it would serve a stale config for ever.
+async fn readyz<S, M>(State(state): State<AppState<S, M>>) -> (StatusCode, String)
+where
+    S: Strategy,
+    M: ConfigManager<Loaded<ServiceConfig>>,
+{
+    match state.watch.health() {
+        WatchHealth::Watching => (StatusCode::OK, "ready\n".to_owned()),
+        WatchHealth::Degraded(reason) => (StatusCode::OK, format!("ready (watch degraded: {reason})\n")),
+        WatchHealth::Stopped(reason) => {
+            (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: the config watch stopped: {reason}\n"))
+        }
+    }
+}
+
+/// The metrics in the OpenMetrics text format.
+async fn metrics_text(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
+    ([(CONTENT_TYPE, OPENMETRICS)], metrics.encode())
+}

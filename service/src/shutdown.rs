@@ -1,0 +1,97 @@
+//! Signals: SIGHUP reloads, SIGTERM/SIGINT drain and stop, within a bound.
+
+use std::future::IntoFuture;
+use std::io;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use managers::ConfigManager;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::sync::oneshot;
+use tracing::{info, warn};
+use watchers::{Loaded, Strategy};
+
+use crate::config::ServiceConfig;
+use crate::server::ServiceWatch;
+
+/// SIGTERM (Kubernetes, systemd) and SIGINT (Ctrl-C).
+pub struct StopSignals {
+    terminate: Signal,
+    interrupt: Signal,
+}
+
+impl StopSignals {
+    async fn recv(mut self) -> &'static str {
+        tokio::select! {
+            _ = self.terminate.recv() => "SIGTERM",
+            _ = self.interrupt.recv() => "SIGINT",
+        }
+    }
+}
+
+/// Installs every handler at once, so none of them can miss an early signal.
+pub fn install() -> io::Result<(StopSignals, Signal)> {
+    let stop =
+        StopSignals { terminate: signal(SignalKind::terminate())?, interrupt: signal(SignalKind::interrupt())? };
+    Ok((stop, signal(SignalKind::hangup())?))
+}
+
+/// Reloads on every SIGHUP, whatever the watcher saw.
+pub async fn reload_on_hangup<S, M>(mut hangup: Signal, watch: Arc<ServiceWatch<S, M>>)
+where
+    S: Strategy,
+    M: ConfigManager<Loaded<ServiceConfig>>,
+    ServiceWatch<S, M>: Send + Sync,
+{
+    while hangup.recv().await.is_some() {
+        info!("SIGHUP: reloading the config now");
+        watch.reload_now();
+    }
+}
+
+/// Serves until a stop signal, then stops accepting and lets in-flight
+/// requests finish for at most `drain_timeout` (axum alone would wait for
+/// ever). Returns the moment by which everything must have stopped.
+pub async fn serve(listener: TcpListener, app: Router, stop: StopSignals, drain_timeout: Duration) -> io::Result<Instant> {
+    let signalled = Arc::new(OnceLock::new());
+    let (draining, drain_started) = oneshot::channel();
+    let server = axum::serve(listener, app).with_graceful_shutdown({
+        let signalled = Arc::clone(&signalled);
+        async move {
+            let signal = stop.recv().await;
+            let _ = signalled.set(Instant::now());
+            info!(signal, timeout = %humantime::format_duration(drain_timeout), "stopping: draining in-flight requests");
+            let _ = draining.send(());
+        }
+    });
+    let drain_deadline = async move {
+        match drain_started.await {
+            Ok(()) => tokio::time::sleep(drain_timeout).await,
+            // The server ended on its own: only its branch can finish.
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        served = server.into_future() => served?,
+        () = drain_deadline => warn!("in-flight requests did not finish within the shutdown timeout: exiting anyway"),
+    }
+    Ok(signalled.get().map_or_else(Instant::now, |at| *at + drain_timeout))
+}
+
+/// Drops the watch (which joins its threads) on a plain thread, waiting at
+/// most until `deadline`: a stuck watcher thread must not hold up the exit.
+pub async fn stop_watch<W: Send + Sync + 'static>(watch: Arc<W>, deadline: Instant) {
+    let (stopped, watch_stopped) = oneshot::channel();
+    std::thread::spawn(move || {
+        drop(watch);
+        let _ = stopped.send(());
+    });
+    // Never less than a moment, so a drain that used the whole timeout
+    // still gives the threads a chance to stop cleanly.
+    let bound = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
+    if tokio::time::timeout(bound, watch_stopped).await.is_err() {
+        warn!("the config watch did not stop in time: exiting anyway");
+    }
+}

@@ -1,0 +1,278 @@
+//! Running the real `service` binary and talking to it over real sockets.
+//!
+//! The HTTP client is a few lines of HTTP/1.1 with `Connection: close` over
+//! `std::net::TcpStream`: no allowed crate offers a blocking client, and the
+//! tests need nothing more than a GET.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long any expected state may take to appear: generous, the machine is
+/// shared and noisy.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// Polls `check` until it returns `Some`, or panics after [`DEADLINE`]
+/// saying what was awaited and what was last seen.
+pub fn eventually<T>(what: &str, mut check: impl FnMut() -> Result<T, String>) -> T {
+    let start = Instant::now();
+    loop {
+        match check() {
+            Ok(value) => return value,
+            Err(last) if start.elapsed() > DEADLINE => panic!("timed out waiting for {what}; last seen: {last}"),
+            Err(_) => thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+/// The service's command with a clean environment: no flag comes from the
+/// environment the tests run in.
+pub fn command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_service"));
+    command.env_clear().env("RUST_LOG", "info");
+    command
+}
+
+/// A service's flags: sensible test defaults, each replaceable.
+#[derive(Clone)]
+pub struct Flags(Vec<(String, String)>);
+
+impl Flags {
+    /// `config` served with `watcher` and the arcswap manager on a free port.
+    pub fn new(config: &Path, watcher: &str) -> Self {
+        Self(vec![
+            ("--config".into(), config.display().to_string()),
+            ("--watcher".into(), watcher.into()),
+            ("--manager".into(), "arcswap".into()),
+            ("--bind".into(), "127.0.0.1:0".into()),
+            // Only the poll watcher reads it; keeps its tests quick.
+            ("--poll-interval".into(), "100ms".into()),
+        ])
+    }
+
+    /// Sets (or replaces) one flag.
+    pub fn set(mut self, flag: &str, value: &str) -> Self {
+        self.0.retain(|(existing, _)| existing != flag);
+        self.0.push((flag.into(), value.into()));
+        self
+    }
+
+    fn args(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().flat_map(|(flag, value)| [flag, value])
+    }
+}
+
+/// A running service, killed when dropped.
+pub struct Service {
+    child: Child,
+    pub addr: SocketAddr,
+    stdout: Arc<Mutex<Vec<String>>>,
+}
+
+impl Service {
+    /// Starts the binary without waiting for it.
+    pub fn spawn(flags: &Flags) -> Starting {
+        let mut child = command()
+            .args(flags.args())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the service binary starts");
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let (addr_sender, addr) = mpsc::channel();
+        let lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+        let collected = Arc::clone(&stdout);
+        thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                if let Some(addr) = listening_addr(&line) {
+                    let _ = addr_sender.send(addr);
+                }
+                collected.lock().unwrap().push(line);
+            }
+        });
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let stderr = thread::spawn(move || {
+            let mut text = String::new();
+            let _ = BufReader::new(stderr).read_to_string(&mut text);
+            text
+        });
+        Starting { child, addr, stdout, stderr }
+    }
+
+    /// Starts the binary and waits until it listens.
+    pub fn start(flags: &Flags) -> Self {
+        Self::spawn(flags).listening()
+    }
+
+    pub fn pid(&self) -> i32 {
+        i32::try_from(self.child.id()).expect("a pid fits an i32")
+    }
+
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid has no memory effects.
+        assert_eq!(unsafe { libc::kill(self.pid(), signal) }, 0, "kill({signal})");
+    }
+
+    /// Waits for the process to exit.
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        eventually("the service to exit", || match self.child.try_wait() {
+            Ok(Some(status)) => Ok(status),
+            other => Err(format!("{other:?}")),
+        })
+    }
+
+    /// Every log line so far.
+    pub fn log(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    pub fn get(&self, path: &str) -> io::Result<Reply> {
+        get(self.addr, path)
+    }
+
+    /// `GET /` as text, panicking on a transport error.
+    pub fn message(&self) -> Reply {
+        self.get("/").expect("GET / answers")
+    }
+
+    /// Waits until `GET /` serves exactly `expected`; returns that reply.
+    pub fn wait_for_message(&self, expected: &str) -> Reply {
+        eventually(&format!("GET / to serve {expected:?}"), || {
+            let reply = self.get("/").map_err(|error| error.to_string())?;
+            if reply.status == 200 && reply.body == expected.as_bytes() {
+                Ok(reply)
+            } else {
+                Err(format!("{} {:?}", reply.status, String::from_utf8_lossy(&reply.body)))
+            }
+        })
+    }
+
+    /// One sample of `/metrics`, or 0 when the series is not there yet.
+    pub fn metric(&self, series: &str) -> f64 {
+        let reply = self.get("/metrics").expect("GET /metrics answers");
+        metric(&reply.text(), series).unwrap_or(0.0)
+    }
+
+    /// Waits until `series` is above `floor`.
+    pub fn wait_for_metric_above(&self, series: &str, floor: f64) -> f64 {
+        eventually(&format!("{series} > {floor}"), || {
+            let value = self.metric(series);
+            if value > floor { Ok(value) } else { Err(value.to_string()) }
+        })
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A spawned service that has not announced its address yet.
+pub struct Starting {
+    child: Child,
+    addr: mpsc::Receiver<SocketAddr>,
+    stdout: Arc<Mutex<Vec<String>>>,
+    stderr: thread::JoinHandle<String>,
+}
+
+impl Starting {
+    /// Waits for the listening line; panics with stderr if the process exits.
+    pub fn listening(mut self) -> Service {
+        let addr = eventually("the listening line", || {
+            if let Ok(addr) = self.addr.try_recv() {
+                return Ok(addr);
+            }
+            match self.child.try_wait() {
+                Ok(Some(status)) => panic!("the service exited ({status}) before listening"),
+                _ => Err("no listening line yet".to_owned()),
+            }
+        });
+        Service { child: self.child, addr, stdout: self.stdout }
+    }
+
+    /// Waits for the process to exit on its own: (status, stdout, stderr).
+    pub fn exit(mut self) -> (ExitStatus, String, String) {
+        let status = eventually("the service to exit", || match self.child.try_wait() {
+            Ok(Some(status)) => Ok(status),
+            other => Err(format!("{other:?}")),
+        });
+        let stderr = self.stderr.join().expect("the stderr reader ends");
+        // The stdout reader may still be draining the pipe: give it the deadline too.
+        let stdout = self.stdout.lock().unwrap().join("\n");
+        (status, stdout, stderr)
+    }
+}
+
+/// `addr=127.0.0.1:1234` from the "listening" log line.
+fn listening_addr(line: &str) -> Option<SocketAddr> {
+    if !line.contains("listening") {
+        return None;
+    }
+    let start = line.find("addr=")? + "addr=".len();
+    line[start..].split_whitespace().next()?.parse().ok()
+}
+
+/// One HTTP response.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// The value of a header (names compared case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// `X-Config-Version` as a number.
+    pub fn version(&self) -> u64 {
+        self.header("x-config-version").and_then(|value| value.parse().ok()).expect("a numeric X-Config-Version")
+    }
+}
+
+/// `GET path` over a fresh connection.
+pub fn get(addr: SocketAddr, path: &str) -> io::Result<Reply> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    parse_reply(&raw).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an HTTP response"))
+}
+
+fn parse_reply(raw: &[u8]) -> Option<Reply> {
+    let split = raw.windows(4).position(|window| window == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&raw[..split]).ok()?;
+    let mut lines = head.split("\r\n");
+    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
+        .collect();
+    let body = raw[split + 4..].to_vec();
+    let reply = Reply { status, headers, body };
+    // Every response of the service has a known length: no chunked decoding.
+    assert!(reply.header("transfer-encoding").is_none(), "unexpected chunked response");
+    Some(reply)
+}
+
+/// The value of one series (`name{labels}`) in a text exposition.
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.split(' ').next()?.parse().ok())
+}
