@@ -1,0 +1,316 @@
+//! Every update pattern of `shared/configmap-volumes.md` §1 and §2, written
+//! once and run against every strategy, on real directories with real
+//! inotify. Each pattern is applied several times in a row on one running
+//! watcher: peers' bugs show up on the second update, not the first.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::time::Duration;
+
+use common::{Harness, TestConfig, file_source, wait_until, yaml};
+use watchers::testing::{
+    KubeletVolume, SymlinkOrder, delete_and_recreate, rename_replace, rewrite_same, swap_parent_dir, symlink_swap,
+    touch, write_in_place, write_in_place_slowly,
+};
+use watchers::{ConfigSource, Decode, Files, Strategy, Trigger, WatchHealth, WatchOptions, parse_yaml};
+
+/// How many times each pattern is applied on one running watcher.
+const ROUNDS: usize = 3;
+
+fn kubelet_updates<S: Strategy>(order: SymlinkOrder) {
+    let mount = tempfile::tempdir().unwrap();
+    let volume = KubeletVolume::with_order(mount.path(), order);
+    volume.project(&[("app.yaml", yaml("v0"))]).unwrap();
+    let harness = Harness::<S>::start(file_source(mount.path(), "app.yaml"));
+    for round in 1..=ROUNDS {
+        volume.project(&[("app.yaml", yaml(&format!("v{round}")))]).unwrap();
+        harness.wait_for(&format!("v{round}"));
+    }
+    assert_eq!(harness.history(), ["v0", "v1", "v2", "v3"]);
+}
+
+/// Decodes two keys together and refuses a pair from two different updates,
+/// which is what reading them at two moments would produce.
+struct Pair;
+
+impl Decode<TestConfig> for Pair {
+    fn decode(&self, files: &Files) -> Result<TestConfig, String> {
+        let [(_, app), (_, extra)] = &files.entries[..] else { return Err("expected two keys".into()) };
+        let (app, extra): (TestConfig, TestConfig) = (parse_yaml(app)?, parse_yaml(extra)?);
+        if app != extra {
+            return Err(format!("torn snapshot: app {:?} with extra {:?}", app.message, extra.message));
+        }
+        Ok(app)
+    }
+}
+
+fn multi_key_snapshot<S: Strategy>() {
+    let mount = tempfile::tempdir().unwrap();
+    let volume = KubeletVolume::new(mount.path());
+    let payload = |message: &str| [("app.yaml", yaml(message)), ("extra.yaml", yaml(message))];
+    volume.project(&payload("v0")).unwrap();
+    let source = ConfigSource::keys(mount.path(), ["app.yaml", "extra.yaml"]);
+    let harness = Harness::<S>::start_with(source, Pair, common::options());
+    // Many quick updates make a read that straddles a commit likely.
+    for round in 1..=200 {
+        volume.project(&payload(&format!("v{round}"))).unwrap();
+        if round % 50 == 0 {
+            harness.wait_for(&format!("v{round}"));
+        }
+    }
+    let torn: Vec<_> = harness.recorder.failures().into_iter().filter(|reason| reason.contains("torn")).collect();
+    assert!(torn.is_empty(), "keys were read from two different updates: {torn:?}");
+}
+
+fn key_added_and_removed<S: Strategy>() {
+    let mount = tempfile::tempdir().unwrap();
+    let volume = KubeletVolume::new(mount.path());
+    volume.project(&[("app.yaml", yaml("v0"))]).unwrap();
+    let harness = Harness::<S>::start(file_source(mount.path(), "app.yaml"));
+    for round in 1..=ROUNDS {
+        let added = format!("added-{round}");
+        volume.project(&[("app.yaml", yaml(&added)), ("extra.yaml", yaml("extra"))]).unwrap();
+        harness.wait_for(&added);
+        let removed = format!("removed-{round}");
+        volume.project(&[("app.yaml", yaml(&removed))]).unwrap();
+        harness.wait_for(&removed);
+    }
+    // The watched key itself removed: reported, the last good kept; back: picked up.
+    for round in 1..=ROUNDS {
+        harness.recorder.reports.lock().unwrap().clear();
+        volume.project(&[("other.yaml", yaml("other"))]).unwrap();
+        harness.wait_for_failure("is not in the ConfigMap volume");
+        let last_good = if round == 1 { format!("removed-{ROUNDS}") } else { format!("back-{}", round - 1) };
+        assert_eq!(harness.message(), last_good);
+        volume.project(&[("app.yaml", yaml(&format!("back-{round}")))]).unwrap();
+        harness.wait_for(&format!("back-{round}"));
+    }
+}
+
+/// Runs `update(path, round_message)` ROUNDS times on a plain file.
+fn plain_file_updates<S: Strategy>(update: impl Fn(&std::path::Path, &str)) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.yaml");
+    fs::write(&path, yaml("v0")).unwrap();
+    let harness = Harness::<S>::start(file_source(dir.path(), "app.yaml"));
+    for round in 1..=ROUNDS {
+        let message = format!("v{round}");
+        update(&path, &yaml(&message));
+        harness.wait_for(&message);
+    }
+    assert_eq!(harness.history(), ["v0", "v1", "v2", "v3"]);
+}
+
+fn rename_replace_updates<S: Strategy>() {
+    plain_file_updates::<S>(|path, contents| rename_replace(path, contents.as_bytes()).unwrap());
+}
+
+fn in_place_rewrites<S: Strategy>() {
+    plain_file_updates::<S>(|path, contents| write_in_place(path, contents.as_bytes()).unwrap());
+}
+
+fn delete_and_recreate_updates<S: Strategy>() {
+    plain_file_updates::<S>(|path, contents| {
+        delete_and_recreate(path, contents.as_bytes(), Duration::from_millis(50)).unwrap();
+    });
+}
+
+/// A writer pauses half way through an in-place rewrite, longer than the
+/// debounce's quiet window: the half file is read, and must be rejected.
+/// Every message is long and quoted, so any prefix of the file is invalid
+/// YAML; the recording manager shows whether a prefix was ever published.
+fn slow_in_place_rewrites<S: Strategy>() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.yaml");
+    let message = |round: usize| format!("v{round} {}", "x".repeat(4000));
+    fs::write(&path, yaml(&message(0))).unwrap();
+    let harness = Harness::<S>::start(file_source(dir.path(), "app.yaml"));
+    for round in 1..=ROUNDS {
+        write_in_place_slowly(&path, yaml(&message(round)).as_bytes(), Duration::from_millis(300)).unwrap();
+        harness.wait_for(&message(round));
+    }
+    let history = harness.history();
+    assert_eq!(history.len(), ROUNDS + 1, "a half-written file was published: {:?}", short(&history));
+    assert!(history.iter().enumerate().all(|(round, published)| *published == message(round)));
+}
+
+fn short(history: &[String]) -> Vec<String> {
+    history.iter().map(|message| message.chars().take(12).collect::<String>() + "...").collect()
+}
+
+/// `ln -sfn`: the path is a symlink whose target changes; blue/green
+/// directories next to it.
+fn symlink_swaps<S: Strategy>() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("app.yaml");
+    let target = |round: usize| dir.path().join(if round % 2 == 0 { "blue" } else { "green" }).join("app.yaml");
+    for round in 0..=ROUNDS {
+        fs::create_dir_all(target(round).parent().unwrap()).unwrap();
+    }
+    fs::write(target(0), yaml("v0")).unwrap();
+    symlink(target(0), &link).unwrap();
+    let harness = Harness::<S>::start(file_source(dir.path(), "app.yaml"));
+    for round in 1..=ROUNDS {
+        // The next target is written before the swap, as a deploy does.
+        fs::write(target(round), yaml(&format!("v{round}"))).unwrap();
+        symlink_swap(&link, &target(round)).unwrap();
+        harness.wait_for(&format!("v{round}"));
+    }
+}
+
+/// The whole config directory replaced by a rename: the watch must move to
+/// the new directory. A rename-replace inside the new directory after each
+/// swap is seen only if it did.
+fn parent_directory_swaps<S: Strategy>() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("config");
+    fs::create_dir(&dir).unwrap();
+    fs::write(dir.join("app.yaml"), yaml("v0")).unwrap();
+    let harness = Harness::<S>::start(file_source(&dir, "app.yaml"));
+    for round in 1..=ROUNDS {
+        let swapped = format!("swapped-{round}");
+        swap_parent_dir(&dir, &[("app.yaml", yaml(&swapped).as_bytes())]).unwrap();
+        harness.wait_for(&swapped);
+        let edited = format!("edited-{round}");
+        rename_replace(&dir.join("app.yaml"), yaml(&edited).as_bytes()).unwrap();
+        harness.wait_for(&edited);
+    }
+    harness.wait_watching();
+}
+
+/// Metadata-only and same-content changes must publish nothing. Each is
+/// waited for until a reload reported "unchanged" (so it was looked at), then
+/// a sentinel change: exactly one more version, so none came from the touches.
+fn touch_and_same_content<S: Strategy>() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.yaml");
+    fs::write(&path, yaml("v0")).unwrap();
+    let harness = Harness::<S>::start(file_source(dir.path(), "app.yaml"));
+    for round in 1..=ROUNDS {
+        for change in [touch as fn(&std::path::Path) -> std::io::Result<()>, rewrite_same] {
+            let seen = harness.recorder.unchanged();
+            // A poller tells metadata apart only across timestamp ticks.
+            std::thread::sleep(Duration::from_millis(20));
+            change(&path).unwrap();
+            wait_until(format_args!("the change looked at ({})", S::NAME), || harness.recorder.unchanged() > seen);
+        }
+        let sentinel = format!("sentinel-{round}");
+        rename_replace(&path, yaml(&sentinel).as_bytes()).unwrap();
+        harness.wait_for(&sentinel);
+        assert_eq!(harness.version(), 1 + round as u64, "history: {:?}", harness.history());
+    }
+}
+
+/// 1000 kubelet updates as fast as they can be written: the last one is
+/// what ends up served.
+fn kubelet_bursts<S: Strategy>() {
+    let mount = tempfile::tempdir().unwrap();
+    let volume = KubeletVolume::new(mount.path());
+    volume.project(&[("app.yaml", yaml("start"))]).unwrap();
+    let harness = Harness::<S>::start(file_source(mount.path(), "app.yaml"));
+    for round in 1..=ROUNDS {
+        for update in 0..1000 {
+            volume.project(&[("app.yaml", yaml(&format!("burst-{round}-{update}")))]).unwrap();
+        }
+        harness.wait_for(&format!("burst-{round}-999"));
+    }
+    eprintln!("{}: {} versions published for {} updates", S::NAME, harness.version() - 1, ROUNDS * 1000);
+}
+
+/// The directory deleted, then created again with a new config.
+fn directory_deleted_and_recreated<S: Strategy>() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("config");
+    fs::create_dir(&dir).unwrap();
+    fs::write(dir.join("app.yaml"), yaml("v0")).unwrap();
+    let harness = Harness::<S>::start(file_source(&dir, "app.yaml"));
+    for round in 1..=ROUNDS {
+        fs::remove_dir_all(&dir).unwrap();
+        if S::TRIGGER == Trigger::Event {
+            wait_until(format_args!("{} reports the directory gone", S::NAME), || {
+                matches!(harness.watch.health(), WatchHealth::Degraded(_))
+            });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        fs::create_dir(&dir).unwrap();
+        fs::write(dir.join("app.yaml"), yaml(&format!("v{round}"))).unwrap();
+        harness.wait_for(&format!("v{round}"));
+        harness.wait_watching();
+        // Watching the new directory, not only its reappearance.
+        rename_replace(&dir.join("app.yaml"), yaml(&format!("edited-{round}")).as_bytes()).unwrap();
+        harness.wait_for(&format!("edited-{round}"));
+    }
+}
+
+/// A change no event announces (written through a hard link outside the
+/// watched directory) is found by the resync of event strategies, and by
+/// the poller's next look.
+fn unannounced_change_is_found<S: Strategy>() {
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.yaml");
+    let alias = elsewhere.path().join("alias.yaml");
+    fs::write(&path, yaml("v0")).unwrap();
+    fs::hard_link(&path, &alias).unwrap();
+    let options = WatchOptions { resync_interval: Some(Duration::from_millis(200)), ..common::options() };
+    let harness = Harness::<S>::start_with(file_source(dir.path(), "app.yaml"), watchers::YamlFile::new(), options);
+    for round in 1..=ROUNDS {
+        write_in_place(&alias, yaml(&format!("v{round}")).as_bytes()).unwrap();
+        harness.wait_for(&format!("v{round}"));
+    }
+    if S::TRIGGER == Trigger::Event {
+        let found = harness.recorder.resync_changes.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(found, ROUNDS, "every change was found by the resync, and counted");
+    }
+}
+
+/// `reload_now` (SIGHUP) reloads whatever the events said.
+fn reload_now_reloads<S: Strategy>() {
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.yaml");
+    let alias = elsewhere.path().join("alias.yaml");
+    fs::write(&path, yaml("v0")).unwrap();
+    fs::hard_link(&path, &alias).unwrap();
+    let options = WatchOptions { poll_interval: Duration::from_secs(3600), ..common::options() };
+    let harness = Harness::<S>::start_with(file_source(dir.path(), "app.yaml"), watchers::YamlFile::new(), options);
+    for round in 1..=ROUNDS {
+        write_in_place(&alias, yaml(&format!("v{round}")).as_bytes()).unwrap();
+        harness.watch.reload_now();
+        harness.wait_for(&format!("v{round}"));
+    }
+    assert_eq!(harness.recorder.publish_triggers(), [Trigger::Manual; ROUNDS]);
+}
+
+macro_rules! matrix {
+    ($($strategy_module:ident => $strategy:ty),* $(,)?) => {$(
+        mod $strategy_module {
+            use super::*;
+            type S = $strategy;
+
+            #[test] fn kubelet_update_with_symlinks_after_commit() { super::kubelet_updates::<S>(SymlinkOrder::AfterCommit) }
+            #[test] fn kubelet_update_with_symlinks_before_commit() { super::kubelet_updates::<S>(SymlinkOrder::BeforeCommit) }
+            #[test] fn multi_key_is_read_as_one_snapshot() { super::multi_key_snapshot::<S>() }
+            #[test] fn key_added_and_removed() { super::key_added_and_removed::<S>() }
+            #[test] fn rename_replace() { super::rename_replace_updates::<S>() }
+            #[test] fn in_place_rewrite() { super::in_place_rewrites::<S>() }
+            #[test] fn slow_in_place_rewrite_never_publishes_a_half_file() { super::slow_in_place_rewrites::<S>() }
+            #[test] fn delete_and_recreate() { super::delete_and_recreate_updates::<S>() }
+            #[test] fn plain_symlink_swap() { super::symlink_swaps::<S>() }
+            #[test] fn parent_directory_swap() { super::parent_directory_swaps::<S>() }
+            #[test] fn touch_and_same_content_publish_nothing() { super::touch_and_same_content::<S>() }
+            #[test] fn burst_of_kubelet_updates_ends_with_the_last() { super::kubelet_bursts::<S>() }
+            #[test] fn directory_deleted_and_recreated_survives() { super::directory_deleted_and_recreated::<S>() }
+            #[test] fn change_no_event_announced_is_found() { super::unannounced_change_is_found::<S>() }
+            #[test] fn reload_now_reloads() { super::reload_now_reloads::<S>() }
+        }
+    )*};
+}
+
+matrix! {
+    notify => watchers::NotifyWatcher,
+    inotify => watchers::InotifyWatcher,
+    poll => watchers::PollWatcher,
+}
