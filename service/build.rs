@@ -11,7 +11,9 @@ fn enabled(features: &[&'static str]) -> Vec<&'static str> {
     features
         .iter()
         .copied()
-        .filter(|feature| env::var_os(format!("CARGO_FEATURE_{}", feature.to_uppercase())).is_some())
+        .filter(|feature| {
+            env::var_os(format!("CARGO_FEATURE_{}", feature.to_uppercase())).is_some()
+        })
         .collect()
 }
 
@@ -44,5 +46,9 @@ fn main() {
     emit("manager", &MANAGERS, &managers);
     emit("watcher", &WATCHERS, &watchers);
     // For `--version`: `|` between the choices when several are compiled in.
-    println!("cargo::rustc-env=SERVICE_VARIANT=manager: {}, watcher: {}", managers.join("|"), watchers.join("|"));
+    println!(
+        "cargo::rustc-env=SERVICE_VARIANT=manager: {}, watcher: {}",
+        managers.join("|"),
+        watchers.join("|")
+    );
 }

@@ -20,13 +20,23 @@ use axum::routing::get;
 
 async fn message(State(current): State<Arc<ArcSwap<Bytes>>>) -> impl IntoResponse {
     let body = Bytes::clone(&current.load());
-    ([(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"))], body)
+    (
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        )],
+        body,
+    )
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let bind = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8081".to_owned());
-    let current = Arc::new(ArcSwap::from_pointee(Bytes::from_static(b"Hello from a hot-reloaded config!")));
+    let bind = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:8081".to_owned());
+    let current = Arc::new(ArcSwap::from_pointee(Bytes::from_static(
+        b"Hello from a hot-reloaded config!",
+    )));
     let app = Router::new().route("/", get(message)).with_state(current);
     let listener = tokio::net::TcpListener::bind(&bind).await?;
     println!("listening on {}", listener.local_addr()?);

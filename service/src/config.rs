@@ -32,7 +32,8 @@ impl ServiceConfig {
     pub fn etag(&self, hash: &ContentHash) -> HeaderValue {
         self.etag
             .get_or_init(|| {
-                HeaderValue::from_str(&format!("\"{hash}\"")).expect("hex digits are a valid header value")
+                HeaderValue::from_str(&format!("\"{hash}\""))
+                    .expect("hex digits are a valid header value")
             })
             .clone()
     }

@@ -45,15 +45,25 @@ macro_rules! with_manager {
     ($strategy:ty, $manager:expr, $cli:expr) => {
         match $manager {
             #[cfg(manager_mutex)]
-            ManagerKind::Mutex => run::<$strategy, managers::MutexManager<Loaded<ServiceConfig>>>($cli).await,
+            ManagerKind::Mutex => {
+                run::<$strategy, managers::MutexManager<Loaded<ServiceConfig>>>($cli).await
+            }
             #[cfg(manager_rwlock)]
-            ManagerKind::RwLock => run::<$strategy, managers::RwLockManager<Loaded<ServiceConfig>>>($cli).await,
+            ManagerKind::RwLock => {
+                run::<$strategy, managers::RwLockManager<Loaded<ServiceConfig>>>($cli).await
+            }
             #[cfg(manager_arcswap)]
-            ManagerKind::ArcSwap => run::<$strategy, managers::ArcSwapManager<Loaded<ServiceConfig>>>($cli).await,
+            ManagerKind::ArcSwap => {
+                run::<$strategy, managers::ArcSwapManager<Loaded<ServiceConfig>>>($cli).await
+            }
             #[cfg(manager_channel)]
-            ManagerKind::Channel => run::<$strategy, managers::ChannelManager<Loaded<ServiceConfig>>>($cli).await,
+            ManagerKind::Channel => {
+                run::<$strategy, managers::ChannelManager<Loaded<ServiceConfig>>>($cli).await
+            }
             #[cfg(manager_watch)]
-            ManagerKind::Watch => run::<$strategy, managers::WatchManager<Loaded<ServiceConfig>>>($cli).await,
+            ManagerKind::Watch => {
+                run::<$strategy, managers::WatchManager<Loaded<ServiceConfig>>>($cli).await
+            }
         }
     };
 }
@@ -92,10 +102,19 @@ where
     let metrics = Arc::new(Metrics::new(M::NAME, S::NAME));
     let source = ConfigSource::file(&cli.config);
     let observer = Arc::new(ReloadObserver::new(Arc::clone(&metrics)));
-    let watch = match Watch::<S, ServiceConfig, M>::start(source.clone(), YamlFile::new(), cli.watch_options(), observer)
-    {
+    let watch = match Watch::<S, ServiceConfig, M>::start(
+        source.clone(),
+        YamlFile::new(),
+        cli.watch_options(),
+        observer,
+    ) {
         Ok(watch) => Arc::new(watch),
-        Err(error) => return fail(format_args!("cannot start: {}", start_error(&error, &cli.config))),
+        Err(error) => {
+            return fail(format_args!(
+                "cannot start: {}",
+                start_error(&error, &cli.config)
+            ));
+        }
     };
     let listener = match TcpListener::bind(&cli.bind).await {
         Ok(listener) => listener,
@@ -117,7 +136,9 @@ where
              a subPath mount is never updated, so changes will not be seen"
         );
     }
-    let addr = listener.local_addr().map_or_else(|_| cli.bind.clone(), |addr| addr.to_string());
+    let addr = listener
+        .local_addr()
+        .map_or_else(|_| cli.bind.clone(), |addr| addr.to_string());
     info!(%addr, "listening");
 
     let reloader = tokio::spawn(shutdown::reload_on_hangup(hangup, Arc::clone(&watch)));
@@ -125,7 +146,9 @@ where
     let served = shutdown::serve(listener, app, stop, cli.shutdown_timeout).await;
     reloader.abort();
     let _ = reloader.await;
-    let deadline = served.as_ref().map_or_else(|_| std::time::Instant::now(), |deadline| *deadline);
+    let deadline = served
+        .as_ref()
+        .map_or_else(|_| std::time::Instant::now(), |deadline| *deadline);
     shutdown::stop_watch(watch, deadline).await;
     match served {
         Ok(_) => ExitCode::SUCCESS,
@@ -136,9 +159,14 @@ where
 /// The start-up error on one line, naming the configured path even when the
 /// watchers crate reports a resolved one (`..data/...`).
 fn start_error(error: &watchers::StartError, config: &std::path::Path) -> String {
-    let message = one_line(&error.to_string());
+    let error = error.to_string();
+    let message = one_line(&error);
     let configured = config.display().to_string();
-    if message.contains(&configured) { message } else { format!("{configured}: {message}") }
+    if message.contains(&configured) {
+        message.to_owned()
+    } else {
+        format!("{configured}: {message}")
+    }
 }
 
 /// The one line a failed start-up prints: no log framing, no backtrace.

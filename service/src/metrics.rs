@@ -87,7 +87,11 @@ impl Metrics {
             "Unix time of the last reload that published a new config",
             metrics.last_reload_success_timestamp.clone(),
         );
-        registry.register("config_version", "The version of the served config", metrics.version.clone());
+        registry.register(
+            "config_version",
+            "The version of the served config",
+            metrics.version.clone(),
+        );
         registry.register(
             "config_info",
             "The content hash of the served config (always 1)",
@@ -113,7 +117,10 @@ impl Metrics {
             "From the trigger of a reload to the end of its publish",
             metrics.reload_duration.clone(),
         );
-        Self { registry, ..metrics }
+        Self {
+            registry,
+            ..metrics
+        }
     }
 
     /// The registry in the OpenMetrics text format.
@@ -128,9 +135,14 @@ impl Metrics {
         self.reload_duration.observe(report.took.as_secs_f64());
         let result = match &report.outcome {
             ReloadOutcome::Published { version, hash } => {
-                self.version.set(i64::try_from(*version).unwrap_or(i64::MAX));
+                self.version
+                    .set(i64::try_from(*version).unwrap_or(i64::MAX));
                 self.info.clear();
-                self.info.get_or_create(&HashLabels { hash: hash.to_string() }).set(1);
+                self.info
+                    .get_or_create(&HashLabels {
+                        hash: hash.to_string(),
+                    })
+                    .set(1);
                 self.last_reload_success_timestamp.set(unix_now());
                 self.last_reload_successful.set(1);
                 "success"
@@ -150,7 +162,9 @@ impl Metrics {
 }
 
 fn unix_now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |since| since.as_secs_f64())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |since| since.as_secs_f64())
 }
 
 /// Logs every reload and feeds [`Metrics`].
@@ -172,19 +186,19 @@ impl Observer for ReloadObserver {
     fn reload(&self, report: &ReloadReport) {
         self.metrics.record(report);
         let trigger = trigger_name(report.trigger);
-        let took = humantime::format_duration(report.took);
+        let took = report.took;
         match &report.outcome {
             ReloadOutcome::Published { version, hash } => {
-                info!(trigger, version, %hash, %took, "config reloaded");
+                info!(trigger, version, %hash, ?took, "config reloaded");
             }
-            ReloadOutcome::Unchanged => debug!(trigger, %took, "config unchanged"),
+            ReloadOutcome::Unchanged => debug!(trigger, ?took, "config unchanged"),
             // At start-up the caller reports it, as the one line on stderr.
             ReloadOutcome::Failed(_) if report.trigger == Trigger::Initial => {}
             ReloadOutcome::Failed(error) => warn!(
                 trigger,
                 path = %error.path.display(),
-                reason = %one_line(&error.reason),
-                %took,
+                reason = one_line(&error.reason),
+                ?took,
                 "config rejected, still serving the last good one"
             ),
         }
@@ -197,7 +211,7 @@ impl Observer for ReloadObserver {
 
     fn watch_error(&self, message: &str) {
         self.metrics.watch_errors.inc();
-        warn!(error = %one_line(message), "config watch broke");
+        warn!(error = one_line(message), "config watch broke");
     }
 }
 
@@ -212,8 +226,12 @@ fn trigger_name(trigger: Trigger) -> &'static str {
     }
 }
 
-/// Parser messages may span lines (a snippet, a caret): a log line and the
-/// start-up error stay one line each.
-pub fn one_line(text: &str) -> String {
-    text.lines().map(str::trim).filter(|line| !line.is_empty()).collect::<Vec<_>>().join(" | ")
+/// Parser messages may go on with a snippet and a caret on further lines;
+/// their first line says what is wrong, and a log line or the start-up
+/// error stays one line.
+pub fn one_line(text: &str) -> &str {
+    text.lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .unwrap_or_default()
 }

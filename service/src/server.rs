@@ -31,7 +31,10 @@ pub struct AppState<S: Strategy, M: ConfigManager<Loaded<ServiceConfig>>> {
 // By hand: a derive would demand `S: Clone` and `M: Clone`.
 impl<S: Strategy, M: ConfigManager<Loaded<ServiceConfig>>> Clone for AppState<S, M> {
     fn clone(&self) -> Self {
-        Self { watch: Arc::clone(&self.watch), metrics: Arc::clone(&self.metrics) }
+        Self {
+            watch: Arc::clone(&self.watch),
+            metrics: Arc::clone(&self.metrics),
+        }
     }
 }
 
@@ -44,7 +47,9 @@ impl<S: Strategy, M: ConfigManager<Loaded<ServiceConfig>>> FromRef<AppState<S, M
     }
 }
 
-impl<S: Strategy, M: ConfigManager<Loaded<ServiceConfig>>> FromRef<AppState<S, M>> for Arc<Metrics> {
+impl<S: Strategy, M: ConfigManager<Loaded<ServiceConfig>>> FromRef<AppState<S, M>>
+    for Arc<Metrics>
+{
     fn from_ref(state: &AppState<S, M>) -> Self {
         Arc::clone(&state.metrics)
     }
@@ -66,12 +71,26 @@ where
 }
 
 /// The config's message, its version and its content hash: one manager read.
-async fn message<M: ConfigManager<Loaded<ServiceConfig>>>(State(Current(manager)): State<Current<M>>) -> Response {
+async fn message<M: ConfigManager<Loaded<ServiceConfig>>>(
+    State(Current(manager)): State<Current<M>>,
+) -> Response {
     let (body, version, etag) = manager.read(|current| {
         let loaded = &current.config;
-        (loaded.config.message.clone(), current.version, loaded.config.etag(&loaded.hash))
+        (
+            loaded.config.message.clone(),
+            current.version,
+            loaded.config.etag(&loaded.hash),
+        )
     });
-    ([(CONTENT_TYPE, TEXT_PLAIN), (X_CONFIG_VERSION, HeaderValue::from(version)), (ETAG, etag)], body).into_response()
+    (
+        [
+            (CONTENT_TYPE, TEXT_PLAIN),
+            (X_CONFIG_VERSION, HeaderValue::from(version)),
+            (ETAG, etag),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// Alive: the process answers.
@@ -92,10 +111,14 @@ where
 {
     match state.watch.health() {
         WatchHealth::Watching => (StatusCode::OK, "ready\n".to_owned()),
-        WatchHealth::Degraded(reason) => (StatusCode::OK, format!("ready (watch degraded: {reason})\n")),
-        WatchHealth::Stopped(reason) => {
-            (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: the config watch stopped: {reason}\n"))
-        }
+        WatchHealth::Degraded(reason) => (
+            StatusCode::OK,
+            format!("ready (watch degraded: {reason})\n"),
+        ),
+        WatchHealth::Stopped(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: the config watch stopped: {reason}\n"),
+        ),
     }
 }
 

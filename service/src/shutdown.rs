@@ -33,8 +33,10 @@ impl StopSignals {
 
 /// Installs every handler at once, so none of them can miss an early signal.
 pub fn install() -> io::Result<(StopSignals, Signal)> {
-    let stop =
-        StopSignals { terminate: signal(SignalKind::terminate())?, interrupt: signal(SignalKind::interrupt())? };
+    let stop = StopSignals {
+        terminate: signal(SignalKind::terminate())?,
+        interrupt: signal(SignalKind::interrupt())?,
+    };
     Ok((stop, signal(SignalKind::hangup())?))
 }
 
@@ -54,7 +56,12 @@ where
 /// Serves until a stop signal, then stops accepting and lets in-flight
 /// requests finish for at most `drain_timeout` (axum alone would wait for
 /// ever). Returns the moment by which everything must have stopped.
-pub async fn serve(listener: TcpListener, app: Router, stop: StopSignals, drain_timeout: Duration) -> io::Result<Instant> {
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    stop: StopSignals,
+    drain_timeout: Duration,
+) -> io::Result<Instant> {
     let signalled = Arc::new(OnceLock::new());
     let (draining, drain_started) = oneshot::channel();
     let server = axum::serve(listener, app).with_graceful_shutdown({
@@ -77,7 +84,9 @@ pub async fn serve(listener: TcpListener, app: Router, stop: StopSignals, drain_
         served = server.into_future() => served?,
         () = drain_deadline => warn!("in-flight requests did not finish within the shutdown timeout: exiting anyway"),
     }
-    Ok(signalled.get().map_or_else(Instant::now, |at| *at + drain_timeout))
+    Ok(signalled
+        .get()
+        .map_or_else(Instant::now, |at| *at + drain_timeout))
 }
 
 /// Drops the watch (which joins its threads) on a plain thread, waiting at
@@ -90,7 +99,9 @@ pub async fn stop_watch<W: Send + Sync + 'static>(watch: Arc<W>, deadline: Insta
     });
     // Never less than a moment, so a drain that used the whole timeout
     // still gives the threads a chance to stop cleanly.
-    let bound = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
+    let bound = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(100));
     if tokio::time::timeout(bound, watch_stopped).await.is_err() {
         warn!("the config watch did not stop in time: exiting anyway");
     }

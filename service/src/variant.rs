@@ -152,5 +152,8 @@ pub fn choose<K: Named>(requested: Option<K>) -> Result<K, String> {
 }
 
 fn names<K: Named>(all: &[K], separator: &str) -> String {
-    all.iter().map(|kind| kind.name()).collect::<Vec<_>>().join(separator)
+    all.iter()
+        .map(|kind| kind.name())
+        .collect::<Vec<_>>()
+        .join(separator)
 }

@@ -60,7 +60,9 @@ scenarios_for!(watcher_notify, "notify" => notify; watcher_inotify, "inotify" =>
 fn kubelet_updates_are_served(watcher: &str, order: SymlinkOrder) {
     let mount = tempfile::tempdir().unwrap();
     let volume = KubeletVolume::with_order(mount.path(), order);
-    volume.project(&[("config.yaml", yaml("kubelet 0"))]).unwrap();
+    volume
+        .project(&[("config.yaml", yaml("kubelet 0"))])
+        .unwrap();
     let service = Service::start(&Flags::new(&mount.path().join("config.yaml"), watcher));
 
     let mut last = service.wait_for_message("kubelet 0");
@@ -68,8 +70,15 @@ fn kubelet_updates_are_served(watcher: &str, order: SymlinkOrder) {
         let message = format!("kubelet {update}");
         assert!(volume.project(&[("config.yaml", yaml(&message))]).unwrap());
         let reply = service.wait_for_message(&message);
-        assert!(reply.version() > last.version(), "the version grows with every update");
-        assert_ne!(reply.header("etag"), last.header("etag"), "the ETag follows the content");
+        assert!(
+            reply.version() > last.version(),
+            "the version grows with every update"
+        );
+        assert_ne!(
+            reply.header("etag"),
+            last.header("etag"),
+            "the ETag follows the content"
+        );
         last = reply;
     }
     assert_eq!(service.get("/readyz").unwrap().status, 200);
@@ -96,7 +105,8 @@ fn in_place_rewrites_are_served(watcher: &str) {
     // A slow writer leaves a truncated file for a while; what ends up served
     // is the whole of what it wrote.
     let message = "written slowly, in two halves";
-    testing::write_in_place_slowly(&path, yaml(message).as_bytes(), Duration::from_millis(300)).unwrap();
+    testing::write_in_place_slowly(&path, yaml(message).as_bytes(), Duration::from_millis(300))
+        .unwrap();
     service.wait_for_message(message);
 }
 
@@ -105,7 +115,8 @@ fn delete_and_recreate_is_served(watcher: &str) {
     let service = Service::start(&Flags::new(&path, watcher));
     for update in 1..=2 {
         let message = format!("recreated {update}");
-        testing::delete_and_recreate(&path, yaml(&message).as_bytes(), Duration::from_millis(200)).unwrap();
+        testing::delete_and_recreate(&path, yaml(&message).as_bytes(), Duration::from_millis(200))
+            .unwrap();
         service.wait_for_message(&message);
     }
 }
@@ -148,7 +159,11 @@ fn touch_and_same_content_publish_nothing(watcher: &str) {
     testing::rename_replace(&path, yaml("initial").as_bytes()).unwrap();
     testing::rename_replace(&path, yaml("changed").as_bytes()).unwrap();
     let after = service.wait_for_message("changed").version();
-    assert_eq!(after, before + 1, "touching or rewriting the same bytes published a version");
+    assert_eq!(
+        after,
+        before + 1,
+        "touching or rewriting the same bytes published a version"
+    );
 }
 
 /// How to put one bad input of shared/configmap-volumes.md §3 in place.
@@ -162,7 +177,9 @@ enum Bad {
 
 fn bad_inputs() -> Vec<(&'static str, Bad)> {
     let laughs = {
-        let mut doc = String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+        let mut doc = String::from(
+            "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+        );
         for (level, previous) in ('b'..='i').zip('a'..) {
             let refs = vec![format!("*{previous}"); 9].join(",");
             doc.push_str(&format!("{level}: &{level} [{refs}]\n"));
@@ -174,14 +191,31 @@ fn bad_inputs() -> Vec<(&'static str, Bad)> {
     vec![
         ("invalid YAML", Bad::Bytes(b"message: [unclosed\n".to_vec())),
         ("an empty file", Bad::Bytes(Vec::new())),
-        ("the wrong shape", Bad::Bytes(b"- message\n- list\n".to_vec())),
+        (
+            "the wrong shape",
+            Bad::Bytes(b"- message\n- list\n".to_vec()),
+        ),
         ("a missing field", Bad::Bytes(b"greeting: hello\n".to_vec())),
-        ("an unknown field", Bad::Bytes(b"message: hi\nmesage: typo\n".to_vec())),
+        (
+            "an unknown field",
+            Bad::Bytes(b"message: hi\nmesage: typo\n".to_vec()),
+        ),
         ("an empty message", Bad::Bytes(b"message: \"\"\n".to_vec())),
-        ("non-UTF-8 bytes", Bad::Bytes(b"message: \xff\xfe bad\n".to_vec())),
-        ("a huge file", Bad::Bytes(yaml(&"x".repeat(200_000)).into_bytes())),
+        (
+            "non-UTF-8 bytes",
+            Bad::Bytes(b"message: \xff\xfe bad\n".to_vec()),
+        ),
+        (
+            "a huge file",
+            Bad::Bytes(yaml(&"x".repeat(200_000)).into_bytes()),
+        ),
         ("billion laughs", Bad::Bytes(laughs.into_bytes())),
-        ("deep nesting", Bad::Bytes(format!("message: {}{}\n", "[".repeat(depth), "]".repeat(depth)).into_bytes())),
+        (
+            "deep nesting",
+            Bad::Bytes(
+                format!("message: {}{}\n", "[".repeat(depth), "]".repeat(depth)).into_bytes(),
+            ),
+        ),
         ("a directory", Bad::Directory),
         ("a dangling symlink", Bad::DanglingSymlink),
         ("a symlink loop", Bad::SymlinkLoop),
@@ -245,34 +279,80 @@ fn bad_inputs_keep_the_last_good_config(watcher: &str) {
         let failures = service.metric(FAILURES);
         put_in_place(&path, &bad);
         service.wait_for_metric_above(FAILURES, failures);
-        assert_eq!(service.message().text(), good, "{name}: the last good config is served");
-        assert_eq!(service.get("/readyz").unwrap().status, 200, "{name}: still ready");
-        assert_eq!(service.metric("config_last_reload_successful"), 0.0, "{name}: reported as failed");
+        assert_eq!(
+            service.message().text(),
+            good,
+            "{name}: the last good config is served"
+        );
+        assert_eq!(
+            service.get("/readyz").unwrap().status,
+            200,
+            "{name}: still ready"
+        );
+        assert_eq!(
+            service.metric("config_last_reload_successful"),
+            0.0,
+            "{name}: reported as failed"
+        );
 
         remove_anything(&path);
         good = format!("good {}", index + 1);
         testing::rename_replace(&path, yaml(&good).as_bytes()).unwrap();
         service.wait_for_message(&good);
     }
-    assert!(service.log().iter().any(|line| line.contains("config rejected")), "failures are logged");
+    assert!(
+        service
+            .log()
+            .iter()
+            .any(|line| line.contains("config rejected")),
+        "failures are logged"
+    );
 }
 
 fn unusual_valid_yaml_is_served_exactly(watcher: &str) {
     let (_dir, path) = file_config("initial");
     let service = Service::start(&Flags::new(&path, watcher));
     let cases: [(&str, &[u8], &str); 7] = [
-        ("a byte-order mark", b"\xEF\xBB\xBFmessage: with a BOM\n", "with a BOM"),
+        (
+            "a byte-order mark",
+            b"\xEF\xBB\xBFmessage: with a BOM\n",
+            "with a BOM",
+        ),
         ("CRLF line ends", b"# comment\r\nmessage: crlf\r\n", "crlf"),
-        ("a CRLF block scalar", b"message: |\r\n  one\r\n  two\r\n", "one\ntwo\n"),
-        ("comments", b"# top\nmessage: commented # trailing\n# end\n", "commented"),
-        ("unicode", "message: \"h\u{e9}llo w\u{f6}rld \u{2713} \u{65e5}\u{672c} \u{1f680}\"\n".as_bytes(), "h\u{e9}llo w\u{f6}rld \u{2713} \u{65e5}\u{672c} \u{1f680}"),
-        ("a literal block", b"message: |\n  line one\n    indented\n  line three\n", "line one\n  indented\nline three\n"),
-        ("a folded block", b"message: >\n  folded\n  together\n\n  new paragraph\n", "folded together\nnew paragraph\n"),
+        (
+            "a CRLF block scalar",
+            b"message: |\r\n  one\r\n  two\r\n",
+            "one\ntwo\n",
+        ),
+        (
+            "comments",
+            b"# top\nmessage: commented # trailing\n# end\n",
+            "commented",
+        ),
+        (
+            "unicode",
+            "message: \"h\u{e9}llo w\u{f6}rld \u{2713} \u{65e5}\u{672c} \u{1f680}\"\n".as_bytes(),
+            "h\u{e9}llo w\u{f6}rld \u{2713} \u{65e5}\u{672c} \u{1f680}",
+        ),
+        (
+            "a literal block",
+            b"message: |\n  line one\n    indented\n  line three\n",
+            "line one\n  indented\nline three\n",
+        ),
+        (
+            "a folded block",
+            b"message: >\n  folded\n  together\n\n  new paragraph\n",
+            "folded together\nnew paragraph\n",
+        ),
     ];
     for (name, bytes, expected) in cases {
         testing::rename_replace(&path, bytes).unwrap();
         let reply = service.wait_for_message(expected);
-        assert_eq!(reply.header("content-type"), Some("text/plain; charset=utf-8"), "{name}");
+        assert_eq!(
+            reply.header("content-type"),
+            Some("text/plain; charset=utf-8"),
+            "{name}"
+        );
     }
 }
 
@@ -284,8 +364,11 @@ fn a_change_during_start_up_is_served(watcher: &str) {
     for round in 0..8_u64 {
         let mount = tempfile::tempdir().unwrap();
         let volume = KubeletVolume::new(mount.path());
-        volume.project(&[("config.yaml", yaml("before start-up"))]).unwrap();
-        let flags = Flags::new(&mount.path().join("config.yaml"), watcher).set("--resync-interval", "0");
+        volume
+            .project(&[("config.yaml", yaml("before start-up"))])
+            .unwrap();
+        let flags =
+            Flags::new(&mount.path().join("config.yaml"), watcher).set("--resync-interval", "0");
 
         let starting = Service::spawn(&flags);
         let writes_until = Instant::now() + Duration::from_millis(round * 4);
@@ -303,10 +386,15 @@ fn a_change_during_start_up_is_served(watcher: &str) {
 
     let mount = tempfile::tempdir().unwrap();
     let volume = KubeletVolume::new(mount.path());
-    volume.project(&[("config.yaml", yaml("before start-up"))]).unwrap();
-    let flags = Flags::new(&mount.path().join("config.yaml"), watcher).set("--resync-interval", "0");
+    volume
+        .project(&[("config.yaml", yaml("before start-up"))])
+        .unwrap();
+    let flags =
+        Flags::new(&mount.path().join("config.yaml"), watcher).set("--resync-interval", "0");
     let service = Service::start(&flags);
-    volume.project(&[("config.yaml", yaml("right after listening"))]).unwrap();
+    volume
+        .project(&[("config.yaml", yaml("right after listening"))])
+        .unwrap();
     service.wait_for_message("right after listening");
 }
 
@@ -326,20 +414,36 @@ fn sigterm_with_a_stalled_request_exits_within_the_timeout(watcher: &str) {
     let (_dir, path) = file_config("serving");
     let mut service = Service::start(&Flags::new(&path, watcher).set("--shutdown-timeout", "1s"));
     let mut stalled = std::net::TcpStream::connect(service.addr).unwrap();
-    stalled.write_all(b"GET / HTTP/1.1\r\nHost: test\r\n").unwrap();
+    stalled
+        .write_all(b"GET / HTTP/1.1\r\nHost: test\r\n")
+        .unwrap();
     service.wait_for_message("serving");
     service.signal(libc::SIGTERM);
     let status = service.wait_exit();
-    assert!(status.success(), "exit 0 after the drain timeout, got {status}");
+    assert!(
+        status.success(),
+        "exit 0 after the drain timeout, got {status}"
+    );
     drop(stalled);
 }
 
 fn assert_one_line_naming(stderr: &str, path: &Path, reasons: &[&str]) {
-    let lines: Vec<&str> = stderr.lines().filter(|line| !line.trim().is_empty()).collect();
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .collect();
     assert_eq!(lines.len(), 1, "exactly one line on stderr, got {stderr:?}");
-    assert!(lines[0].contains(&path.display().to_string()), "names the file: {}", lines[0]);
+    assert!(
+        lines[0].contains(&path.display().to_string()),
+        "names the file: {}",
+        lines[0]
+    );
     let lower = lines[0].to_lowercase();
-    assert!(reasons.iter().any(|reason| lower.contains(reason)), "says why ({reasons:?}): {}", lines[0]);
+    assert!(
+        reasons.iter().any(|reason| lower.contains(reason)),
+        "says why ({reasons:?}): {}",
+        lines[0]
+    );
 }
 
 fn a_missing_config_fails_start_up_with_one_line(watcher: &str) {
@@ -347,7 +451,11 @@ fn a_missing_config_fails_start_up_with_one_line(watcher: &str) {
     let path = dir.path().join("missing.yaml");
     let (status, _stdout, stderr) = Service::spawn(&Flags::new(&path, watcher)).exit();
     assert!(!status.success(), "a missing config fails start-up");
-    assert_one_line_naming(&stderr, &path, &["no such file", "not found", "missing", "does not exist"]);
+    assert_one_line_naming(
+        &stderr,
+        &path,
+        &["no such file", "not found", "missing", "does not exist"],
+    );
 }
 
 fn an_invalid_config_fails_start_up_with_one_line(watcher: &str) {
@@ -364,13 +472,22 @@ fn an_invalid_config_fails_start_up_with_one_line(watcher: &str) {
 #[test]
 fn sighup_reloads_a_change_no_watcher_saw() {
     let (_dir, path) = file_config("before");
-    let flags = Flags::new(&path, "poll").set("--poll-interval", "1h").set("--resync-interval", "0");
+    let flags = Flags::new(&path, "poll")
+        .set("--poll-interval", "1h")
+        .set("--resync-interval", "0");
     let service = Service::start(&flags);
     service.wait_for_message("before");
     testing::write_in_place(&path, yaml("after SIGHUP").as_bytes()).unwrap();
     service.signal(libc::SIGHUP);
     service.wait_for_message("after SIGHUP");
-    assert!(service.log().iter().any(|line| line.contains("manual")), "the reload was the manual one");
+    // The log line follows the publish: wait for it too.
+    common::eventually("the manual reload's log line", || {
+        let log = service.log();
+        let manual = log
+            .iter()
+            .any(|line| line.contains("config reloaded") && line.contains("trigger=\"manual\""));
+        if manual { Ok(()) } else { Err(log.join("\n")) }
+    });
 }
 
 /// Every manager compiled in serves and reloads (the default watcher).
@@ -406,16 +523,25 @@ fn the_endpoints_answer_as_documented() {
     let service = Service::start(&Flags::new(&path, "inotify"));
 
     let root = service.wait_for_message("documented");
-    assert_eq!(root.header("content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(
+        root.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
     assert_eq!(root.version(), 1);
     let etag = root.header("etag").unwrap();
-    assert!(etag.len() == 34 && etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+    assert!(
+        etag.len() == 34 && etag.starts_with('"') && etag.ends_with('"'),
+        "{etag}"
+    );
 
     assert_eq!(service.get("/healthz").unwrap().status, 200);
     assert_eq!(service.get("/readyz").unwrap().status, 200);
 
     let metrics = service.get("/metrics").unwrap();
-    assert_eq!(metrics.header("content-type"), Some("application/openmetrics-text; version=1.0.0; charset=utf-8"));
+    assert_eq!(
+        metrics.header("content-type"),
+        Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
+    );
     let text = metrics.text();
     let hash = etag.trim_matches('"');
     for series in [
@@ -428,9 +554,16 @@ fn the_endpoints_answer_as_documented() {
         "config_last_reload_success_timestamp_seconds",
         "config_reload_duration_seconds_count",
     ] {
-        assert!(text.lines().any(|line| line.starts_with(series)), "missing {series} in\n{text}");
+        assert!(
+            text.lines().any(|line| line.starts_with(series)),
+            "missing {series} in\n{text}"
+        );
     }
-    assert!(text.contains("build_info{") && text.contains("watcher=\"inotify\"") && text.contains("manager=\"arcswap\""));
+    assert!(
+        text.contains("build_info{")
+            && text.contains("watcher=\"inotify\"")
+            && text.contains("manager=\"arcswap\"")
+    );
 }
 
 #[test]
@@ -438,7 +571,10 @@ fn version_names_the_compiled_variants() {
     let output = common::command().arg("--version").output().unwrap();
     let line = String::from_utf8(output.stdout).unwrap();
     assert!(output.status.success());
-    assert!(line.starts_with(&format!("service {} (manager: ", env!("CARGO_PKG_VERSION"))), "{line}");
+    assert!(
+        line.starts_with(&format!("service {} (manager: ", env!("CARGO_PKG_VERSION"))),
+        "{line}"
+    );
     assert!(line.contains(", watcher: "), "{line}");
 }
 
@@ -447,10 +583,16 @@ fn version_names_the_compiled_variants() {
 #[test]
 fn an_unchosen_watcher_is_an_error_naming_the_choices() {
     let (_dir, path) = file_config("unused");
-    let output = common::command().args(["--config", path.to_str().unwrap(), "--manager", "arcswap"]).output().unwrap();
+    let output = common::command()
+        .args(["--config", path.to_str().unwrap(), "--manager", "arcswap"])
+        .output()
+        .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(stderr.contains("notify, inotify, poll") && stderr.contains("--watcher"), "{stderr}");
+    assert!(
+        stderr.contains("notify, inotify, poll") && stderr.contains("--watcher"),
+        "{stderr}"
+    );
 }
 
 /// `cargo run` at the root serves config/config.yaml: it must load.

@@ -1,13 +1,13 @@
 //! Running the real `service` binary and talking to it over real sockets.
-//!
-//! The HTTP client is a few lines of HTTP/1.1 with `Connection: close` over
-//! `std::net::TcpStream`: no allowed crate offers a blocking client, and the
-//! tests need nothing more than a GET.
 
 #![allow(dead_code)] // each test binary uses its own subset
 
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+mod http;
+
+pub use http::{Reply, get};
+
+use std::io::{self, BufRead, BufReader, Read};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -26,7 +26,9 @@ pub fn eventually<T>(what: &str, mut check: impl FnMut() -> Result<T, String>) -
     loop {
         match check() {
             Ok(value) => return value,
-            Err(last) if start.elapsed() > DEADLINE => panic!("timed out waiting for {what}; last seen: {last}"),
+            Err(last) if start.elapsed() > DEADLINE => {
+                panic!("timed out waiting for {what}; last seen: {last}")
+            }
             Err(_) => thread::sleep(Duration::from_millis(20)),
         }
     }
@@ -104,7 +106,12 @@ impl Service {
             let _ = BufReader::new(stderr).read_to_string(&mut text);
             text
         });
-        Starting { child, addr, stdout, stderr }
+        Starting {
+            child,
+            addr,
+            stdout,
+            stderr,
+        }
     }
 
     /// Starts the binary and waits until it listens.
@@ -118,7 +125,11 @@ impl Service {
 
     pub fn signal(&self, signal: i32) {
         // SAFETY: kill(2) on our own child's pid has no memory effects.
-        assert_eq!(unsafe { libc::kill(self.pid(), signal) }, 0, "kill({signal})");
+        assert_eq!(
+            unsafe { libc::kill(self.pid(), signal) },
+            0,
+            "kill({signal})"
+        );
     }
 
     /// Waits for the process to exit.
@@ -150,7 +161,11 @@ impl Service {
             if reply.status == 200 && reply.body == expected.as_bytes() {
                 Ok(reply)
             } else {
-                Err(format!("{} {:?}", reply.status, String::from_utf8_lossy(&reply.body)))
+                Err(format!(
+                    "{} {:?}",
+                    reply.status,
+                    String::from_utf8_lossy(&reply.body)
+                ))
             }
         })
     }
@@ -165,7 +180,11 @@ impl Service {
     pub fn wait_for_metric_above(&self, series: &str, floor: f64) -> f64 {
         eventually(&format!("{series} > {floor}"), || {
             let value = self.metric(series);
-            if value > floor { Ok(value) } else { Err(value.to_string()) }
+            if value > floor {
+                Ok(value)
+            } else {
+                Err(value.to_string())
+            }
         })
     }
 }
@@ -197,7 +216,11 @@ impl Starting {
                 _ => Err("no listening line yet".to_owned()),
             }
         });
-        Service { child: self.child, addr, stdout: self.stdout }
+        Service {
+            child: self.child,
+            addr,
+            stdout: self.stdout,
+        }
     }
 
     /// Waits for the process to exit on its own: (status, stdout, stderr).
@@ -222,57 +245,14 @@ fn listening_addr(line: &str) -> Option<SocketAddr> {
     line[start..].split_whitespace().next()?.parse().ok()
 }
 
-/// One HTTP response.
-#[derive(Debug)]
-pub struct Reply {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Reply {
-    /// The value of a header (names compared case-insensitively).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    /// `X-Config-Version` as a number.
-    pub fn version(&self) -> u64 {
-        self.header("x-config-version").and_then(|value| value.parse().ok()).expect("a numeric X-Config-Version")
-    }
-}
-
-/// `GET path` over a fresh connection.
-pub fn get(addr: SocketAddr, path: &str) -> io::Result<Reply> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    parse_reply(&raw).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an HTTP response"))
-}
-
-fn parse_reply(raw: &[u8]) -> Option<Reply> {
-    let split = raw.windows(4).position(|window| window == b"\r\n\r\n")?;
-    let head = std::str::from_utf8(&raw[..split]).ok()?;
-    let mut lines = head.split("\r\n");
-    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
-        .collect();
-    let body = raw[split + 4..].to_vec();
-    let reply = Reply { status, headers, body };
-    // Every response of the service has a known length: no chunked decoding.
-    assert!(reply.header("transfer-encoding").is_none(), "unexpected chunked response");
-    Some(reply)
-}
-
 /// The value of one series (`name{labels}`) in a text exposition.
 pub fn metric(text: &str, series: &str) -> Option<f64> {
-    text.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.split(' ').next()?.parse().ok())
+    text.lines().find_map(|line| {
+        line.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .split(' ')
+            .next()?
+            .parse()
+            .ok()
+    })
 }
