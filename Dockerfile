@@ -24,6 +24,9 @@ FROM rust:1.95-bookworm AS build
 # (service/Cargo.toml); the default is the service's own fallback pair.
 ARG FEATURES=inotify,arcswap
 RUN rustup target add x86_64-unknown-linux-musl
+# The release profile keeps line tables for profiling; the image does not need
+# them (19 MB -> 4.5 MB). Symbols stay, so a panic still names its functions.
+ENV CARGO_PROFILE_RELEASE_STRIP=debuginfo
 WORKDIR /src
 COPY . .
 # The same cargo command CI and docs/deploy.md use, plus the musl target (a
