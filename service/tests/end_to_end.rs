@@ -39,6 +39,7 @@ macro_rules! scenarios_for {
             #[test] fn delete_and_recreate_is_served() { super::delete_and_recreate_is_served(WATCHER) }
             #[test] fn symlink_swaps_are_served() { super::symlink_swaps_are_served(WATCHER) }
             #[test] fn parent_dir_swaps_are_served() { super::parent_dir_swaps_are_served(WATCHER) }
+            #[test] fn a_vanished_config_dir_keeps_serving_and_ready_until_it_returns() { super::a_vanished_config_dir_keeps_serving_and_ready_until_it_returns(WATCHER) }
             #[test] fn touch_and_same_content_publish_nothing() { super::touch_and_same_content_publish_nothing(WATCHER) }
             #[test] fn bad_inputs_keep_the_last_good_config() { super::bad_inputs_keep_the_last_good_config(WATCHER) }
             #[test] fn unusual_valid_yaml_is_served_exactly() { super::unusual_valid_yaml_is_served_exactly(WATCHER) }
@@ -146,6 +147,39 @@ fn parent_dir_swaps_are_served(watcher: &str) {
         testing::swap_parent_dir(&dir, &[("config.yaml", yaml(&message).as_bytes())]).unwrap();
         service.wait_for_message(&message);
     }
+}
+
+/// The whole directory gone (a degraded watch): the last good config is
+/// still served, the service stays ready, and the directory's return is
+/// picked up.
+fn a_vanished_config_dir_keeps_serving_and_ready_until_it_returns(watcher: &str) {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("conf");
+    fs::create_dir(&dir).unwrap();
+    fs::write(dir.join("config.yaml"), yaml("before")).unwrap();
+    let service = Service::start(&Flags::new(&dir.join("config.yaml"), watcher));
+    service.wait_for_message("before");
+
+    fs::remove_dir_all(&dir).unwrap();
+    // Noticed either as a broken watch or as a failed reload.
+    common::eventually("the loss to be noticed", || {
+        let (errors, failures) = (
+            service.metric("config_watch_errors_total"),
+            service.metric(FAILURES),
+        );
+        if errors + failures > 0.0 {
+            Ok(())
+        } else {
+            Err("no watch error, no failed reload".to_owned())
+        }
+    });
+    assert_eq!(service.message().text(), "before");
+    assert_eq!(service.get("/readyz").unwrap().status, 200);
+
+    fs::create_dir(&dir).unwrap();
+    testing::rename_replace(&dir.join("config.yaml"), yaml("after").as_bytes()).unwrap();
+    service.wait_for_message("after");
+    assert_eq!(service.get("/readyz").unwrap().status, 200);
 }
 
 /// Metadata-only changes publish nothing: the next real change is exactly
