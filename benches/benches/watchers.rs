@@ -17,7 +17,7 @@
 //! criterion's, under `target/criterion/reload/`.
 //!
 //! ```text
-//! cargo bench --bench watchers                        # everything (about 6 minutes)
+//! cargo bench --bench watchers                        # everything (about 7 minutes on 2 cores)
 //! cargo bench --bench watchers -- kubelet             # only ids containing "kubelet"
 //! WATCHERS_BENCH_PARTS=latency,idle cargo bench --bench watchers
 //! WATCHERS_BENCH_UPDATES=50 WATCHERS_BENCH_IDLE_SECS=3 cargo bench --bench watchers
