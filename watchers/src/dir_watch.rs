@@ -5,6 +5,9 @@
 //! and the directory watch is re-added whenever the directory's identity
 //! changes.
 
+// Each backend uses its part; with one backend compiled in, the rest is idle.
+#![cfg_attr(not(all(feature = "notify", feature = "inotify")), allow(dead_code))]
+
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;

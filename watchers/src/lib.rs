@@ -1,5 +1,134 @@
 //! Notice every real change of a config file and publish only complete, valid
 //! configs.
+//!
+//! A running process reads its config on every request; an operator changes
+//! the file under it: the kubelet swaps a ConfigMap volume's `..data`
+//! symlink, an editor renames a new file over the old one, a script rewrites
+//! it in place. This crate notices each of those, reads the new content as
+//! one consistent snapshot, decodes and validates it, and publishes it to a
+//! [`managers::ConfigManager`] only when it is new and valid. A broken edit
+//! is reported with its reason and the last good config keeps being served.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use managers::{ArcSwapManager, ConfigManager};
+//! use watchers::{ConfigSource, InotifyWatcher, Loaded, NoObserver, Validate, Watch, WatchOptions, YamlFile};
+//!
+//! #[derive(serde::Deserialize)]
+//! struct MyConfig {
+//!     message: String,
+//! }
+//!
+//! impl Validate for MyConfig {
+//!     fn validate(&self) -> Result<(), String> {
+//!         if self.message.is_empty() { Err("message must not be empty".into()) } else { Ok(()) }
+//!     }
+//! }
+//!
+//! let watch = Watch::<InotifyWatcher, _, ArcSwapManager<Loaded<MyConfig>>>::start(
+//!     ConfigSource::file("/etc/config/app.yaml"),
+//!     YamlFile::<MyConfig>::new(),
+//!     WatchOptions::default(),
+//!     Arc::new(NoObserver),
+//! )?; // watch established, then the initial config loaded and published
+//! let current = watch.manager().snapshot(); // Snapshot<Loaded<MyConfig>>
+//! println!("{} (content {})", current.config.config.message, current.config.hash);
+//! watch.reload_now(); // what SIGHUP does
+//! println!("{:?}", watch.health()); // Watching / Degraded / Stopped
+//! drop(watch); // stops and joins every thread
+//! # Ok::<(), watchers::StartError>(())
+//! ```
+//!
+//! # How a reload works, whatever noticed it
+//!
+//! Every strategy only *notices*; one driver thread per [`Watch`] does the
+//! rest, the same way for all of them:
+//!
+//! 1. **Debounce** ([`Debounce`]): an atomic commit (a rename, a create, a
+//!    delete, a symlink swap, a close after writing) reloads at once; an
+//!    in-place write still open waits for its close, or `quiet` without
+//!    writes, at most `max_delay`.
+//! 2. **Read** ([`read_files`]): in a ConfigMap mount `..data` is resolved
+//!    once and every key is read from that one directory, so keys updated
+//!    together are read together; if the kubelet deletes that directory
+//!    mid-read, the read is retried against the new `..data`. Files over
+//!    `max_config_bytes` are refused from their size, before being read.
+//! 3. **Compare**: the blake3 hash of every key's name and bytes equals the
+//!    published one → nothing to do (a `touch`, a same-content rewrite).
+//! 4. **Decode and validate** ([`Decode`], [`YamlFile`], [`parse_yaml`]):
+//!    serde-saphyr with its budgets (alias bombs, deep nesting), duplicate
+//!    keys rejected, then the type's own [`Validate`].
+//! 5. **Publish** or **report**: a new valid config is published; anything
+//!    else is a [`ReloadOutcome::Failed`] with the path and the reason, sent
+//!    to the [`Observer`], and the last good config stays.
+//!
+//! Event strategies also **resync**: every `resync_interval` the content is
+//! re-read and compared, so a change no event announced (written through a
+//! hard link elsewhere, events lost) is still published, and counted
+//! ([`Observer::resync_found_change`]).
+//!
+//! # The strategies
+//!
+//! - [`InotifyWatcher`] (Linux): inotify used directly on its own thread.
+//!   Watches the config's directory, never the file (a watched file is
+//!   replaced, never written, by the kubelet and by editors), and matches
+//!   events by *name* (a key or `..data`), whatever their kind. Watches the
+//!   parent too, so a deleted or replaced directory is watched again;
+//!   `IN_Q_OVERFLOW` reloads everything.
+//! - [`NotifyWatcher`]: the same design on the portable `notify` crate
+//!   (inotify, FSEvents, kqueue, ReadDirectoryChangesW).
+//! - [`PollWatcher`]: no events; every `poll_interval` it stats the whole
+//!   resolution chain (each symlink's target, `..data`, the file's inode,
+//!   size, mtime and ctime) and reads content only when something differs,
+//!   or while an mtime is too recent to be trusted ([`RACY_WINDOW`]).
+//!   Works where events do not: network filesystems, some container
+//!   runtimes' overlays.
+//!
+//! # Pattern × strategy
+//!
+//! Every row but the last is a test in `watchers/tests/matrix.rs`, run
+//! against every strategy, each pattern several times in a row on one
+//! running watcher; every bad input of `watchers/tests/bad_inputs.rs`
+//! (invalid YAML, empty, wrong shape, missing field, non-UTF-8, over the
+//! limit, alias bomb, deep nesting, a directory, a dangling symlink, a
+//! symlink loop, permission denied) is rejected with its reason by every
+//! strategy, and the next good file published.
+//!
+//! | pattern | notify | inotify | poll | notes |
+//! |---|---|---|---|---|
+//! | kubelet update, key symlinks after the commit | yes | yes | yes | the `..data` rename, matched by name; poll sees `..data`'s target change |
+//! | kubelet update, key symlinks before the commit (older kubelets) | yes | yes | yes | same commit point |
+//! | several keys of one ConfigMap | yes | yes | yes | read under one `..data` resolution: never a mix of two updates |
+//! | a key added or removed | yes | yes | yes | the watched key removed: reported as missing, last good kept |
+//! | rename-replace (vim, `sed -i`, `mv`) | yes | yes | yes | new inode: `IN_MOVED_TO`; poll: inode |
+//! | in-place rewrite (`>`, `cp`) | yes | yes | yes | reloads on close-write; poll: size/mtime, then the quiet window |
+//! | slow in-place rewrite (pause mid-file) | yes | yes | yes | the half file may be read after `quiet`: it fails to parse and is never published |
+//! | delete, then create | yes | yes | yes | the missing file is reported, the new one published |
+//! | plain symlink swap (`ln -sfn`) | yes | yes | yes | the link's rename; poll: the link's target |
+//! | the config directory swapped by rename | yes | yes | yes | events re-watch the new directory via the parent watch |
+//! | the directory deleted and re-created | yes | yes | yes | `health()` is `Degraded` while it is gone |
+//! | `touch`, same content rewritten | nothing published | nothing published | nothing published | looked at, equal hash |
+//! | 1000 kubelet updates in a burst | last one served | last one served | last one served | queued events are coalesced into few reloads |
+//! | a write no event announces (hard link elsewhere) | by resync | by resync | yes | resync counted |
+//! | a `subPath` mount | never updated | never updated | never updated | the kubelet does not update `subPath` mounts: mount the directory |
+//!
+//! ## Measured reload latency
+//!
+//! From the change being committed (the `..data` rename, the `rename(2)`, the
+//! close) to the new config being published, median / p99. The numbers come
+//! from the `watchers` benchmark (`benches/benches/watchers.rs`, run by
+//! `cargo bench -p benches --bench watchers`) and are copied from
+//! `docs/results.md`; this table only names the rows.
+//!
+//! | pattern | notify | inotify | poll |
+//! |---|---|---|---|
+//! | kubelet `..data` swap | see `docs/results.md` | see `docs/results.md` | see `docs/results.md` |
+//! | rename-replace | see `docs/results.md` | see `docs/results.md` | see `docs/results.md` |
+//! | in-place rewrite | see `docs/results.md` | see `docs/results.md` | see `docs/results.md` |
+//! | plain symlink swap | see `docs/results.md` | see `docs/results.md` | see `docs/results.md` |
 
 use std::fmt;
 use std::fs;
@@ -17,7 +146,7 @@ mod loader;
 mod notify_watcher;
 #[cfg(feature = "poll")]
 mod poll_watcher;
-pub mod strategy;
+mod strategy;
 mod watch;
 
 pub use debounce::{Change, Debounce};

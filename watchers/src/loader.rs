@@ -5,7 +5,7 @@
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::{ConfigSource, ContentHash, Decode, Files, LoadError, Loaded, ReloadOutcome};
@@ -266,6 +266,7 @@ pub(crate) fn describe_io_error(path: &Path, error: &io::Error) -> String {
 }
 
 /// The path a watcher should treat as "the directory holding the keys".
-pub(crate) fn absolute(path: &Path) -> PathBuf {
+#[cfg(any(feature = "notify", feature = "inotify", feature = "poll"))]
+pub(crate) fn absolute(path: &Path) -> std::path::PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }

@@ -11,10 +11,12 @@ use std::time::Duration;
 
 use common::{Harness, TestConfig, file_source, wait_until, yaml};
 use watchers::testing::{
-    KubeletVolume, SymlinkOrder, delete_and_recreate, rename_replace, rewrite_same, swap_parent_dir, symlink_swap,
-    touch, write_in_place, write_in_place_slowly,
+    KubeletVolume, SymlinkOrder, delete_and_recreate, rename_replace, rewrite_same,
+    swap_parent_dir, symlink_swap, touch, write_in_place, write_in_place_slowly,
 };
-use watchers::{ConfigSource, Decode, Files, Strategy, Trigger, WatchHealth, WatchOptions, parse_yaml};
+use watchers::{
+    ConfigSource, Decode, Files, Strategy, Trigger, WatchHealth, WatchOptions, parse_yaml,
+};
 
 /// How many times each pattern is applied on one running watcher.
 const ROUNDS: usize = 3;
@@ -25,7 +27,9 @@ fn kubelet_updates<S: Strategy>(order: SymlinkOrder) {
     volume.project(&[("app.yaml", yaml("v0"))]).unwrap();
     let harness = Harness::<S>::start(file_source(mount.path(), "app.yaml"));
     for round in 1..=ROUNDS {
-        volume.project(&[("app.yaml", yaml(&format!("v{round}")))]).unwrap();
+        volume
+            .project(&[("app.yaml", yaml(&format!("v{round}")))])
+            .unwrap();
         harness.wait_for(&format!("v{round}"));
     }
     assert_eq!(harness.history(), ["v0", "v1", "v2", "v3"]);
@@ -37,10 +41,15 @@ struct Pair;
 
 impl Decode<TestConfig> for Pair {
     fn decode(&self, files: &Files) -> Result<TestConfig, String> {
-        let [(_, app), (_, extra)] = &files.entries[..] else { return Err("expected two keys".into()) };
+        let [(_, app), (_, extra)] = &files.entries[..] else {
+            return Err("expected two keys".into());
+        };
         let (app, extra): (TestConfig, TestConfig) = (parse_yaml(app)?, parse_yaml(extra)?);
         if app != extra {
-            return Err(format!("torn snapshot: app {:?} with extra {:?}", app.message, extra.message));
+            return Err(format!(
+                "torn snapshot: app {:?} with extra {:?}",
+                app.message, extra.message
+            ));
         }
         Ok(app)
     }
@@ -54,14 +63,22 @@ fn multi_key_snapshot<S: Strategy>() {
     let source = ConfigSource::keys(mount.path(), ["app.yaml", "extra.yaml"]);
     let harness = Harness::<S>::start_with(source, Pair, common::options());
     // Many quick updates make a read that straddles a commit likely.
-    for round in 1..=200 {
+    for round in 1..=200_usize {
         volume.project(&payload(&format!("v{round}"))).unwrap();
-        if round % 50 == 0 {
+        if round.is_multiple_of(50) {
             harness.wait_for(&format!("v{round}"));
         }
     }
-    let torn: Vec<_> = harness.recorder.failures().into_iter().filter(|reason| reason.contains("torn")).collect();
-    assert!(torn.is_empty(), "keys were read from two different updates: {torn:?}");
+    let torn: Vec<_> = harness
+        .recorder
+        .failures()
+        .into_iter()
+        .filter(|reason| reason.contains("torn"))
+        .collect();
+    assert!(
+        torn.is_empty(),
+        "keys were read from two different updates: {torn:?}"
+    );
 }
 
 fn key_added_and_removed<S: Strategy>() {
@@ -71,7 +88,9 @@ fn key_added_and_removed<S: Strategy>() {
     let harness = Harness::<S>::start(file_source(mount.path(), "app.yaml"));
     for round in 1..=ROUNDS {
         let added = format!("added-{round}");
-        volume.project(&[("app.yaml", yaml(&added)), ("extra.yaml", yaml("extra"))]).unwrap();
+        volume
+            .project(&[("app.yaml", yaml(&added)), ("extra.yaml", yaml("extra"))])
+            .unwrap();
         harness.wait_for(&added);
         let removed = format!("removed-{round}");
         volume.project(&[("app.yaml", yaml(&removed))]).unwrap();
@@ -82,9 +101,15 @@ fn key_added_and_removed<S: Strategy>() {
         harness.recorder.reports.lock().unwrap().clear();
         volume.project(&[("other.yaml", yaml("other"))]).unwrap();
         harness.wait_for_failure("is not in the ConfigMap volume");
-        let last_good = if round == 1 { format!("removed-{ROUNDS}") } else { format!("back-{}", round - 1) };
+        let last_good = if round == 1 {
+            format!("removed-{ROUNDS}")
+        } else {
+            format!("back-{}", round - 1)
+        };
         assert_eq!(harness.message(), last_good);
-        volume.project(&[("app.yaml", yaml(&format!("back-{round}")))]).unwrap();
+        volume
+            .project(&[("app.yaml", yaml(&format!("back-{round}")))])
+            .unwrap();
         harness.wait_for(&format!("back-{round}"));
     }
 }
@@ -128,16 +153,34 @@ fn slow_in_place_rewrites<S: Strategy>() {
     fs::write(&path, yaml(&message(0))).unwrap();
     let harness = Harness::<S>::start(file_source(dir.path(), "app.yaml"));
     for round in 1..=ROUNDS {
-        write_in_place_slowly(&path, yaml(&message(round)).as_bytes(), Duration::from_millis(300)).unwrap();
+        write_in_place_slowly(
+            &path,
+            yaml(&message(round)).as_bytes(),
+            Duration::from_millis(300),
+        )
+        .unwrap();
         harness.wait_for(&message(round));
     }
     let history = harness.history();
-    assert_eq!(history.len(), ROUNDS + 1, "a half-written file was published: {:?}", short(&history));
-    assert!(history.iter().enumerate().all(|(round, published)| *published == message(round)));
+    assert_eq!(
+        history.len(),
+        ROUNDS + 1,
+        "a half-written file was published: {:?}",
+        short(&history)
+    );
+    assert!(
+        history
+            .iter()
+            .enumerate()
+            .all(|(round, published)| *published == message(round))
+    );
 }
 
 fn short(history: &[String]) -> Vec<String> {
-    history.iter().map(|message| message.chars().take(12).collect::<String>() + "...").collect()
+    history
+        .iter()
+        .map(|message| message.chars().take(12).collect::<String>() + "...")
+        .collect()
 }
 
 /// `ln -sfn`: the path is a symlink whose target changes; blue/green
@@ -145,7 +188,11 @@ fn short(history: &[String]) -> Vec<String> {
 fn symlink_swaps<S: Strategy>() {
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("app.yaml");
-    let target = |round: usize| dir.path().join(if round % 2 == 0 { "blue" } else { "green" }).join("app.yaml");
+    let target = |round: usize| {
+        dir.path()
+            .join(if round.is_multiple_of(2) { "blue" } else { "green" })
+            .join("app.yaml")
+    };
     for round in 0..=ROUNDS {
         fs::create_dir_all(target(round).parent().unwrap()).unwrap();
     }
@@ -189,17 +236,27 @@ fn touch_and_same_content<S: Strategy>() {
     fs::write(&path, yaml("v0")).unwrap();
     let harness = Harness::<S>::start(file_source(dir.path(), "app.yaml"));
     for round in 1..=ROUNDS {
-        for change in [touch as fn(&std::path::Path) -> std::io::Result<()>, rewrite_same] {
+        for change in [
+            touch as fn(&std::path::Path) -> std::io::Result<()>,
+            rewrite_same,
+        ] {
             let seen = harness.recorder.unchanged();
             // A poller tells metadata apart only across timestamp ticks.
             std::thread::sleep(Duration::from_millis(20));
             change(&path).unwrap();
-            wait_until(format_args!("the change looked at ({})", S::NAME), || harness.recorder.unchanged() > seen);
+            wait_until(format_args!("the change looked at ({})", S::NAME), || {
+                harness.recorder.unchanged() > seen
+            });
         }
         let sentinel = format!("sentinel-{round}");
         rename_replace(&path, yaml(&sentinel).as_bytes()).unwrap();
         harness.wait_for(&sentinel);
-        assert_eq!(harness.version(), 1 + round as u64, "history: {:?}", harness.history());
+        assert_eq!(
+            harness.version(),
+            1 + round as u64,
+            "history: {:?}",
+            harness.history()
+        );
     }
 }
 
@@ -212,11 +269,18 @@ fn kubelet_bursts<S: Strategy>() {
     let harness = Harness::<S>::start(file_source(mount.path(), "app.yaml"));
     for round in 1..=ROUNDS {
         for update in 0..1000 {
-            volume.project(&[("app.yaml", yaml(&format!("burst-{round}-{update}")))]).unwrap();
+            volume
+                .project(&[("app.yaml", yaml(&format!("burst-{round}-{update}")))])
+                .unwrap();
         }
         harness.wait_for(&format!("burst-{round}-999"));
     }
-    eprintln!("{}: {} versions published for {} updates", S::NAME, harness.version() - 1, ROUNDS * 1000);
+    eprintln!(
+        "{}: {} versions published for {} updates",
+        S::NAME,
+        harness.version() - 1,
+        ROUNDS * 1000
+    );
 }
 
 /// The directory deleted, then created again with a new config.
@@ -229,9 +293,10 @@ fn directory_deleted_and_recreated<S: Strategy>() {
     for round in 1..=ROUNDS {
         fs::remove_dir_all(&dir).unwrap();
         if S::TRIGGER == Trigger::Event {
-            wait_until(format_args!("{} reports the directory gone", S::NAME), || {
-                matches!(harness.watch.health(), WatchHealth::Degraded(_))
-            });
+            wait_until(
+                format_args!("{} reports the directory gone", S::NAME),
+                || matches!(harness.watch.health(), WatchHealth::Degraded(_)),
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
         fs::create_dir(&dir).unwrap();
@@ -239,7 +304,11 @@ fn directory_deleted_and_recreated<S: Strategy>() {
         harness.wait_for(&format!("v{round}"));
         harness.wait_watching();
         // Watching the new directory, not only its reappearance.
-        rename_replace(&dir.join("app.yaml"), yaml(&format!("edited-{round}")).as_bytes()).unwrap();
+        rename_replace(
+            &dir.join("app.yaml"),
+            yaml(&format!("edited-{round}")).as_bytes(),
+        )
+        .unwrap();
         harness.wait_for(&format!("edited-{round}"));
     }
 }
@@ -254,15 +323,28 @@ fn unannounced_change_is_found<S: Strategy>() {
     let alias = elsewhere.path().join("alias.yaml");
     fs::write(&path, yaml("v0")).unwrap();
     fs::hard_link(&path, &alias).unwrap();
-    let options = WatchOptions { resync_interval: Some(Duration::from_millis(200)), ..common::options() };
-    let harness = Harness::<S>::start_with(file_source(dir.path(), "app.yaml"), watchers::YamlFile::new(), options);
+    let options = WatchOptions {
+        resync_interval: Some(Duration::from_millis(200)),
+        ..common::options()
+    };
+    let harness = Harness::<S>::start_with(
+        file_source(dir.path(), "app.yaml"),
+        watchers::YamlFile::new(),
+        options,
+    );
     for round in 1..=ROUNDS {
         write_in_place(&alias, yaml(&format!("v{round}")).as_bytes()).unwrap();
         harness.wait_for(&format!("v{round}"));
     }
     if S::TRIGGER == Trigger::Event {
-        let found = harness.recorder.resync_changes.load(std::sync::atomic::Ordering::SeqCst);
-        assert_eq!(found, ROUNDS, "every change was found by the resync, and counted");
+        let found = harness
+            .recorder
+            .resync_changes
+            .load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(
+            found, ROUNDS,
+            "every change was found by the resync, and counted"
+        );
     }
 }
 
@@ -274,14 +356,24 @@ fn reload_now_reloads<S: Strategy>() {
     let alias = elsewhere.path().join("alias.yaml");
     fs::write(&path, yaml("v0")).unwrap();
     fs::hard_link(&path, &alias).unwrap();
-    let options = WatchOptions { poll_interval: Duration::from_secs(3600), ..common::options() };
-    let harness = Harness::<S>::start_with(file_source(dir.path(), "app.yaml"), watchers::YamlFile::new(), options);
+    let options = WatchOptions {
+        poll_interval: Duration::from_secs(3600),
+        ..common::options()
+    };
+    let harness = Harness::<S>::start_with(
+        file_source(dir.path(), "app.yaml"),
+        watchers::YamlFile::new(),
+        options,
+    );
     for round in 1..=ROUNDS {
         write_in_place(&alias, yaml(&format!("v{round}")).as_bytes()).unwrap();
         harness.watch.reload_now();
         harness.wait_for(&format!("v{round}"));
     }
-    assert_eq!(harness.recorder.publish_triggers(), [Trigger::Manual; ROUNDS]);
+    assert_eq!(
+        harness.recorder.publish_triggers(),
+        [Trigger::Manual; ROUNDS]
+    );
 }
 
 macro_rules! matrix {

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use managers::{ConfigManager, Snapshot, Versioned};
 use watchers::{
-    ConfigSource, Decode, Loaded, Observer, ReloadOutcome, ReloadReport, Strategy, Trigger, Validate, Watch,
-    WatchHealth, WatchOptions, YamlFile,
+    ConfigSource, Decode, Loaded, Observer, ReloadOutcome, ReloadReport, Strategy, Trigger,
+    Validate, Watch, WatchHealth, WatchOptions, YamlFile,
 };
 
 /// The config every test loads: one message, which must not be empty.
@@ -22,7 +22,11 @@ pub struct TestConfig {
 
 impl Validate for TestConfig {
     fn validate(&self) -> Result<(), String> {
-        if self.message.is_empty() { Err("message must not be empty".into()) } else { Ok(()) }
+        if self.message.is_empty() {
+            Err("message must not be empty".into())
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -49,7 +53,15 @@ impl ConfigManager<Loaded<TestConfig>> for RecordingManager {
 
     fn new(initial: Loaded<TestConfig>) -> Self {
         let history = vec![initial.config.message.clone()];
-        Self { state: Mutex::new((Arc::new(Versioned { version: 1, config: initial }), history)) }
+        Self {
+            state: Mutex::new((
+                Arc::new(Versioned {
+                    version: 1,
+                    config: initial,
+                }),
+                history,
+            )),
+        }
     }
 
     fn publish(&self, config: Loaded<TestConfig>) -> u64 {
@@ -106,7 +118,10 @@ impl Recorder {
     /// How many reloads found the content unchanged.
     pub fn unchanged(&self) -> usize {
         let reports = self.reports.lock().unwrap();
-        reports.iter().filter(|report| matches!(report.outcome, ReloadOutcome::Unchanged)).count()
+        reports
+            .iter()
+            .filter(|report| matches!(report.outcome, ReloadOutcome::Unchanged))
+            .count()
     }
 
     /// The triggers of every published reload after the initial one.
@@ -128,7 +143,10 @@ pub const PATIENCE: Duration = Duration::from_secs(20);
 pub fn wait_until(what: impl std::fmt::Display, mut condition: impl FnMut() -> bool) {
     let started = Instant::now();
     while !condition() {
-        assert!(started.elapsed() < PATIENCE, "waited {PATIENCE:?} for: {what}");
+        assert!(
+            started.elapsed() < PATIENCE,
+            "waited {PATIENCE:?} for: {what}"
+        );
         std::thread::sleep(Duration::from_millis(2));
     }
 }
@@ -136,7 +154,10 @@ pub fn wait_until(what: impl std::fmt::Display, mut condition: impl FnMut() -> b
 /// Options for tests: the defaults, with the resync off so a change only an
 /// event (or a poll) notices is the only way a test can pass.
 pub fn options() -> WatchOptions {
-    WatchOptions { resync_interval: None, ..WatchOptions::default() }
+    WatchOptions {
+        resync_interval: None,
+        ..WatchOptions::default()
+    }
 }
 
 /// A running watch with its recorder.
@@ -150,7 +171,11 @@ impl<S: Strategy> Harness<S> {
         Self::start_with(source, YamlFile::<TestConfig>::new(), options())
     }
 
-    pub fn start_with(source: ConfigSource, decode: impl Decode<TestConfig>, options: WatchOptions) -> Self {
+    pub fn start_with(
+        source: ConfigSource,
+        decode: impl Decode<TestConfig>,
+        options: WatchOptions,
+    ) -> Self {
         let recorder = Arc::new(Recorder::default());
         let observer: Arc<dyn Observer> = recorder.clone();
         let watch = Watch::start(source, decode, options, observer).expect("the watch starts");
@@ -158,7 +183,13 @@ impl<S: Strategy> Harness<S> {
     }
 
     pub fn message(&self) -> String {
-        self.watch.manager().snapshot().config.config.message.clone()
+        self.watch
+            .manager()
+            .snapshot()
+            .config
+            .config
+            .message
+            .clone()
     }
 
     pub fn version(&self) -> u64 {
@@ -171,19 +202,30 @@ impl<S: Strategy> Harness<S> {
 
     /// Waits until `message` is the published config.
     pub fn wait_for(&self, message: &str) {
-        wait_until(format_args!("{:?} published ({} watcher)", message, S::NAME), || self.message() == message);
+        wait_until(
+            format_args!("{:?} published ({} watcher)", message, S::NAME),
+            || self.message() == message,
+        );
     }
 
     /// Waits until a failed reload whose reason contains `needle` was reported.
     pub fn wait_for_failure(&self, needle: &str) {
-        wait_until(format_args!("a failure containing {needle:?} ({} watcher)", S::NAME), || {
-            self.recorder.failures().iter().any(|reason| reason.contains(needle))
-        });
+        wait_until(
+            format_args!("a failure containing {needle:?} ({} watcher)", S::NAME),
+            || {
+                self.recorder
+                    .failures()
+                    .iter()
+                    .any(|reason| reason.contains(needle))
+            },
+        );
     }
 
     /// Waits until the watch is healthy.
     pub fn wait_watching(&self) {
-        wait_until(format_args!("{} watcher healthy", S::NAME), || self.watch.health() == WatchHealth::Watching);
+        wait_until(format_args!("{} watcher healthy", S::NAME), || {
+            self.watch.health() == WatchHealth::Watching
+        });
     }
 }
 
