@@ -237,7 +237,7 @@ fn inputs() -> Vec<(&'static str, Vec<u8>, Expect)> {
         (
             "invalid UTF-8 mid-file",
             b"message: fine\n# \xC3\x28 broken\n".to_vec(),
-            Rejected("not UTF-8: invalid byte at offset 17"),
+            Rejected("not UTF-8: invalid byte at offset 16"),
         ),
         (
             "UTF-16LE with a BOM",
