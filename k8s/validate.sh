@@ -7,8 +7,9 @@
 #      KUBERNETES_VERSIONS: the oldest this deployment supports (1.30, the first
 #      with the preStop `sleep` action on by default) and the newest bundled;
 #   4. check_manifests.py asserts the deployment rules (docs/deploy.md).
-# Needs: kubectl (its built-in kustomize), python3, `pip install kubernetes-validate`
-# (which brings PyYAML), cargo (variants are read with `cargo metadata`).
+# Needs: kubectl (its built-in kustomize), python3, `pip install kubernetes-validate==1.37.0`
+# (pinned: a newer release may drop the 1.30 schemas; it brings PyYAML), cargo
+# (variants are read with `cargo metadata`).
 # Every problem is reported; the exit status is 1 if there was any.
 set -uo pipefail
 
