@@ -113,10 +113,11 @@ sandbox() {
 }
 
 # The remount must really refuse writes, not only be listed as ro.
-if sandbox sh -c 'touch "$1" 2>/dev/null' probe "$work/write-probe"; then
-    fail "sandbox: / is still writable after the read-only remount"
-fi
+probe=$(sandbox sh -c 'if touch "$1" 2>/dev/null; then echo writable; else echo read-only; fi' probe "$work/write-probe") ||
+    fail "sandbox: cannot create the read-only mount namespace"
+[ "$probe" = read-only ] || fail "sandbox: / is still writable after the read-only remount"
 pass "sandbox: / is read-only inside the mount namespace"
+rm -f "$work/sandbox.pid"
 
 sandbox setpriv --reuid="$NONROOT" --regid="$NONROOT" --clear-groups \
     --inh-caps=-all --bounding-set=-all --no-new-privs -- \
