@@ -6,7 +6,9 @@
 #      network) accepts every rendered object, for each version in
 #      KUBERNETES_VERSIONS: the oldest this deployment supports (1.30, the first
 #      with the preStop `sleep` action on by default) and the newest bundled;
-#   4. check_manifests.py asserts the deployment rules (docs/deploy.md).
+#   4. check_manifests.py asserts the deployment rules (docs/deploy.md), after
+#      test_check_manifests.py has shown each of its rules failing on a
+#      manifest that breaks it.
 # Needs: kubectl (its built-in kustomize), python3, `pip install kubernetes-validate==1.37.0`
 # (pinned: a newer release may drop the 1.30 schemas; it brings PyYAML), cargo
 # (variants are read with `cargo metadata`).
@@ -26,6 +28,7 @@ problems=0
 problem() { echo "FAIL: $*" >&2; problems=$((problems + 1)); }
 
 "$k8s_dir/generate-overlays.sh" --check || problem "overlays out of date"
+python3 "$k8s_dir/test_check_manifests.py" || problem "check_manifests.py does not catch what it claims to"
 
 # <name> <directory> <check_manifests.py variant option...>
 validate() {

@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Proves every rule of check_manifests.py can fail: the rendered base passes,
+and each mutation that breaks one rule is reported, naming that rule.
+
+    python3 k8s/test_check_manifests.py      (k8s/validate.sh runs it)
+"""
+
+import copy
+import subprocess
+import unittest
+
+import yaml
+
+import check_manifests
+
+VARIANT = check_manifests.default_variant()
+
+
+def render_base() -> list:
+    base = check_manifests.variants.ROOT / "k8s" / "base"
+    rendered = subprocess.run(["kubectl", "kustomize", str(base)], check=True, capture_output=True, text=True)
+    return [d for d in yaml.safe_load_all(rendered.stdout) if d]
+
+
+def of_kind(documents: list, kind: str) -> dict:
+    (found,) = [d for d in documents if d["kind"] == kind]
+    return found
+
+
+def pod(documents: list) -> dict:
+    return of_kind(documents, "Deployment")["spec"]["template"]["spec"]
+
+
+def container(documents: list) -> dict:
+    return pod(documents)["containers"][0]
+
+
+def replace_arg(documents: list, flag: str, value: str) -> None:
+    args = container(documents)["args"]
+    (i,) = [i for i, a in enumerate(args) if a.startswith(flag + "=")]
+    args[i] = f"{flag}={value}"
+
+
+class Rules(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.base = render_base()
+
+    def failures_after(self, mutate, variant: str = VARIANT) -> list[str]:
+        documents = copy.deepcopy(self.base)
+        mutate(documents)
+        return check_manifests.check(documents, variant)
+
+    def assert_reported(self, fragment: str, mutate, variant: str = VARIANT) -> None:
+        failures = self.failures_after(mutate, variant)
+        self.assertTrue(
+            any(fragment in f for f in failures), f"no failure mentions {fragment!r}; got {failures}"
+        )
+
+    def test_the_base_passes(self) -> None:
+        self.assertEqual(check_manifests.check(copy.deepcopy(self.base), VARIANT), [])
+
+    def test_a_subpath_mount_is_rejected(self) -> None:
+        self.assert_reported("subPath", lambda d: container(d)["volumeMounts"][0].update(subPath="config.yaml"))
+
+    def test_a_writable_root_filesystem_is_rejected(self) -> None:
+        self.assert_reported(
+            "readOnlyRootFilesystem", lambda d: container(d)["securityContext"].update(readOnlyRootFilesystem=False)
+        )
+
+    def test_root_is_rejected(self) -> None:
+        self.assert_reported("runAsUser", lambda d: pod(d)["securityContext"].update(runAsUser=0))
+
+    def test_a_container_override_of_the_pod_context_counts(self) -> None:
+        self.assert_reported("runAsNonRoot", lambda d: container(d)["securityContext"].update(runAsNonRoot=False))
+
+    def test_another_group_is_rejected(self) -> None:
+        self.assert_reported("runAsGroup", lambda d: pod(d)["securityContext"].pop("runAsGroup"))
+
+    def test_an_unconfined_seccomp_profile_is_rejected(self) -> None:
+        self.assert_reported(
+            "seccompProfile", lambda d: pod(d)["securityContext"].update(seccompProfile={"type": "Unconfined"})
+        )
+
+    def test_privilege_escalation_is_rejected(self) -> None:
+        self.assert_reported(
+            "allowPrivilegeEscalation",
+            lambda d: container(d)["securityContext"].update(allowPrivilegeEscalation=True),
+        )
+
+    def test_capabilities_not_dropped_are_rejected(self) -> None:
+        self.assert_reported("drop ALL", lambda d: container(d)["securityContext"]["capabilities"].update(drop=[]))
+
+    def test_added_capabilities_are_rejected(self) -> None:
+        self.assert_reported(
+            "add nothing", lambda d: container(d)["securityContext"]["capabilities"].update(add=["NET_ADMIN"])
+        )
+
+    def test_a_mounted_service_account_token_is_rejected(self) -> None:
+        self.assert_reported("automountServiceAccountToken", lambda d: pod(d).update(automountServiceAccountToken=True))
+
+    def test_readiness_on_the_wrong_path_is_rejected(self) -> None:
+        self.assert_reported("readinessProbe", lambda d: container(d)["readinessProbe"]["httpGet"].update(path="/healthz"))
+
+    def test_a_missing_liveness_probe_is_rejected(self) -> None:
+        self.assert_reported("livenessProbe", lambda d: container(d).pop("livenessProbe"))
+
+    def test_a_missing_startup_probe_is_rejected(self) -> None:
+        self.assert_reported("startupProbe", lambda d: container(d).pop("startupProbe"))
+
+    def test_a_config_outside_the_mount_is_rejected(self) -> None:
+        self.assert_reported("inside exactly one volume mount", lambda d: replace_arg(d, "--config", "/etc/app.yaml"))
+
+    def test_a_config_key_the_configmap_lacks_is_rejected(self) -> None:
+        self.assert_reported("has no key 'app.yaml'", lambda d: replace_arg(d, "--config", "/etc/config/app.yaml"))
+
+    def test_a_config_volume_that_is_not_a_configmap_is_rejected(self) -> None:
+        self.assert_reported("configMap volume", lambda d: pod(d)["volumes"][0].update({"configMap": None}))
+
+    def test_a_writable_config_mount_is_rejected(self) -> None:
+        self.assert_reported("readOnly", lambda d: container(d)["volumeMounts"][0].update(readOnly=False))
+
+    def test_a_config_without_a_message_is_rejected(self) -> None:
+        self.assert_reported(
+            "string `message`", lambda d: of_kind(d, "ConfigMap")["data"].update({"config.yaml": "mesage: hi\n"})
+        )
+
+    def test_missing_resources_are_rejected(self) -> None:
+        self.assert_reported("limits.memory", lambda d: container(d)["resources"].pop("limits"))
+        self.assert_reported("requests.cpu", lambda d: container(d)["resources"]["requests"].pop("cpu"))
+
+    def test_a_request_above_its_limit_is_rejected(self) -> None:
+        self.assert_reported("exceeds", lambda d: container(d)["resources"]["requests"].update(memory="128Mi"))
+
+    def test_the_wrong_image_tag_is_rejected(self) -> None:
+        other = next(v for v in check_manifests.variants.variant_names() if v != VARIANT)
+        self.assert_reported(f"must be tagged {other!r}", lambda d: None, variant=other)
+
+    def test_a_grace_period_shorter_than_the_drain_is_rejected(self) -> None:
+        self.assert_reported("terminationGracePeriodSeconds", lambda d: pod(d).update(terminationGracePeriodSeconds=12))
+        self.assert_reported("terminationGracePeriodSeconds", lambda d: replace_arg(d, "--shutdown-timeout", "1m"))
+
+    def test_a_scrape_port_other_than_http_is_rejected(self) -> None:
+        self.assert_reported(
+            "prometheus.io/port",
+            lambda d: of_kind(d, "Deployment")["spec"]["template"]["metadata"]["annotations"].update(
+                {"prometheus.io/port": "9090"}
+            ),
+        )
+
+    def test_listening_on_another_port_than_http_is_rejected(self) -> None:
+        self.assert_reported("listens on 9000", lambda d: replace_arg(d, "--bind", "0.0.0.0:9000"))
+
+    def test_a_service_that_misses_the_pods_is_rejected(self) -> None:
+        self.assert_reported("selector", lambda d: of_kind(d, "Service")["spec"].update(selector={"app": "other"}))
+        self.assert_reported("targetPort http", lambda d: of_kind(d, "Service")["spec"]["ports"][0].update(targetPort=8080))
+
+    def test_a_single_replica_is_rejected(self) -> None:
+        self.assert_reported("2 replicas", lambda d: of_kind(d, "Deployment")["spec"].update(replicas=1))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=1)
