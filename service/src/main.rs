@@ -67,6 +67,7 @@ macro_rules! with_manager {
         }
     };
 }
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -600,6 +600,26 @@ fn the_endpoints_answer_as_documented() {
     );
 }
 
+#[cfg(all(watcher_inotify, manager_arcswap))]
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let (_dir, path) = file_config("json");
+    let service = Service::start(&Flags::new(&path, "inotify").set("--log-format", "json"));
+    service.wait_for_message("json");
+    let log = service.log();
+    assert!(
+        log.iter()
+            .all(|line| line.starts_with('{') && line.ends_with('}')),
+        "{log:#?}"
+    );
+    assert!(
+        log.iter().any(
+            |line| line.contains("config reloaded") && line.contains("\"trigger\":\"initial\"")
+        ),
+        "{log:#?}"
+    );
+}
+
 #[test]
 fn version_names_the_compiled_variants() {
     let output = common::command().arg("--version").output().unwrap();

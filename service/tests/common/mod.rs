@@ -236,13 +236,19 @@ impl Starting {
     }
 }
 
-/// `addr=127.0.0.1:1234` from the "listening" log line.
+/// The address in the "listening" log line: `addr=127.0.0.1:1234` (text)
+/// or `"addr":"127.0.0.1:1234"` (JSON).
 fn listening_addr(line: &str) -> Option<SocketAddr> {
     if !line.contains("listening") {
         return None;
     }
-    let start = line.find("addr=")? + "addr=".len();
-    line[start..].split_whitespace().next()?.parse().ok()
+    let (_, rest) = line
+        .split_once("addr=")
+        .or_else(|| line.split_once("\"addr\":\""))?;
+    rest.split(|c: char| c.is_whitespace() || c == '"')
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// The value of one series (`name{labels}`) in a text exposition.
