@@ -18,8 +18,8 @@
 ))]
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -107,6 +107,28 @@ impl Seen {
     fn whole(self) -> u64 {
         assert_eq!(self.left, self.right, "torn config: {self:?}");
         self.left
+    }
+}
+
+/// Raises its flag if the thread holding it panics, so the threads waiting
+/// for it can stop waiting and fail too.
+struct PanicAlarm<'a>(&'a AtomicBool);
+
+impl Drop for PanicAlarm<'_> {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Counts one writer out when it finishes, even by panicking, so readers
+/// looping until every writer is done cannot loop forever.
+struct WriterDone<'a>(&'a AtomicUsize);
+
+impl Drop for WriterDone<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -252,22 +274,26 @@ mod suite {
         const ROUNDS: u64 = 50;
         let census = Census::default();
         let manager = M::new(census.pair(0));
-        let published = AtomicU64::new(0);
-        // One barrier releases the readers after a publish returns, the
-        // other holds the next publish until every reader has checked.
-        let after_publish = Barrier::new(READERS + 1);
-        let after_check = Barrier::new(READERS + 1);
+        // Lock-step without barriers, so a failing reader fails the test
+        // instead of leaving the others waiting forever: the writer announces
+        // each version after `publish` returns, readers count their checks.
+        let announced = AtomicU64::new(1);
+        let checked = AtomicU64::new(0);
+        let reader_failed = AtomicBool::new(false);
         thread::scope(|scope| {
             for _ in 0..READERS {
                 scope.spawn(|| {
+                    let _alarm = PanicAlarm(&reader_failed);
                     // Made once, before any publish: a cache must notice.
                     let mut reader = path(&manager);
                     for round in 1..=ROUNDS {
-                        after_publish.wait();
+                        eventually(&format!("round {round} is announced"), || {
+                            announced.load(Ordering::SeqCst) == round + 1
+                        });
                         let seen = reader.see();
-                        assert_eq!(seen.version, published.load(Ordering::SeqCst));
+                        assert_eq!(seen.version, round + 1, "round {round} saw {seen:?}");
                         assert_eq!(seen.whole(), round, "round {round} saw {seen:?}");
-                        after_check.wait();
+                        checked.fetch_add(1, Ordering::SeqCst);
                     }
                 });
             }
@@ -276,9 +302,16 @@ mod suite {
                 let version = manager.publish(census.pair(round));
                 assert_eq!(version, round + 1);
                 assert_eq!(own.see().whole(), round, "the publishing thread's own read");
-                published.store(version, Ordering::SeqCst);
-                after_publish.wait();
-                after_check.wait();
+                announced.store(version, Ordering::SeqCst);
+                let all_checked = READERS as u64 * round;
+                eventually(&format!("every reader checked round {round}"), || {
+                    checked.load(Ordering::SeqCst) == all_checked
+                        || reader_failed.load(Ordering::SeqCst)
+                });
+                assert!(
+                    !reader_failed.load(Ordering::SeqCst),
+                    "a reader failed in round {round} (its panic follows)"
+                );
             }
         });
     }
@@ -287,13 +320,13 @@ mod suite {
         const PUBLISHES: u64 = 2_000;
         let census = Census::default();
         let manager = M::new(census.pair(0));
-        let writing = AtomicBool::new(true);
+        let writing = AtomicUsize::new(1);
         thread::scope(|scope| {
             for _ in 0..READERS {
                 scope.spawn(|| {
                     let mut reader = path(&manager);
                     let mut newest = reader.see().version;
-                    while writing.load(Ordering::SeqCst) {
+                    while writing.load(Ordering::SeqCst) > 0 {
                         let seen = reader.see();
                         assert!(
                             seen.version >= newest,
@@ -304,10 +337,10 @@ mod suite {
                     assert_eq!(reader.see().version, PUBLISHES + 1, "the last publish");
                 });
             }
+            let _done = WriterDone(&writing);
             for n in 1..=PUBLISHES {
                 manager.publish(census.pair(n));
             }
-            writing.store(false, Ordering::SeqCst);
         });
     }
 
@@ -334,13 +367,13 @@ mod suite {
                 .map(|p| {
                     let (manager, census, publishing) = (&manager, &census, &publishing);
                     scope.spawn(move || {
+                        let _done = WriterDone(publishing);
                         let mine: Vec<(u64, u64)> = (0..EACH)
                             .map(|n| {
                                 let value = (p + 1) * 1_000_000 + n;
                                 (manager.publish(census.pair(value)), value)
                             })
                             .collect();
-                        publishing.fetch_sub(1, Ordering::SeqCst);
                         mine
                     })
                 })
