@@ -1,1 +1,85 @@
-fn main() {}
+//! What a read of the current config costs with each manager, alone, in
+//! parallel and under a writer, and what a publish costs under read load.
+//!
+//! ```text
+//! cargo bench -p benches --bench managers                  # everything, a few minutes
+//! cargo bench -p benches --bench managers -- managers/read_ # the read scenarios only
+//! benches/compare.sh                                        # reads, beside the Go seed's
+//! ```
+//!
+//! Ids are `managers/<scenario>/<impl>`:
+//!
+//! | scenario | what runs |
+//! |---|---|
+//! | `read_1t` | one reader thread, no writer |
+//! | `read_2t` | two reader threads |
+//! | `read_2t_writer` | two reader threads while a writer publishes 1000 times/s |
+//! | `read_8t` | eight reader threads, oversubscribing the 2 cores |
+//! | `publish` | one publish, while two reader threads read flat out |
+//!
+//! Read figures are wall time per read aggregated over all threads:
+//! `ns per read = wall time / (threads × reads per thread)`, the wall time
+//! running from the first thread's first read to the last thread's last read.
+//! Two perfectly scaling threads halve the `read_1t` figure. The `publish`
+//! figure is the publishing thread's time per publish.
+//!
+//! Implementations: `plain_arc` (an unsynchronised `Arc` deref, the floor; it
+//! cannot be published to, so it has no `read_2t_writer` or `publish`),
+//! `mutex`, `rwlock`, `arcswap`, `arcswap_cached` (one `CachedReader` per
+//! thread), `channel`, `watch`.
+
+use std::time::Duration;
+
+use benches::manager_scenarios::{Cached, Managed, PlainArc, Subject, time_publishes, time_reads};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, criterion_group, criterion_main};
+use managers::{ArcSwapManager, ChannelManager, MutexManager, RwLockManager, WatchManager};
+
+/// (scenario, reader threads, with a 1 kHz writer)
+const READ_SCENARIOS: [(&str, usize, bool); 4] = [
+    ("read_1t", 1, false),
+    ("read_2t", 2, false),
+    ("read_2t_writer", 2, true),
+    ("read_8t", 8, false),
+];
+
+fn bench_subject<S: Subject>(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, subject: &S) {
+    let publishable = subject.publisher().is_some();
+    for (scenario, threads, with_writer) in READ_SCENARIOS {
+        if with_writer && !publishable {
+            continue;
+        }
+        group.bench_function(BenchmarkId::new(scenario, name), |b| {
+            b.iter_custom(|iters| time_reads(subject, threads, iters, with_writer));
+        });
+    }
+    if publishable {
+        group.bench_function(BenchmarkId::new("publish", name), |b| {
+            b.iter_custom(|iters| time_publishes(subject, iters));
+        });
+    }
+}
+
+fn managers(c: &mut Criterion) {
+    let mut group = c.benchmark_group("managers");
+    bench_subject(&mut group, "plain_arc", &PlainArc::default());
+    bench_subject(&mut group, "mutex", &Managed::<MutexManager<_>>::new());
+    bench_subject(&mut group, "rwlock", &Managed::<RwLockManager<_>>::new());
+    bench_subject(&mut group, "arcswap", &Managed::<ArcSwapManager<_>>::new());
+    bench_subject(&mut group, "arcswap_cached", &Cached::default());
+    bench_subject(&mut group, "channel", &Managed::<ChannelManager<_>>::new());
+    bench_subject(&mut group, "watch", &Managed::<WatchManager<_>>::new());
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    // Short runs: 33 benchmarks should finish in a few minutes on a shared
+    // machine; fewer samples also mean fewer thread start-ups per benchmark.
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(30);
+    targets = managers
+}
+criterion_main!(benches);
