@@ -1,0 +1,3 @@
+module configbench
+
+go 1.19
