@@ -93,7 +93,9 @@ impl Drop for PollWatcher {
 /// What one tick sees; equal fingerprints mean "no change", except when racy.
 #[derive(Debug)]
 struct Fingerprint {
-    dir: Result<FileStat, Option<i32>>,
+    /// `(dev, inode)`: a replaced directory. Not its mtime, which every
+    /// editor swap file and kubelet temporary entry changes.
+    dir: Result<(u64, u64), Option<i32>>,
     data_link: Option<PathBuf>,
     keys: Vec<Chain>,
     /// Some file's mtime is too recent for metadata to be trusted.
@@ -156,7 +158,7 @@ impl Fingerprint {
             .any(|chain| chain.file.as_ref().is_ok_and(|file| file.is_racy(now_ns)));
         Self {
             dir: fs::metadata(&source.dir)
-                .map(|metadata| FileStat::of(&metadata))
+                .map(|metadata| (metadata.dev(), metadata.ino()))
                 .map_err(|error| error.raw_os_error()),
             data_link: fs::read_link(source.dir.join(DATA_LINK)).ok(),
             keys,
@@ -224,5 +226,83 @@ impl Chain {
             links,
             file: Err(Some(libc::ELOOP)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECOND: i128 = 1_000_000_000;
+
+    fn file(ino: u64, size: u64, mtime_ns: i128) -> Result<FileStat, Option<i32>> {
+        Ok(FileStat {
+            dev: 1,
+            ino,
+            mode: 0o100644,
+            size,
+            mtime_ns,
+            ctime_ns: mtime_ns,
+        })
+    }
+
+    fn fingerprint(links: &[&str], file: Result<FileStat, Option<i32>>) -> Fingerprint {
+        Fingerprint {
+            dir: Ok((1, 2)),
+            data_link: Some(PathBuf::from("..2026_11_26_10_00_00.1")),
+            keys: vec![Chain {
+                links: links.iter().map(PathBuf::from).collect(),
+                file,
+            }],
+            racy: false,
+        }
+    }
+
+    #[test]
+    fn an_mtime_is_trusted_only_once_the_racy_window_has_passed() {
+        let mtime = 1_000 * SECOND;
+        let stat = file(7, 10, mtime).unwrap();
+        assert!(stat.is_racy(mtime), "stat in the same instant as the write");
+        assert!(stat.is_racy(mtime + SECOND), "within the window");
+        assert!(!stat.is_racy(mtime + 2 * SECOND), "the window has passed");
+        assert!(
+            !stat.is_racy(mtime - SECOND),
+            "an mtime in the future cannot be repeated by a later write"
+        );
+    }
+
+    #[test]
+    fn same_file_new_bytes_is_an_in_place_write() {
+        let before = fingerprint(&["..data/app.yaml"], file(7, 10, SECOND));
+        let after = fingerprint(&["..data/app.yaml"], file(7, 12, 2 * SECOND));
+        assert_ne!(before, after);
+        assert_eq!(before.classify(&after), Change::Write);
+    }
+
+    #[test]
+    fn a_new_inode_or_link_target_is_a_commit() {
+        let before = fingerprint(&["blue.yaml"], file(7, 10, SECOND));
+        assert_eq!(
+            before.classify(&fingerprint(&["blue.yaml"], file(8, 10, SECOND))),
+            Change::Commit
+        );
+        assert_eq!(
+            before.classify(&fingerprint(&["green.yaml"], file(7, 10, SECOND))),
+            Change::Commit
+        );
+        assert_eq!(
+            before.classify(&fingerprint(&["blue.yaml"], Err(Some(libc::ENOENT)))),
+            Change::Commit
+        );
+        let mut swapped = fingerprint(&["blue.yaml"], file(7, 10, SECOND));
+        swapped.data_link = Some(PathBuf::from("..2026_11_26_10_00_01.2"));
+        assert_eq!(before.classify(&swapped), Change::Commit);
+    }
+
+    #[test]
+    fn racy_is_not_part_of_equality() {
+        let mut racy = fingerprint(&[], file(7, 10, SECOND));
+        racy.racy = true;
+        assert_eq!(racy, fingerprint(&[], file(7, 10, SECOND)));
     }
 }

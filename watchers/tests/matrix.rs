@@ -241,8 +241,6 @@ fn touch_and_same_content<S: Strategy>() {
             rewrite_same,
         ] {
             let seen = harness.recorder.unchanged();
-            // A poller tells metadata apart only across timestamp ticks.
-            std::thread::sleep(Duration::from_millis(20));
             change(&path).unwrap();
             wait_until(format_args!("the change looked at ({})", S::NAME), || {
                 harness.recorder.unchanged() > seen
@@ -298,7 +296,6 @@ fn directory_deleted_and_recreated<S: Strategy>() {
                 || matches!(harness.watch.health(), WatchHealth::Degraded(_)),
             );
         }
-        std::thread::sleep(Duration::from_millis(50));
         fs::create_dir(&dir).unwrap();
         fs::write(dir.join("app.yaml"), yaml(&format!("v{round}"))).unwrap();
         harness.wait_for(&format!("v{round}"));
