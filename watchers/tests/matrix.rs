@@ -190,7 +190,11 @@ fn symlink_swaps<S: Strategy>() {
     let link = dir.path().join("app.yaml");
     let target = |round: usize| {
         dir.path()
-            .join(if round.is_multiple_of(2) { "blue" } else { "green" })
+            .join(if round.is_multiple_of(2) {
+                "blue"
+            } else {
+                "green"
+            })
             .join("app.yaml")
     };
     for round in 0..=ROUNDS {
