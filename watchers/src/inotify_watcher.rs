@@ -3,7 +3,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
-use std::thread::{self, JoinHandle};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
@@ -77,9 +77,9 @@ impl Strategy for InotifyWatcher {
         };
         let wake_fd = wake.as_raw_fd();
         let retry = options.poll_interval;
-        let thread = thread::Builder::new()
-            .name("watchers-inotify".into())
-            .spawn(move || run(backend, dir, signals, wake_fd, retry))?;
+        let thread = signals.spawn("watchers-inotify", move |signals| {
+            run(backend, dir, signals.clone(), wake_fd, retry);
+        })?;
         Ok(Self {
             wake,
             thread: Some(thread),

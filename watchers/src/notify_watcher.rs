@@ -3,7 +3,7 @@
 
 use std::io;
 use std::path::Path;
-use std::thread::{self, JoinHandle};
+use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use notify::event::{AccessKind, AccessMode, ModifyKind};
@@ -54,9 +54,9 @@ impl Strategy for NotifyWatcher {
         let mut dir = DirWatch::new(source);
         dir.establish(&mut backend)?;
         let retry = options.poll_interval;
-        let thread = thread::Builder::new()
-            .name("watchers-notify".into())
-            .spawn(move || run(receiver, backend, dir, signals, retry))?;
+        let thread = signals.spawn("watchers-notify", move |signals| {
+            run(receiver, backend, dir, signals.clone(), retry);
+        })?;
         Ok(Self {
             stop: sender,
             thread: Some(thread),

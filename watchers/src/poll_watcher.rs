@@ -4,7 +4,7 @@ use std::fs;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::thread::{self, JoinHandle};
+use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{RecvTimeoutError, Sender};
@@ -61,19 +61,17 @@ impl Strategy for PollWatcher {
         };
         let interval = options.poll_interval;
         let mut previous = Fingerprint::take(&source);
-        let thread = thread::Builder::new()
-            .name("watchers-poll".into())
-            .spawn(move || {
-                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
-                    let current = Fingerprint::take(&source);
-                    if current != previous {
-                        signals.change(previous.classify(&current));
-                    } else if previous.racy {
-                        signals.verify();
-                    }
-                    previous = current;
+        let thread = signals.spawn("watchers-poll", move |signals| {
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
+                let current = Fingerprint::take(&source);
+                if current != previous {
+                    signals.change(previous.classify(&current));
+                } else if previous.racy {
+                    signals.verify();
                 }
-            })?;
+                previous = current;
+            }
+        })?;
         Ok(Self {
             stop,
             thread: Some(thread),

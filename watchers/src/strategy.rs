@@ -1,7 +1,9 @@
 //! What a strategy gives the shared driver: classified changes and its health.
 
 use std::io;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::Sender;
 
@@ -102,8 +104,31 @@ impl Signals {
     /// The watch is broken for good.
     pub fn stopped(&self, reason: impl Into<String>) {
         let reason = reason.into();
+        // Health first: the observer is someone else's code and may panic.
+        self.health.set(WatchHealth::Stopped(reason.clone()));
         self.observer.watch_error(&reason);
-        self.health.set(WatchHealth::Stopped(reason));
+    }
+
+    /// Spawns a thread running `body`; if it panics (a bug here, or in an
+    /// observer called from it) the watch says it `Stopped` instead of
+    /// looking healthy while nothing watches any more.
+    pub(crate) fn spawn(
+        &self,
+        name: &str,
+        body: impl FnOnce(&Signals) + Send + 'static,
+    ) -> io::Result<JoinHandle<()>> {
+        let signals = self.clone();
+        let name = name.to_owned();
+        thread::Builder::new().name(name.clone()).spawn(move || {
+            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| body(&signals))) {
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|message| message.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                signals.stopped(format!("the {name} thread panicked: {message}"));
+            }
+        })
     }
 
     /// Whether the health is currently `Watching`.

@@ -3,7 +3,7 @@
 
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -45,11 +45,12 @@ where
         let (sender, receiver) = crossbeam_channel::unbounded();
         let health = Arc::new(HealthCell::new());
         let signals = Signals::new(sender.clone(), Arc::clone(&health), Arc::clone(&observer));
-        let strategy =
-            S::establish(&source, &options, signals).map_err(|error| StartError::Watch {
+        let strategy = S::establish(&source, &options, signals.clone()).map_err(|error| {
+            StartError::Watch {
                 path: source.dir.clone(),
                 source: error,
-            })?;
+            }
+        })?;
 
         let started = Instant::now();
         let loader =
@@ -78,9 +79,10 @@ where
             },
             last_failure: None,
         };
-        let driver = thread::Builder::new()
-            .name(format!("watchers-{}", S::NAME))
-            .spawn(move || driver.run())
+        let driver = signals
+            .spawn(&format!("watchers-{}-reload", S::NAME), move |_| {
+                driver.run()
+            })
             .map_err(|error| StartError::Watch {
                 path: source.dir.clone(),
                 source: error,
