@@ -108,11 +108,13 @@ kubelet_write "$(message_yaml "contract-v1-$$")"
 # kubelet's writes show through a pod's read-only volume mount. The shell
 # records its PID, which every later exec keeps, in $work/sandbox.pid.
 sandbox() {
+    # shellcheck disable=SC2016 # expanded by the inner sh, on purpose
     unshare --mount --propagation private -- \
         sh -c 'echo $$ >"$0" && mount -o remount,bind,ro / && cd / && exec "$@"' "$work/sandbox.pid" "$@"
 }
 
 # The remount must really refuse writes, not only be listed as ro.
+# shellcheck disable=SC2016 # expanded by the inner sh, on purpose
 probe=$(sandbox sh -c 'if touch "$1" 2>/dev/null; then echo writable; else echo read-only; fi' probe "$work/write-probe") ||
     fail "sandbox: cannot create the read-only mount namespace"
 [ "$probe" = read-only ] || fail "sandbox: / is still writable after the read-only remount"
