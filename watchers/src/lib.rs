@@ -253,7 +253,8 @@ pub struct WatchOptions {
     /// Event strategies: re-read and compare the hash this often, to catch a
     /// change no event announced. `None` turns it off.
     pub resync_interval: Option<Duration>,
-    /// `PollWatcher`: how often to stat the resolution chain.
+    /// `PollWatcher`: how often to stat the resolution chain. Event
+    /// strategies: how often to retry re-establishing a lost directory watch.
     pub poll_interval: Duration,
     /// A config larger than this is rejected before it is read into memory.
     pub max_config_bytes: u64,

@@ -101,7 +101,14 @@ fn run(
     retry: std::time::Duration,
 ) {
     loop {
-        match receiver.recv_timeout(retry) {
+        // Blocks without waking while the watch is established; retries on
+        // a timer only while the directory is gone.
+        let received = if dir.is_established() {
+            receiver.recv().map_err(|_| RecvTimeoutError::Disconnected)
+        } else {
+            receiver.recv_timeout(retry)
+        };
+        match received {
             Ok(Message::Event(Ok(event))) => {
                 if event.need_rescan() {
                     signals.overflow();

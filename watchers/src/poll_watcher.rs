@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crossbeam_channel::{RecvTimeoutError, Sender};
+use std::sync::{Arc, Condvar, Mutex};
 
 use crate::loader::{DATA_LINK, absolute};
 use crate::strategy::{Signals, Strategy};
@@ -32,8 +32,39 @@ use crate::{Change, ConfigSource, Trigger, WatchOptions};
 /// its hash compared, until the mtime is older than that window. When
 /// nothing changes for `RACY_WINDOW`, a tick reads nothing at all.
 pub struct PollWatcher {
-    stop: Sender<()>,
+    stop: Arc<Stop>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// What the poller sleeps on between ticks: one futex wait per tick (a
+/// channel's receive would spin and yield first, several wake-ups per tick).
+#[derive(Default)]
+struct Stop {
+    stopped: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl Stop {
+    fn stop(&self) {
+        *self
+            .stopped
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = true;
+        self.wake.notify_all();
+    }
+
+    /// Sleeps for `interval`; false once stopped.
+    fn sleep(&self, interval: Duration) -> bool {
+        let stopped = self
+            .stopped
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (stopped, _) = self
+            .wake
+            .wait_timeout_while(stopped, interval, |stopped| !*stopped)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        !*stopped
+    }
 }
 
 /// How long after a file's mtime metadata may still miss a same-size
@@ -54,7 +85,8 @@ impl Strategy for PollWatcher {
         options: &WatchOptions,
         signals: Signals,
     ) -> io::Result<Self> {
-        let (stop, stopped) = crossbeam_channel::bounded(1);
+        let stop = Arc::new(Stop::default());
+        let stopped = Arc::clone(&stop);
         let source = ConfigSource {
             dir: absolute(&source.dir),
             keys: source.keys.clone(),
@@ -62,7 +94,7 @@ impl Strategy for PollWatcher {
         let interval = options.poll_interval;
         let mut previous = Fingerprint::take(&source);
         let thread = signals.spawn("watchers-poll", move |signals| {
-            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
+            while stopped.sleep(interval) {
                 let current = Fingerprint::take(&source);
                 if current != previous {
                     signals.change(previous.classify(&current));
@@ -81,7 +113,7 @@ impl Strategy for PollWatcher {
 
 impl Drop for PollWatcher {
     fn drop(&mut self) {
-        let _ = self.stop.send(());
+        self.stop.stop();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
