@@ -13,6 +13,11 @@ use std::time::{Duration, Instant};
 /// `quiet` without further writes, and never longer than `max_delay` after
 /// the first pending write, so a writer that never stops still gets its
 /// changes picked up.
+///
+/// Commits are never delayed to batch a burst: latency comes first, and a
+/// reload costs tens of microseconds. Signals that queue up while a reload
+/// runs become one reload, so a burst publishes as many complete, valid
+/// intermediate versions as the loader keeps up with, and always its last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Debounce {
     /// After an in-place write with no close yet, wait this long without

@@ -111,7 +111,7 @@
 //! | the config directory swapped by rename | yes | yes | yes | events re-watch the new directory via the parent watch |
 //! | the directory deleted and re-created | yes | yes | yes | `health()` is `Degraded` while it is gone |
 //! | `touch`, same content rewritten | nothing published | nothing published | nothing published | looked at, equal hash |
-//! | 1000 kubelet updates in a burst | last one served | last one served | last one served | queued events are coalesced into few reloads |
+//! | 1000 kubelet updates in a burst | last one served | last one served | last one served | a commit reloads at once, so event strategies publish most intermediate versions (each complete and valid); signals queued during a reload become one reload; the poller sees one state per tick |
 //! | a write no event announces (hard link elsewhere) | by resync | by resync | yes | resync counted |
 //! | a `subPath` mount | never updated | never updated | never updated | the kubelet does not update `subPath` mounts: mount the directory |
 //!
