@@ -273,11 +273,11 @@ fn adversarial_inputs(watcher: &str) {
     );
     let mut good = service.wait_for_message("good 0").text();
     for (index, (name, bytes, expect)) in inputs().into_iter().enumerate() {
-        let failures = service.metric(FAILURES);
+        let before = reliability::before(&service);
         testing::rename_replace(&path, &bytes).unwrap();
         match expect {
             Rejected(reason) => {
-                let line = wait_rejected(&service, failures, reason);
+                let line = wait_rejected(&service, &before, reason);
                 assert!(
                     line.contains(&path.display().to_string()),
                     "{name}: the log names the file: {line}"
@@ -288,7 +288,7 @@ fn adversarial_inputs(watcher: &str) {
                 let reply = service.wait_for_message(body);
                 assert_eq!(
                     service.metric(FAILURES),
-                    failures,
+                    before.failures,
                     "{name}: valid, so not counted as a failure"
                 );
                 assert_eq!(reply.status, 200, "{name}");
@@ -313,13 +313,13 @@ fn memory_stays_bounded(watcher: &str) {
     let service = Service::start(&Flags::new(&path, watcher));
     service.wait_for_message("small");
 
-    let failures = service.metric(FAILURES);
+    let before = reliability::before(&service);
     let staged = dir.path().join("sparse.staged");
     File::create(&staged).unwrap().set_len(2 << 30).unwrap();
     fs::rename(&staged, &path).unwrap();
     wait_rejected(
         &service,
-        failures,
+        &before,
         "larger than the limit (2147483648 > 1048576 bytes)",
     );
     assert_still_serving(&service, "small", "a 2 GiB sparse file");
@@ -328,9 +328,9 @@ fn memory_stays_bounded(watcher: &str) {
         ("a billion-laughs bomb", billion_laughs()),
         ("a merge-key bomb", merge_bomb()),
     ] {
-        let failures = service.metric(FAILURES);
+        let before = reliability::before(&service);
         testing::rename_replace(&path, bomb.as_bytes()).unwrap();
-        wait_rejected(&service, failures, "invalid YAML");
+        wait_rejected(&service, &before, "invalid YAML");
         assert_still_serving(&service, "small", name);
     }
 

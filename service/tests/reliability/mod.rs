@@ -48,15 +48,30 @@ pub fn peak_rss_bytes(pid: i32) -> u64 {
         .expect("VmHWM in /proc/<pid>/status")
 }
 
-/// Waits until a reload was rejected after `failures_before`, logged with a
-/// reason containing `reason` (case-insensitive); returns the log line.
-pub fn wait_rejected(service: &Service, failures_before: f64, reason: &str) -> String {
-    service.wait_for_metric_above(FAILURES, failures_before);
+/// The failure count and the log's length before an input is put in
+/// place, so a rejection is matched only against what came after it.
+pub struct Before {
+    pub failures: f64,
+    log_lines: usize,
+}
+
+/// Marks the service's state before a write.
+pub fn before(service: &Service) -> Before {
+    Before {
+        failures: service.metric(FAILURES),
+        log_lines: service.log().len(),
+    }
+}
+
+/// Waits until a reload was rejected after `before`, counted, and logged
+/// with a reason containing `reason` (case-insensitive); returns the line.
+pub fn wait_rejected(service: &Service, before: &Before, reason: &str) -> String {
+    service.wait_for_metric_above(FAILURES, before.failures);
     let reason = reason.to_lowercase();
     common::eventually(&format!("a rejection logged with {reason:?}"), || {
         let log = service.log();
         log.iter()
-            .rev()
+            .skip(before.log_lines)
             .find(|line| line.contains("config rejected") && line.to_lowercase().contains(&reason))
             .cloned()
             .ok_or_else(|| log.last().cloned().unwrap_or_default())
