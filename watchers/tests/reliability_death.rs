@@ -67,9 +67,9 @@ impl Observer for PanicsOnEvent {
 }
 
 /// The strategy's thread dies: afterwards either the change is still
-/// noticed, or the health says the watch stopped. Today neither happens:
-/// the thread is gone, `health()` still says `Watching` and the change is
-/// never published.
+/// noticed, or the health says the watch stopped (before f0ee438 neither
+/// happened: the thread was gone, `health()` said `Watching` and the change
+/// was never published).
 fn strategy_thread_death_is_reported<S: Strategy>() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.yaml");
@@ -98,9 +98,7 @@ macro_rules! death {
         mod $module {
             type S = $strategy;
             #[test] fn reload_thread_death_is_reported() { super::reload_thread_death_is_reported::<S>() }
-            #[test]
-            #[ignore = "bug: a panicking strategy thread leaves health() at Watching (see docs/reliability.md)"]
-            fn strategy_thread_death_is_reported() { super::strategy_thread_death_is_reported::<S>() }
+            #[test] fn strategy_thread_death_is_reported() { super::strategy_thread_death_is_reported::<S>() }
         }
     )*};
 }
