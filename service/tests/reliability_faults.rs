@@ -255,13 +255,11 @@ macro_rules! for_every_watcher {
 
 for_every_watcher!(watcher_notify, "notify" => notify; watcher_inotify, "inotify" => inotify; watcher_poll, "poll" => poll);
 
-/// The rejection of a dangling `..data` says the key is missing from the
-/// ConfigMap (`key "config.yaml" is not in the ConfigMap volume (..data ->
-/// ..gone_1)`), sending an operator to look for a key that is there: it
-/// should say that `..data` itself points nowhere.
+/// The rejection of a dangling `..data` says that `..data` itself points
+/// nowhere, not that the key is missing from the ConfigMap (which would send
+/// an operator looking for a key that is there).
 #[cfg(watcher_inotify)]
 #[test]
-#[ignore = "bug in watchers/src/loader.rs read_files: a dangling ..data is reported as a missing key (see docs/reliability.md)"]
 fn dangling_data_link_is_reported_as_dangling() {
     dangling_data_link("inotify", "dangling");
 }

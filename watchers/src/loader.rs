@@ -46,6 +46,15 @@ pub fn read_files(source: &ConfigSource, max_config_bytes: u64) -> Result<Files,
             {
                 last_error = Some(error);
             }
+            Err(ReadError::NotFound(_)) if !source.dir.join(&target).exists() => {
+                return Err(LoadError {
+                    path: data_link.clone(),
+                    reason: format!(
+                        "dangling symlink (..data points to {}, which does not exist)",
+                        target.display()
+                    ),
+                });
+            }
             Err(ReadError::NotFound(error)) => {
                 let key_path = error.path.clone();
                 let key = key_path
