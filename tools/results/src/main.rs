@@ -111,10 +111,12 @@ fn all(quick: bool, from_saved: bool, keep: bool) -> Result<ExitCode, Error> {
         data,
     };
     let length = if quick { Length::Quick } else { Length::Full };
+    let mut failures = Vec::new();
     if !from_saved {
-        let skips = runner::run_all(&layout, length)?;
-        save_skip(&layout, "go", skips.go.as_deref())?;
-        save_skip(&layout, "load", skips.load.as_deref())?;
+        let outcome = runner::run_all(&layout, length)?;
+        save_skip(&layout, "go", outcome.go_skipped.as_deref())?;
+        save_skip(&layout, "load", outcome.load_skipped.as_deref())?;
+        failures = outcome.failures;
     }
 
     let command = format!(
@@ -132,7 +134,9 @@ fn all(quick: bool, from_saved: bool, keep: bool) -> Result<ExitCode, Error> {
         report.figures.len()
     );
 
-    let code = report_problems(&check::check_output(&docs))?;
+    let mut problems = failures;
+    problems.extend(check::check_output(&docs));
+    let code = report_problems(&problems)?;
     if keep {
         let kept = scratch.keep();
         eprintln!("kept {}", kept.display());
@@ -176,17 +180,17 @@ fn saved_skip(layout: &Layout, part: &str) -> Option<String> {
 fn gather(layout: &Layout, workspace: &Path, quick: bool) -> Result<Inputs, Error> {
     let mut managers =
         managers_results::from_criterion(&criterion::read_all(&layout.criterion(), "managers/")?);
-    let go_missing = match saved_skip(layout, "go") {
-        Some(reason) => Some(reason),
-        None if layout.go_output().is_file() => {
-            let benchmarks = go_results::parse(&read_text(&layout.go_output())?);
+    let go_missing = match (saved_skip(layout, "go"), layout.saved_go_output()) {
+        (Some(reason), _) => Some(reason),
+        (None, Some(path)) => {
+            let benchmarks = go_results::parse(&read_text(&path)?);
             if benchmarks.is_empty() {
-                return Err(Error::parse(&layout.go_output(), "no benchmark lines"));
+                return Err(Error::parse(&path, "no benchmark lines"));
             }
             managers.extend(managers_results::from_go(&benchmarks));
             None
         }
-        None => Some(format!(
+        (None, None) => Some(format!(
             "no saved Go output at {}.",
             layout.go_output().display()
         )),

@@ -183,17 +183,6 @@ fn publish_cost(costs: &[Cost], implementation: &str) -> Option<f64> {
         .map(|cost| cost.nanos)
 }
 
-fn reader_counts(costs: &[Cost]) -> Vec<u32> {
-    let counts: BTreeSet<u32> = costs
-        .iter()
-        .filter_map(|cost| match cost.scenario {
-            Scenario::Read { readers, .. } => Some(readers),
-            _ => None,
-        })
-        .collect();
-    counts.into_iter().collect()
-}
-
 fn marker(implementation: &str) -> Marker {
     if is_reference(implementation) {
         Marker::Triangle
@@ -210,6 +199,27 @@ fn format_count_axis(value: f64) -> String {
     count(value)
 }
 
+/// The `(readers, writer)` scenarios measured, fewest readers first,
+/// without a writer before with.
+fn read_scenarios(costs: &[Cost]) -> Vec<(u32, bool)> {
+    let scenarios: BTreeSet<(u32, bool)> = costs
+        .iter()
+        .filter_map(|cost| match cost.scenario {
+            Scenario::Read { readers, writer } => Some((readers, writer)),
+            _ => None,
+        })
+        .collect();
+    scenarios.into_iter().collect()
+}
+
+fn readers_label(readers: u32, writer: bool) -> String {
+    format!(
+        "{readers} reader{}{}",
+        if readers == 1 { "" } else { "s" },
+        if writer { " + writer" } else { "" }
+    )
+}
+
 fn reading(
     inputs: &Inputs,
     provenance: &Provenance,
@@ -217,11 +227,11 @@ fn reading(
     figures: &mut Vec<(String, String)>,
 ) -> String {
     let mut text = format!(
-        "## {READING}\n\nNanoseconds per read of the current config, per reading thread \
-         (wall time over all reads of all threads: with perfect scaling, 2 threads halve it), \
-         with {} reader threads, without and with a thread publishing a new config meanwhile. \
-         Triangles are references: the plain `Arc` floor (no synchronisation) and Go's managers.\n\n",
-        "1, 2 and 8"
+        "## {READING}\n\nTime per read of the current config, aggregated over the reading threads \
+         (wall time / all reads of all threads: with perfect scaling, 2 threads halve the 1-thread \
+         figure; 8 threads oversubscribe the cores). Triangles are references, not candidates: the \
+         plain `Arc` floor (no synchronisation) and Go's managers (`benches/go`: the seed's `mutex` and \
+         `channel`, `rwmutex`, `atomic_value`), measured the same way.\n\n"
     );
     let costs: Vec<&Cost> = inputs
         .managers
@@ -239,61 +249,93 @@ fn reading(
     if let Some(reason) = &inputs.go_missing {
         let _ = writeln!(text, "Go: {reason}\n");
     }
-    let readers = reader_counts(&inputs.managers);
+    let scenarios = read_scenarios(&inputs.managers);
+    let quiet_readers: Vec<u32> = scenarios
+        .iter()
+        .filter(|(_, writer)| !writer)
+        .map(|(readers, _)| *readers)
+        .collect();
     let names = implementations(costs.iter().copied());
     let both = format!("{} and {}", commands.managers, commands.go);
-    for (writer, file, title) in [
-        (false, "read_cost_quiet.svg", "Read cost, no writer"),
-        (
-            true,
-            "read_cost_writer.svg",
-            "Read cost while a writer publishes",
-        ),
-    ] {
-        let series: Vec<Series> = names
-            .iter()
-            .map(|name| {
-                let values = readers
-                    .iter()
-                    .map(|&count| read_cost(&inputs.managers, name, count, writer))
-                    .collect();
-                Series::new(name.clone(), values).marked(marker(name))
-            })
-            .filter(|series| series.values.iter().any(Option::is_some))
-            .collect();
-        let chart = Chart {
-            title: title.into(),
-            x_label: "reader threads".into(),
-            y_label: "time per read (log scale)".into(),
-            categories: readers.iter().map(u32::to_string).collect(),
-            series,
-            kind: Kind::Lines,
-            log_y: true,
-            format_y: format_nanos_axis,
-        };
-        text.push_str(&figure(figures, file, &chart, provenance, &both));
-    }
+
+    let series: Vec<Series> = names
+        .iter()
+        .map(|name| {
+            let values = quiet_readers
+                .iter()
+                .map(|&readers| read_cost(&inputs.managers, name, readers, false))
+                .collect();
+            Series::new(name.clone(), values).marked(marker(name))
+        })
+        .filter(|series| series.values.iter().any(Option::is_some))
+        .collect();
+    let chart = Chart {
+        title: "Read cost vs reader threads, no writer".into(),
+        x_label: "reader threads".into(),
+        y_label: "time per read (log scale)".into(),
+        categories: quiet_readers.iter().map(u32::to_string).collect(),
+        series,
+        kind: Kind::Lines,
+        log_y: true,
+        format_y: format_nanos_axis,
+    };
+    text.push_str(&figure(
+        figures,
+        "read_cost_quiet.svg",
+        &chart,
+        provenance,
+        &both,
+    ));
+
+    // What a writer does to reads: each reader count measured with a writer,
+    // beside the same count without.
+    let writer_readers: Vec<u32> = scenarios
+        .iter()
+        .filter(|(_, writer)| *writer)
+        .map(|(readers, _)| *readers)
+        .collect();
+    let writer_series: Vec<Series> = writer_readers
+        .iter()
+        .flat_map(|&readers| [(readers, false), (readers, true)])
+        .map(|(readers, writer)| {
+            let values = names
+                .iter()
+                .map(|name| read_cost(&inputs.managers, name, readers, writer))
+                .collect();
+            Series::new(readers_label(readers, writer), values)
+        })
+        .collect();
+    let chart = Chart {
+        title: "Read cost while a writer publishes 1000 times a second".into(),
+        x_label: "manager".into(),
+        y_label: "time per read (log scale)".into(),
+        categories: names.clone(),
+        series: writer_series,
+        kind: Kind::Bars,
+        log_y: true,
+        format_y: format_nanos_axis,
+    };
+    text.push_str(&figure(
+        figures,
+        "read_cost_writer.svg",
+        &chart,
+        provenance,
+        &both,
+    ));
+
     let mut header = vec!["manager".to_owned()];
-    for writer in [false, true] {
-        for count in &readers {
-            header.push(format!(
-                "{count} reader{}{}",
-                if *count == 1 { "" } else { "s" },
-                if writer { " + writer" } else { "" }
-            ));
-        }
-    }
+    header.extend(
+        scenarios
+            .iter()
+            .map(|&(readers, writer)| readers_label(readers, writer)),
+    );
     let rows: Vec<Vec<String>> = names
         .iter()
         .map(|name| {
             let mut row = vec![format!("`{name}`")];
-            for writer in [false, true] {
-                for &count in &readers {
-                    row.push(
-                        read_cost(&inputs.managers, name, count, writer).map_or("–".into(), nanos),
-                    );
-                }
-            }
+            row.extend(scenarios.iter().map(|&(readers, writer)| {
+                read_cost(&inputs.managers, name, readers, writer).map_or("–".into(), nanos)
+            }));
             row
         })
         .collect();
@@ -764,18 +806,13 @@ fn guide(inputs: &Inputs) -> String {
     text
 }
 
-/// The scenario the guide compares managers in: most readers, with a writer
-/// when measured.
-fn busiest(costs: &[Cost]) -> Option<(u32, bool)> {
-    let readers = *reader_counts(costs).last()?;
-    let writer = costs.iter().any(|cost| {
-        cost.scenario
-            == Scenario::Read {
-                readers,
-                writer: true,
-            }
-    });
-    Some((readers, writer))
+/// The guide compares managers at the most reader threads measured.
+fn most_readers(costs: &[Cost]) -> Option<u32> {
+    read_scenarios(costs)
+        .iter()
+        .filter(|(_, writer)| !writer)
+        .map(|(readers, _)| *readers)
+        .max()
 }
 
 fn best_candidate(costs: &[Cost], readers: u32, writer: bool) -> Option<(String, f64)> {
@@ -791,30 +828,62 @@ fn best_candidate(costs: &[Cost], readers: u32, writer: bool) -> Option<(String,
 
 fn manager_claim(inputs: &Inputs) -> Option<String> {
     let costs = &inputs.managers;
-    let (readers, writer) = busiest(costs)?;
-    let (best, best_ns) = best_candidate(costs, readers, writer)?;
+    let readers = most_readers(costs)?;
+    let (best, best_ns) = best_candidate(costs, readers, false)?;
     let mut claim = format!(
-        "**Manager: `{best}`** for every service: {} per read with {readers} readers{} ({}).",
-        nanos(best_ns),
-        if writer { " and a writer" } else { "" },
-        link(READING)
+        "**Manager: `{best}`** for any service that reads its config per request: {} per read with {readers} reader threads",
+        nanos(best_ns)
     );
-    for other in ["mutex", "rwlock", "arcswap"] {
-        if other != best
-            && let Some(other_ns) = read_cost(costs, other, readers, writer)
-        {
-            let _ = write!(
-                claim,
-                " `{other}`: {} ({}).",
+    let floor = costs.iter().find(|cost| {
+        is_reference(&cost.implementation)
+            && !cost.implementation.starts_with("go ")
+            && cost.scenario
+                == (Scenario::Read {
+                    readers,
+                    writer: false,
+                })
+    });
+    if let Some(floor) = floor {
+        let _ = write!(claim, " (the unsynchronised floor: {})", nanos(floor.nanos));
+    }
+    let others: Vec<String> = ["arcswap", "rwlock", "mutex", "watch"]
+        .iter()
+        .filter(|other| **other != best)
+        .filter_map(|other| {
+            let other_ns = read_cost(costs, other, readers, false)?;
+            Some(format!(
+                "`{other}` {} ({})",
                 nanos(other_ns),
                 ratio(other_ns, best_ns)
-            );
-        }
+            ))
+        })
+        .collect();
+    if !others.is_empty() {
+        let _ = write!(claim, "; {}", others.join(", "));
+    }
+    let _ = write!(claim, " ({}).", link(READING));
+    let writer = read_scenarios(costs)
+        .into_iter()
+        .filter(|(_, writer)| *writer)
+        .find_map(|(readers, _)| {
+            Some((
+                readers,
+                read_cost(costs, &best, readers, true)?,
+                read_cost(costs, &best, readers, false)?,
+            ))
+        });
+    if let Some((readers, with, without)) = writer {
+        let _ = write!(
+            claim,
+            " A writer publishing 1000 times a second moves its {readers}-reader figure from {} to {}.",
+            nanos(without),
+            nanos(with)
+        );
     }
     if let Some(publish) = publish_cost(costs, &best) {
         let _ = write!(
             claim,
-            " Its publish costs {} ({}): nothing next to a reload.",
+            " A publish costs {} ({}), nothing next to a reload's parse.",
             nanos(publish),
             link(PUBLISHING)
         );
@@ -945,30 +1014,33 @@ fn seed_watcher_claim(inputs: &Inputs) -> Option<String> {
 
 fn seed_manager_claim(inputs: &Inputs) -> Option<String> {
     let costs = &inputs.managers;
-    let (readers, writer) = busiest(costs)?;
-    let (best, best_ns) = best_candidate(costs, readers, writer)?;
-    let channel = ["channel", "go channel"]
-        .iter()
-        .find_map(|name| Some((*name, read_cost(costs, name, readers, writer)?)))?;
-    let mut claim = format!(
-        "**Handing the config out over a channel** costs {} per read (`{}`, {readers} readers) against {} for `{best}`: {} slower",
-        nanos(channel.1),
-        channel.0,
-        nanos(best_ns),
-        ratio(channel.1, best_ns)
-    );
-    if let Some(mutex) = read_cost(costs, "go mutex", readers, writer)
-        .or_else(|| read_cost(costs, "mutex", readers, writer))
-    {
-        let _ = write!(
-            claim,
-            "; its mutex variant {} ({})",
-            nanos(mutex),
-            ratio(mutex, best_ns)
-        );
+    let readers = most_readers(costs)?;
+    let (best, best_ns) = best_candidate(costs, readers, false)?;
+    let designs: Vec<String> = [
+        ("channel", "its channel design, ported"),
+        ("go channel", "the seed's own channel manager in Go"),
+        ("go mutex", "the seed's own mutex manager in Go"),
+        ("mutex", "its mutex design, ported"),
+    ]
+    .iter()
+    .filter_map(|(name, what)| {
+        let cost = read_cost(costs, name, readers, false)?;
+        Some(format!(
+            "{what} (`{name}`) {} — {}",
+            nanos(cost),
+            ratio(cost, best_ns)
+        ))
+    })
+    .collect();
+    if designs.is_empty() {
+        return None;
     }
-    let _ = write!(claim, " ({}).", link(READING));
-    Some(claim)
+    Some(format!(
+        "**Its config managers make every read pay**: with {readers} reader threads, {}, against {} for `{best}` ({}).",
+        designs.join("; "),
+        nanos(best_ns),
+        link(READING)
+    ))
 }
 
 fn seed_service_claim(inputs: &Inputs) -> Option<String> {

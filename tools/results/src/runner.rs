@@ -7,9 +7,11 @@
 
 use std::collections::HashMap;
 use std::fs;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
@@ -42,6 +44,14 @@ impl Layout {
         self.raw().join("go-bench.txt")
     }
 
+    /// Where saved Go results are looked for: this tool's, then
+    /// `benches/compare.sh`'s.
+    pub fn saved_go_output(&self) -> Option<PathBuf> {
+        [self.go_output(), self.data.join("managers-go-bench.txt")]
+            .into_iter()
+            .find(|path| path.is_file())
+    }
+
     pub fn load_output(&self) -> PathBuf {
         self.raw().join("load.md")
     }
@@ -57,7 +67,15 @@ pub enum Length {
 }
 
 /// Criterion's command-line knobs for a quick run.
-const QUICK_CRITERION: &[&str] = &["--warm-up-time", "0.1", "--measurement-time", "0.2"];
+const QUICK_CRITERION: &[&str] = &[
+    "--warm-up-time",
+    "0.1",
+    "--measurement-time",
+    "0.2",
+    "--nresamples",
+    "1000",
+    "--noplot",
+];
 
 pub fn bench_commands(length: Length) -> crate::report::BenchCommands {
     let quick = length == Length::Quick;
@@ -69,8 +87,9 @@ pub fn bench_commands(length: Length) -> crate::report::BenchCommands {
     crate::report::BenchCommands {
         managers: format!("cargo bench --bench managers{criterion}"),
         go: format!(
-            "cd benches/go && go test -run '^$' -bench . -cpu 1,2,8 -benchtime {}",
-            go_benchtime(length)
+            "cd benches/go && go test -run '^$' -bench . -benchtime {} -count {}",
+            go_benchtime(length),
+            go_count(length)
         ),
         watchers: format!(
             "{}cargo bench --bench watchers{criterion}",
@@ -91,6 +110,14 @@ pub fn bench_commands(length: Length) -> crate::report::BenchCommands {
     }
 }
 
+/// Repeats of each Go benchmark; the report takes their median.
+fn go_count(length: Length) -> &'static str {
+    match length {
+        Length::Full => "3",
+        Length::Quick => "1",
+    }
+}
+
 fn go_benchtime(length: Length) -> &'static str {
     match length {
         Length::Full => "1s",
@@ -98,19 +125,33 @@ fn go_benchtime(length: Length) -> &'static str {
     }
 }
 
-/// Runs everything; a tool that is not installed (Go, wrk) is skipped and
-/// its reason returned, any other failure is an error.
-pub fn run_all(layout: &Layout, length: Length) -> Result<Skips, Error> {
+/// What running the benches left: parts skipped for a missing tool, and
+/// parts that failed (the report is still written from the others).
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub go_skipped: Option<String>,
+    pub load_skipped: Option<String>,
+    pub failures: Vec<String>,
+}
+
+/// Runs everything. A tool that is not installed (Go, wrk) skips its part;
+/// a bench that fails or outlives its time limit is recorded and the next
+/// one runs; only a failed build stops everything.
+pub fn run_all(layout: &Layout, length: Length) -> Result<Outcome, Error> {
     fs::create_dir_all(layout.raw()).map_err(|source| Error::io(&layout.raw(), source))?;
     let executables = build_benches(layout)?;
     let criterion_args: &[&str] = match length {
         Length::Full => &[],
         Length::Quick => QUICK_CRITERION,
     };
+    let mut outcome = Outcome::default();
     for bench in ["managers", "watchers"] {
-        let executable = executables
-            .get(bench)
-            .ok_or_else(|| Error::Run(format!("cargo built no `{bench}` bench")))?;
+        let Some(executable) = executables.get(bench) else {
+            outcome
+                .failures
+                .push(format!("cargo built no `{bench}` bench"));
+            continue;
+        };
         let mut command = Command::new(executable);
         command
             .arg("--bench")
@@ -123,19 +164,27 @@ pub fn run_all(layout: &Layout, length: Length) -> Result<Skips, Error> {
                 .env("WATCHERS_BENCH_UPDATES", "10")
                 .env("WATCHERS_BENCH_IDLE_SECS", "1");
         }
-        run(&format!("{bench} bench"), &mut command, None)?;
+        if let Err(error) = run(&format!("{bench} bench"), &mut command, None, limit(length)) {
+            outcome.failures.push(error.to_string());
+        }
     }
-    Ok(Skips {
-        go: run_go(layout, length)?,
-        load: run_load(layout, length)?,
-    })
+    match run_go(layout, length) {
+        Ok(skipped) => outcome.go_skipped = skipped,
+        Err(error) => outcome.failures.push(error.to_string()),
+    }
+    match run_load(layout, length) {
+        Ok(skipped) => outcome.load_skipped = skipped,
+        Err(error) => outcome.failures.push(error.to_string()),
+    }
+    Ok(outcome)
 }
 
-/// Why an optional part did not run.
-#[derive(Debug, Default)]
-pub struct Skips {
-    pub go: Option<String>,
-    pub load: Option<String>,
+/// How long one part may run before it is taken for hung and killed.
+fn limit(length: Length) -> Duration {
+    match length {
+        Length::Full => Duration::from_secs(45 * 60),
+        Length::Quick => Duration::from_secs(6 * 60),
+    }
 }
 
 #[derive(Deserialize)]
@@ -155,16 +204,22 @@ struct CargoTarget {
 fn build_benches(layout: &Layout) -> Result<HashMap<String, PathBuf>, Error> {
     let mut command = Command::new(env_or("CARGO", "cargo"));
     command
+        // `--workspace`, as CI builds them: the same feature set, so CI's
+        // earlier `cargo bench --workspace --no-run` leaves nothing to build.
         .args([
             "bench",
-            "-p",
-            "benches",
+            "--workspace",
             "--no-run",
             "--message-format=json-render-diagnostics",
         ])
         .current_dir(&layout.workspace)
         .env("CARGO_TARGET_DIR", &layout.target);
-    let output = run("build the benches", &mut command, None)?;
+    let output = run(
+        "build the benches",
+        &mut command,
+        None,
+        Duration::from_secs(60 * 60),
+    )?;
     bench_executables(&output)
 }
 
@@ -205,13 +260,18 @@ fn run_go(layout: &Layout, length: Length) -> Result<Option<String>, Error> {
             "^$",
             "-bench",
             ".",
-            "-cpu",
-            "1,2,8",
             "-benchtime",
             go_benchtime(length),
+            "-count",
+            go_count(length),
         ])
         .current_dir(&dir);
-    run("Go benchmarks", &mut command, Some(&layout.go_output()))?;
+    run(
+        "Go benchmarks",
+        &mut command,
+        Some(&layout.go_output()),
+        limit(length),
+    )?;
     Ok(None)
 }
 
@@ -238,29 +298,64 @@ fn run_load(layout: &Layout, length: Length) -> Result<Option<String>, Error> {
             .env("DURATION", "1s")
             .env("LATENCY_UPDATES", "20");
     }
-    run("load benchmark", &mut command, Some(&layout.load_output()))?;
+    run(
+        "load benchmark",
+        &mut command,
+        Some(&layout.load_output()),
+        limit(length),
+    )?;
     Ok(None)
 }
 
-/// Runs `command` with stderr shown; its stdout is returned and, with
-/// `save`, written there too.
-fn run(what: &str, command: &mut Command, save: Option<&Path>) -> Result<String, Error> {
+/// Runs `command` with stderr shown, killing it after `limit`; its stdout
+/// is returned and, with `save`, written there too.
+fn run(
+    what: &str,
+    command: &mut Command,
+    save: Option<&Path>,
+    limit: Duration,
+) -> Result<String, Error> {
     eprintln!("==> {what}: {command:?}");
     let started = Instant::now();
-    let output = command
+    let mut child = command
         .stdin(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
-        .output()
+        .spawn()
         .map_err(|error| Error::Run(format!("{what}: cannot start: {error}")))?;
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    // Drained on its own thread so a chatty child never blocks on a full pipe.
+    let mut pipe = child.stdout.take().expect("stdout is piped");
+    let drain = thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        bytes
+    });
+    let status = loop {
+        if let Some(status) = child
+            .try_wait()
+            .map_err(|error| Error::Run(format!("{what}: {error}")))?
+        {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(Error::Run(format!(
+                "{what} did not finish within {} and was killed",
+                humantime::format_duration(limit)
+            )));
+        }
+        thread::sleep(Duration::from_millis(200));
+    };
+    let stdout = String::from_utf8_lossy(&drain.join().unwrap_or_default()).into_owned();
     if let Some(path) = save {
         fs::write(path, &stdout).map_err(|source| Error::io(path, source))?;
     } else if !stdout.trim_start().starts_with('{') {
         // A bench's own report: show it as it would appear under cargo.
         print!("{stdout}");
     }
-    if !output.status.success() {
-        return Err(Error::Run(format!("{what} failed ({})", output.status)));
+    if !status.success() {
+        return Err(Error::Run(format!("{what} failed ({status})")));
     }
     eprintln!("    {what}: {:.0?}", started.elapsed());
     Ok(stdout)
@@ -294,6 +389,40 @@ mod tests {
         assert_eq!(
             executables["managers"],
             PathBuf::from("/t/release/deps/managers-1a")
+        );
+    }
+
+    #[test]
+    fn run_returns_stdout_and_saves_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let saved = dir.path().join("out.txt");
+        let mut command = Command::new("echo");
+        command.arg("| manager |");
+        let stdout = run("echo", &mut command, Some(&saved), Duration::from_secs(60)).unwrap();
+        assert_eq!(stdout, "| manager |\n");
+        assert_eq!(fs::read_to_string(saved).unwrap(), stdout);
+    }
+
+    #[test]
+    fn a_failing_part_says_so() {
+        let error = run(
+            "false",
+            &mut Command::new("false"),
+            None,
+            Duration::from_secs(60),
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("false failed"), "{error}");
+    }
+
+    #[test]
+    fn a_part_that_outlives_its_limit_is_killed() {
+        let mut command = Command::new("sleep");
+        command.arg("600");
+        let error = run("sleeper", &mut command, None, Duration::from_millis(300)).unwrap_err();
+        assert!(
+            error.to_string().contains("did not finish within"),
+            "{error}"
         );
     }
 
