@@ -48,8 +48,7 @@ pub struct Metrics {
 impl Metrics {
     /// Registers every metric; `build_info` names the compiled variant.
     pub fn new(manager: &'static str, watcher: &'static str) -> Self {
-        let mut registry = Registry::default();
-        let metrics = Self {
+        let mut metrics = Self {
             reloads: Family::default(),
             last_reload_successful: Gauge::default(),
             last_reload_success_timestamp: Gauge::default(),
@@ -63,6 +62,7 @@ impl Metrics {
             reload_duration: Histogram::new(exponential_buckets(0.0001, 2.0, 15)),
             registry: Registry::default(),
         };
+        let registry = &mut metrics.registry;
         registry.register(
             "build",
             "The service's version and the compiled-in manager and watcher",
@@ -117,10 +117,7 @@ impl Metrics {
             "From the trigger of a reload to the end of its publish",
             metrics.reload_duration.clone(),
         );
-        Self {
-            registry,
-            ..metrics
-        }
+        metrics
     }
 
     /// The registry in the OpenMetrics text format.
