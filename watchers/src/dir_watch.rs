@@ -56,7 +56,9 @@ impl DirWatch {
         }
     }
 
-    /// The directory, as an absolute path (events name files under it).
+    /// The directory, as an absolute path (notify's events name files under
+    /// it; inotify's name them relative to the watch).
+    #[cfg(feature = "notify")]
     pub(crate) fn path(&self) -> &Path {
         &self.path
     }
