@@ -60,13 +60,21 @@ pub struct Chart {
     pub format_y: fn(f64) -> String,
 }
 
-const SIZE: (u32, u32) = (860, 500);
+const HEIGHT: u32 = 500;
+/// The legend has its own column right of the plot, so it hides no data.
+const LEGEND_WIDTH: u32 = 230;
+
+/// Wide enough that category names do not run into each other.
+fn plot_width(categories: usize) -> u32 {
+    (110 + 100 * categories as u32).max(640)
+}
 
 /// The chart as an SVG document.
 pub fn render(chart: &Chart) -> Result<String, String> {
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        let size = (plot_width(chart.categories.len()) + LEGEND_WIDTH, HEIGHT);
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
         draw(chart, &root).map_err(|error| format!("{}: {error}", chart.title))?;
         root.present().map_err(|error| error.to_string())?;
     }
@@ -79,8 +87,9 @@ fn draw(chart: &Chart, root: &DrawingArea<SVGBackend<'_>, Shift>) -> DrawResult 
     root.fill(&WHITE)?;
     let scale = Scale::fit(chart)?;
     let categories = chart.categories.len();
+    let (plot_area, legend_area) = root.split_horizontally(plot_width(categories));
     let x_range = -0.5..categories as f64 - 0.5;
-    let mut context = ChartBuilder::on(root)
+    let mut context = ChartBuilder::on(&plot_area)
         .caption(&chart.title, ("sans-serif", 20))
         .margin(16)
         .margin_right(24)
@@ -120,7 +129,7 @@ fn draw(chart: &Chart, root: &DrawingArea<SVGBackend<'_>, Shift>) -> DrawResult 
             .enumerate()
             .map(|(category, value)| (category as f64, value.map(|v| scale.y(v))))
             .collect();
-        let drawn = match chart.kind {
+        match chart.kind {
             Kind::Lines => {
                 let present: Vec<(f64, f64)> = points
                     .iter()
@@ -145,7 +154,6 @@ fn draw(chart: &Chart, root: &DrawingArea<SVGBackend<'_>, Shift>) -> DrawResult 
                         ))?;
                     }
                 }
-                context.draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
             }
             Kind::Bars => {
                 let slot = 0.8 / series_count as f64;
@@ -171,20 +179,16 @@ fn draw(chart: &Chart, root: &DrawingArea<SVGBackend<'_>, Shift>) -> DrawResult 
                         }
                     }
                 }
-                context.draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
             }
-        };
-        drawn
-            .label(series.name.as_str())
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+        }
+        let y = 70 + 24 * index as i32;
+        legend_area.draw(&Rectangle::new([(6, y - 6), (20, y + 6)], color.filled()))?;
+        let style = ("sans-serif", 13)
+            .into_font()
+            .color(&BLACK)
+            .pos(Pos::new(HPos::Left, VPos::Center));
+        legend_area.draw(&Text::new(series.name.as_str(), (28, y), style))?;
     }
-    context
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .label_font(("sans-serif", 13))
-        .draw()?;
     Ok(())
 }
 
@@ -209,17 +213,17 @@ impl Scale {
         let max = values.iter().copied().fold(f64::MIN, f64::max);
         let min = values.iter().copied().fold(f64::MAX, f64::min);
         Ok(if chart.log_y {
-            // Whole decades, with room above the top for the legend.
+            // Whole decades, the smallest value a visible bar above the bottom.
             Self {
                 log: true,
                 low: (min.log10() - 0.3).floor(),
-                high: (max.log10() + 0.6).ceil(),
+                high: (max.log10() + 0.1).ceil(),
             }
         } else {
             Self {
                 log: false,
                 low: 0.0,
-                high: if max > 0.0 { max * 1.35 } else { 1.0 },
+                high: if max > 0.0 { max * 1.1 } else { 1.0 },
             }
         })
     }
@@ -276,8 +280,8 @@ mod tests {
     #[test]
     fn log_scale_spans_whole_decades() {
         let scale = Scale::fit(&chart(Kind::Lines, true)).unwrap();
-        // 4.8 to 30: the decade below the smallest value, room above the largest.
-        assert_eq!((scale.low, scale.high), (0.0, 3.0));
+        // 4.8 to 30: whole decades around them.
+        assert_eq!((scale.low, scale.high), (0.0, 2.0));
         let mut exact = chart(Kind::Bars, true);
         exact.series.truncate(1);
         exact.series[0].values = vec![Some(1.0), Some(10.0), None];

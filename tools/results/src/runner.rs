@@ -66,14 +66,14 @@ pub enum Length {
     Quick,
 }
 
-/// Criterion's command-line knobs for a quick run.
+/// Criterion's command-line knobs for a quick run, each one argument
+/// (`--name=value`): the watchers bench takes its first argument not
+/// starting with `-` as an id filter, so a lone value would filter out
+/// everything.
 const QUICK_CRITERION: &[&str] = &[
-    "--warm-up-time",
-    "0.1",
-    "--measurement-time",
-    "0.2",
-    "--nresamples",
-    "1000",
+    "--warm-up-time=0.1",
+    "--measurement-time=0.2",
+    "--nresamples=1000",
     "--noplot",
 ];
 
@@ -429,7 +429,9 @@ mod tests {
     #[test]
     fn quick_commands_say_how_short_they_were() {
         let commands = bench_commands(Length::Quick);
-        assert!(commands.managers.contains("--measurement-time 0.2"));
+        assert!(commands.managers.contains("--measurement-time=0.2"));
+        // No argument a bench could take for an id filter.
+        assert!(QUICK_CRITERION.iter().all(|arg| arg.starts_with("--")));
         assert!(commands.watchers.starts_with("WATCHERS_BENCH_UPDATES=10"));
         assert!(commands.load.contains("DURATION=1s"));
         assert!(
