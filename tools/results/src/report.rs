@@ -322,6 +322,9 @@ fn reading(
         provenance,
         &both,
     ));
+    text.push_str(
+        "A red x marks a scenario not measured: the plain `Arc` cannot be published to.\n\n",
+    );
 
     let mut header = vec!["manager".to_owned()];
     header.extend(
@@ -742,34 +745,60 @@ fn reliability(inputs: &Inputs) -> String {
             text.push_str(&headline);
             text.push('\n');
         }
-        None => text.push_str("docs/reliability.md has no headline table yet.\n"),
+        None => text.push_str(
+            "docs/reliability.md has no results table (`test` and `result` columns) yet.\n",
+        ),
     }
     text
 }
 
-/// The first markdown table of a document (at most 12 rows), or its first
-/// paragraph when it has none.
+/// The headline of docs/reliability.md: from its first table with `test`
+/// and `result` columns, each test with its verdict (the result up to its
+/// first `:`, `;` or `(`), and how many pass. `None` without such a table.
 pub fn headline(document: &str) -> Option<String> {
-    let lines: Vec<&str> = document.lines().collect();
-    if let Some(start) = lines
-        .iter()
-        .position(|line| line.trim_start().starts_with('|'))
-    {
-        let table: Vec<&str> = lines[start..]
-            .iter()
-            .take_while(|line| line.trim_start().starts_with('|'))
-            .take(14)
-            .copied()
-            .collect();
-        return Some(table.join("\n") + "\n");
-    }
-    let paragraph: Vec<&str> = lines
-        .iter()
-        .skip_while(|line| line.trim().is_empty() || line.starts_with('#'))
-        .take_while(|line| !line.trim().is_empty())
-        .copied()
+    let rows: Vec<Vec<String>> = document
+        .lines()
+        .map(str::trim)
+        .skip_while(|line| !line.starts_with('|'))
+        .take_while(|line| line.starts_with('|'))
+        .map(|line| {
+            line.trim_matches('|')
+                .split('|')
+                .map(|cell| cell.trim().to_owned())
+                .collect()
+        })
         .collect();
-    (!paragraph.is_empty()).then(|| paragraph.join("\n") + "\n")
+    let header = rows.first()?;
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|cell| cell.eq_ignore_ascii_case(name))
+    };
+    let (test, result) = (column("test")?, column("result")?);
+    let verdicts: Vec<(String, String)> = rows
+        .iter()
+        .skip(2)
+        .filter_map(|row| {
+            let verdict = row.get(result)?;
+            let end = verdict.find([':', ';', '(']).unwrap_or(verdict.len());
+            Some((row.get(test)?.clone(), verdict[..end].trim().to_owned()))
+        })
+        .collect();
+    if verdicts.is_empty() {
+        return None;
+    }
+    let passed = verdicts
+        .iter()
+        .filter(|(_, verdict)| verdict.starts_with("pass"))
+        .count();
+    let mut text = format!(
+        "{passed} of {} reliability scenarios pass.\n\n| test | verdict |\n|---|---|\n",
+        verdicts.len()
+    );
+    for (test, verdict) in verdicts {
+        let _ = writeln!(text, "| {test} | {verdict} |");
+    }
+    Some(text)
 }
 
 /// The decision guide: the choices, then what the 2016 design got wrong,

@@ -110,7 +110,7 @@ fn inputs() -> Inputs {
             floor_rss_mb: Some(5.2),
             latency: Some("arcswap + inotify reload latency over 200 updates: p50 300µs".into()),
         }),
-        reliability: Some("# Reliability\n\nIntro.\n\n| case | seed | here |\n|---|---|---|\n| invalid YAML | exits | keeps last good |\n".into()),
+        reliability: Some("# Reliability\n\nIntro.\n\n| test | result |\n|---|---|\n| invalid YAML | pass: keeps last good |\n".into()),
         quick: false,
     }
 }
@@ -191,7 +191,8 @@ fn tables_show_the_seed_row_and_missed_updates() {
         "| `seed` (2016 design: resolved file, 1 s tick) | ✗ 1/10 · 600 ms / 1.20 s | ✗ 0/10 |"
     ));
     assert!(markdown.contains("| `inotify` | ✓ 10/10 · 90.0 µs / 180 µs |"));
-    assert!(markdown.contains("| invalid YAML | exits | keeps last good |"));
+    assert!(markdown.contains("1 of 1 reliability scenarios pass."));
+    assert!(markdown.contains("| invalid YAML | pass |"));
 }
 
 #[test]
@@ -213,14 +214,17 @@ fn missing_results_are_flagged_and_skips_are_explained() {
 }
 
 #[test]
-fn headline_is_the_first_table_or_paragraph() {
+fn headline_gives_each_test_its_verdict() {
+    let document = "# Reliability\n\nIntro.\n\n\
+        | test | load | result | reproduce |\n|---|---|---|---|\n\
+        | Dangling `..data` | 3 rounds | pass ×3 (rejected, counted) | `cargo test` |\n\
+        | Permission denied | 3 rounds | pass ×3: logged; counted | `cargo test` |\n\
+        | Overflow | — | fail: lost | `cargo test` |\n\n## Later\n\n| other | table |\n";
     assert_eq!(
-        headline("# T\n\ntext\n\n| a |\n|---|\n| 1 |\n\nafter").unwrap(),
-        "| a |\n|---|\n| 1 |\n"
+        headline(document).unwrap(),
+        "2 of 3 reliability scenarios pass.\n\n| test | verdict |\n|---|---|\n\
+         | Dangling `..data` | pass ×3 |\n| Permission denied | pass ×3 |\n| Overflow | fail |\n"
     );
-    assert_eq!(
-        headline("# T\n\nFirst para\nline two.\n\nSecond.").unwrap(),
-        "First para\nline two.\n"
-    );
+    assert_eq!(headline("# T\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"), None);
     assert_eq!(headline("# T\n"), None);
 }
