@@ -31,11 +31,21 @@ impl Provenance {
         }
     }
 
-    /// One line for under a figure or at the top of the report.
-    pub fn caption(&self, bench_command: &str) -> String {
+    /// One line for under a figure: where, when, and the commands that
+    /// measured it.
+    pub fn caption(&self, bench_commands: &[&str]) -> String {
+        let commands: Vec<String> = bench_commands
+            .iter()
+            .map(|command| format!("`{command}`"))
+            .collect();
         format!(
-            "{} cores, {} · {} · commit {} · `{}` (runs `{bench_command}`)",
-            self.cores, self.cpu_model, self.date, self.commit, self.command
+            "{} cores, {} · {} · commit {} · `{}` (runs {})",
+            self.cores,
+            self.cpu_model,
+            self.date,
+            self.commit,
+            self.command,
+            commands.join(" and ")
         )
     }
 }
@@ -91,7 +101,7 @@ mod tests {
             commit: "abc123".into(),
             command: "cargo run -p results --release -- all".into(),
         };
-        let caption = provenance.caption("cargo bench --bench managers");
+        let caption = provenance.caption(&["cargo bench --bench managers", "go test"]);
         for part in [
             "2 cores",
             "Xeon",

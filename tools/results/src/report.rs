@@ -126,7 +126,7 @@ fn figure(
     file: &str,
     chart: &Chart,
     provenance: &Provenance,
-    bench_command: &str,
+    bench_commands: &[&str],
 ) -> String {
     match plot::render(chart) {
         Ok(svg) => {
@@ -134,7 +134,7 @@ fn figure(
             format!(
                 "![{}](img/{file})\n\n<sub>{}</sub>\n\n",
                 chart.title,
-                provenance.caption(bench_command)
+                provenance.caption(bench_commands)
             )
         }
         Err(error) => format!("{NO_RESULTS} figure {file} could not be drawn: {error}\n\n"),
@@ -256,7 +256,7 @@ fn reading(
         .map(|(readers, _)| *readers)
         .collect();
     let names = implementations(costs.iter().copied());
-    let both = format!("{} and {}", commands.managers, commands.go);
+    let both = [commands.managers.as_str(), commands.go.as_str()];
 
     let series: Vec<Series> = names
         .iter()
@@ -383,7 +383,7 @@ fn publishing(
         log_y: true,
         format_y: format_nanos_axis,
     };
-    let both = format!("{} and {}", commands.managers, commands.go);
+    let both = [commands.managers.as_str()];
     text.push_str(&figure(
         figures,
         "publish_cost.svg",
@@ -500,7 +500,7 @@ fn noticing(
         "watcher_latency.svg",
         &chart,
         provenance,
-        &commands.watchers,
+        &[commands.watchers.as_str()],
     ));
     let mut header = vec!["watcher".to_owned()];
     header.extend(
@@ -614,7 +614,7 @@ fn idling(
         "idle_cost.svg",
         &chart,
         provenance,
-        &commands.watchers,
+        &[commands.watchers.as_str()],
     ));
     let rows: Vec<Vec<String>> = rows_in_order
         .iter()
@@ -694,7 +694,7 @@ fn serving(
         "service_throughput.svg",
         &chart,
         provenance,
-        &commands.load,
+        &[commands.load.as_str()],
     ));
     let rows: Vec<Vec<String>> = load
         .rows
@@ -978,7 +978,7 @@ fn poll_claim(inputs: &Inputs) -> Option<String> {
         .filter(|(strategy, _)| strategy.starts_with("poll"))
         .max_by_key(|(strategy, _)| strategy_rank(strategy))?;
     let mut claim = format!(
-        "**Without inotify** (other OSes, network filesystems): `{poll}` detects every pattern too, p50 {} ({}).",
+        "**Where file events do not arrive** (network filesystems, some bind mounts): `{poll}` detects every pattern too, p50 {} ({}).",
         nanos(*p50),
         link(NOTICING)
     );
