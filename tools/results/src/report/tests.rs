@@ -191,7 +191,7 @@ fn tables_show_the_seed_row_and_missed_updates() {
         "| `seed` (2016 design: resolved file, 1 s tick) | ✗ 1/10 · 600 ms / 1.20 s | ✗ 0/10 |"
     ));
     assert!(markdown.contains("| `inotify` | ✓ 10/10 · 90.0 µs / 180 µs |"));
-    assert!(markdown.contains("1 of 1 reliability scenarios pass."));
+    assert!(markdown.contains("1 reliability scenarios, none failing."));
     assert!(markdown.contains("| invalid YAML | pass |"));
 }
 
@@ -219,12 +219,28 @@ fn headline_gives_each_test_its_verdict() {
         | test | load | result | reproduce |\n|---|---|---|---|\n\
         | Dangling `..data` | 3 rounds | pass ×3 (rejected, counted) | `cargo test` |\n\
         | Permission denied | 3 rounds | pass ×3: logged; counted | `cargo test` |\n\
-        | Overflow | — | fail: lost | `cargo test` |\n\n## Later\n\n| other | table |\n";
+        | Bursts | — | pass ×9, numbers below | `cargo test` |\n\
+        | Inputs | — | pass ×3. Every rejection named | `cargo test` |\n\
+        | Overflow | — | FAIL: lost | `cargo test` |\n\n## Later\n\n| other | table |\n";
     assert_eq!(
         headline(document).unwrap(),
-        "2 of 3 reliability scenarios pass.\n\n| test | verdict |\n|---|---|\n\
-         | Dangling `..data` | pass ×3 |\n| Permission denied | pass ×3 |\n| Overflow | fail |\n"
+        "5 reliability scenarios, 1 failing.\n\n| test | verdict |\n|---|---|\n\
+         | Dangling `..data` | pass ×3 |\n| Permission denied | pass ×3 |\n| Bursts | pass ×9 |\n\
+         | Inputs | pass ×3 |\n| Overflow | FAIL |\n"
     );
     assert_eq!(headline("# T\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"), None);
     assert_eq!(headline("# T\n"), None);
+}
+
+#[test]
+fn the_watcher_is_ranked_over_every_pattern_not_one() {
+    let mut inputs = inputs();
+    inputs.watchers.latency.extend([
+        latency("kubelet", "notify", 10, Some(50e3)),
+        latency("symlink_swap", "notify", 10, Some(400e3)),
+        latency("in_place", "notify", 10, Some(400e3)),
+        latency("in_place", "inotify", 10, Some(95e3)),
+    ]);
+    let markdown = build_fixture(&inputs).markdown;
+    assert!(markdown.contains("**Watcher: `inotify`**"), "{markdown}");
 }
