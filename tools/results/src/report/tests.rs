@@ -244,3 +244,20 @@ fn the_watcher_is_ranked_over_every_pattern_not_one() {
     let markdown = build_fixture(&inputs).markdown;
     assert!(markdown.contains("**Watcher: `inotify`**"), "{markdown}");
 }
+
+#[test]
+fn the_service_claim_gives_the_spread_and_names_the_slowest() {
+    let mut inputs = inputs();
+    if let Ok(load) = &mut inputs.load {
+        let mut mutex = load.rows[0].clone();
+        mutex.manager = "mutex".into();
+        mutex.ratio = 0.95;
+        load.rows.push(mutex);
+    }
+    let markdown = build_fixture(&inputs).markdown;
+    assert!(
+        markdown.contains("every manager but `channel` serves 0.90–0.95 of the bare axum floor"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("`channel` serves 0.45"), "{markdown}");
+}
