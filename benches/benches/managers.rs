@@ -12,9 +12,11 @@
 //! | scenario | what runs |
 //! |---|---|
 //! | `read_1t` | one reader thread, no writer |
+//! | `read_1t_writer` | one reader thread while a writer publishes 1000 times/s |
 //! | `read_2t` | two reader threads |
 //! | `read_2t_writer` | two reader threads while a writer publishes 1000 times/s |
 //! | `read_8t` | eight reader threads, oversubscribing the 2 cores |
+//! | `read_8t_writer` | eight reader threads while a writer publishes 1000 times/s |
 //! | `publish` | one publish, while two reader threads read flat out |
 //!
 //! Read figures are wall time per read aggregated over all threads:
@@ -24,7 +26,7 @@
 //! figure is the publishing thread's time per publish.
 //!
 //! Implementations: `plain_arc` (an unsynchronised `Arc` deref, the floor; it
-//! cannot be published to, so it has no `read_2t_writer` or `publish`),
+//! cannot be published to, so it has no `*_writer` scenario or `publish`),
 //! `mutex`, `rwlock`, `arcswap`, `arcswap_cached` (one `CachedReader` per
 //! thread), `channel`, `watch`.
 
@@ -36,11 +38,13 @@ use criterion::{BenchmarkGroup, BenchmarkId, Criterion, criterion_group, criteri
 use managers::{ArcSwapManager, ChannelManager, MutexManager, RwLockManager, WatchManager};
 
 /// (scenario, reader threads, with a 1 kHz writer)
-const READ_SCENARIOS: [(&str, usize, bool); 4] = [
+const READ_SCENARIOS: [(&str, usize, bool); 6] = [
     ("read_1t", 1, false),
+    ("read_1t_writer", 1, true),
     ("read_2t", 2, false),
     ("read_2t_writer", 2, true),
     ("read_8t", 8, false),
+    ("read_8t_writer", 8, true),
 ];
 
 fn bench_subject<S: Subject>(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, subject: &S) {

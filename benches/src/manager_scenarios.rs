@@ -43,7 +43,7 @@ impl BenchConfig {
     }
 }
 
-/// How often the background writer of `read_2t_writer` publishes.
+/// How often the background writer of the `read_*_writer` scenarios publishes.
 pub const WRITER_PERIOD: Duration = Duration::from_millis(1);
 
 /// One way to read the current config, shareable between threads.
