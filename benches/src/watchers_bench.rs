@@ -8,7 +8,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use watchers::{Decode, Files, Validate};
+use watchers::{Decode, DecodeError, Files, Validate};
 
 /// The config every watcher bench reloads: a message (what a service would
 /// serve) and filler items that give it a size.
@@ -34,13 +34,12 @@ impl Validate for BenchConfig {
 pub struct EveryKey;
 
 impl Decode<Vec<BenchConfig>> for EveryKey {
-    fn decode(&self, files: &Files) -> Result<Vec<BenchConfig>, String> {
+    fn decode(&self, files: &Files) -> Result<Vec<BenchConfig>, DecodeError> {
         files
             .entries
             .iter()
             .map(|(key, bytes)| {
-                let config: BenchConfig =
-                    watchers::parse_yaml(bytes).map_err(|reason| format!("{key}: {reason}"))?;
+                let config: BenchConfig = watchers::parse_yaml(bytes)?;
                 config
                     .validate()
                     .map_err(|reason| format!("{key}: {reason}"))?;

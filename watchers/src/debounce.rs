@@ -1,44 +1,53 @@
 //! When a reload runs after the filesystem changed: one policy for every
-//! strategy, as a pure state machine (events and `now` in, a decision out) so
+//! strategy, as a pure state machine (changes and `now` in, a decision out) so
 //! it is tested without clocks.
 
 use std::time::{Duration, Instant};
 
 /// When a reload runs after the filesystem changed.
 ///
-/// An atomic commit (the kubelet's `..data` rename, a rename or create onto
-/// the path, a symlink swap, `IN_CLOSE_WRITE`) reloads at once: the new
-/// content is complete the moment it is visible. An in-place write that has
-/// not been closed yet may be half done, so it waits for the close, or for
-/// `quiet` without further writes, and never longer than `max_delay` after
-/// the first pending write, so a writer that never stops still gets its
-/// changes picked up.
+/// An atomic commit (the kubelet's `..data` rename, a rename onto the path, a
+/// symlink swap, a delete) reloads at once: the new content is complete the
+/// moment it is visible. An in-place write is published only once its writer
+/// is done: after the writer's close (`IN_CLOSE_WRITE`), never on a timer
+/// while writes may still come, because every prefix of a YAML file can be
+/// valid YAML (a literal block written a line at a time is). Two bounds
+/// remain for writers that cannot be seen closing:
+///
+/// - `unclosed_write_timeout` (event strategies): a writer that keeps the
+///   file open and stops writing is taken as done after this long without a
+///   write. It is long on purpose and reported as
+///   [`Trigger::UnclosedWrite`](crate::Trigger::UnclosedWrite), so a service
+///   can count it.
+/// - `poll_settle` ([`PollWatcher`](crate::PollWatcher), which sees no
+///   close): an in-place change is published once the file's size and mtime
+///   have stayed the same for this long.
 ///
 /// Commits are never delayed to batch a burst: latency comes first, and a
-/// reload costs tens of microseconds. Signals that queue up while a reload
+/// reload costs tens of microseconds. Changes that queue up while a reload
 /// runs become one reload, so a burst publishes as many complete, valid
 /// intermediate versions as the loader keeps up with, and always its last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Debounce {
-    /// After an in-place write with no close yet, wait this long without
-    /// further writes before reloading.
-    pub quiet: Duration,
-    /// Reload no later than this after the first pending write, even if
-    /// writes never stop.
-    pub max_delay: Duration,
+    /// Event strategies: an in-place write not yet closed is reloaded after
+    /// this long without another write.
+    pub unclosed_write_timeout: Duration,
+    /// Poll: an in-place change is reloaded once the file has stayed the same
+    /// for this long.
+    pub poll_settle: Duration,
 }
 
 impl Default for Debounce {
-    /// `quiet` 20 ms: a tool writing a config in several `write(2)` calls
-    /// issues them microseconds apart, so 20 ms of silence means it is done
-    /// (or stalled, and then the parse decides) while staying far below
-    /// anything a human or a rollout notices. `max_delay` 200 ms: ten quiet
-    /// windows, short enough that a log-like constant writer is still picked
-    /// up several times a second, long enough that a burst is one reload.
+    /// `unclosed_write_timeout` 5 s: every tool that writes a config closes
+    /// it within microseconds of its last write; one that holds the file open
+    /// for seconds without writing has stalled or never closes, and 5 s is
+    /// still short next to the kubelet's minute. `poll_settle` 1 s: more
+    /// than three times a 300 ms pause between two writes of one slow writer,
+    /// and a tenth of what a ConfigMap update already waited for the kubelet.
     fn default() -> Self {
         Self {
-            quiet: Duration::from_millis(20),
-            max_delay: Duration::from_millis(200),
+            unclosed_write_timeout: Duration::from_secs(5),
+            poll_settle: Duration::from_secs(1),
         }
     }
 }
@@ -46,11 +55,16 @@ impl Default for Debounce {
 /// A classified filesystem change, as a strategy reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
-    /// The new content is complete now: a rename, create, delete, symlink
-    /// swap, close after write, metadata change.
+    /// The new content is complete now: a rename, a delete, a symlink swap,
+    /// a close after writing.
     Commit,
-    /// Bytes were written in place and the writer may not be done.
+    /// Bytes were written in place (or a file was created) and the writer
+    /// may not be done: waits for its close.
     Write,
+    /// Only metadata changed (a `chmod` can make a file readable; a `touch`
+    /// costs one hash comparison): reloads now, unless an in-place write is
+    /// pending, whose close it then waits for.
+    Metadata,
 }
 
 /// What the driver does next.
@@ -60,8 +74,17 @@ pub(crate) enum Next {
     Idle,
     /// Wait, at most until this instant.
     WaitUntil(Instant),
-    /// Reload now; the first pending change arrived at `since`.
-    Reload { since: Instant },
+    /// Reload now; the first pending change happened at `since`.
+    Reload { since: Instant, why: Why },
+}
+
+/// Why a reload is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Why {
+    /// A commit, a close, or metadata with no write pending.
+    Complete,
+    /// A write was never closed within `unclosed_write_timeout`.
+    UnclosedWrite,
 }
 
 /// The pending changes since the last reload.
@@ -69,8 +92,7 @@ pub(crate) enum Next {
 pub(crate) struct Debouncer {
     policy: Debounce,
     first_change: Option<Instant>,
-    committed: bool,
-    first_write: Option<Instant>,
+    complete: bool,
     last_write: Option<Instant>,
 }
 
@@ -79,22 +101,31 @@ impl Debouncer {
         Self {
             policy,
             first_change: None,
-            committed: false,
-            first_write: None,
+            complete: false,
             last_write: None,
         }
     }
 
-    /// Records one change seen at `now`.
-    pub(crate) fn record(&mut self, change: Change, now: Instant) {
-        self.first_change.get_or_insert(now);
+    /// Records one change that happened at `at`.
+    pub(crate) fn record(&mut self, change: Change, at: Instant) {
+        self.first_change = Some(self.first_change.map_or(at, |first| first.min(at)));
         match change {
-            Change::Commit => self.committed = true,
-            Change::Write => {
-                self.first_write.get_or_insert(now);
-                self.last_write = Some(now);
+            Change::Commit => {
+                self.complete = true;
+                // The writer's close (or a rename, a delete) ends what it wrote.
+                self.last_write = None;
             }
+            Change::Write => {
+                self.last_write = Some(self.last_write.map_or(at, |last| last.max(at)));
+            }
+            Change::Metadata => self.complete = true,
         }
+    }
+
+    /// Whether an in-place write is waiting for its writer's close: a
+    /// background check must not read the file now.
+    pub(crate) fn write_pending(&self) -> bool {
+        self.last_write.is_some()
     }
 
     /// What to do at `now`.
@@ -102,17 +133,23 @@ impl Debouncer {
         let Some(since) = self.first_change else {
             return Next::Idle;
         };
-        if self.committed {
-            return Next::Reload { since };
-        }
-        let (Some(first_write), Some(last_write)) = (self.first_write, self.last_write) else {
-            return Next::Reload { since };
-        };
-        let deadline = (last_write + self.policy.quiet).min(first_write + self.policy.max_delay);
-        if now >= deadline {
-            Next::Reload { since }
-        } else {
-            Next::WaitUntil(deadline)
+        match self.last_write {
+            None if self.complete => Next::Reload {
+                since,
+                why: Why::Complete,
+            },
+            None => Next::Idle,
+            Some(last_write) => {
+                let deadline = last_write + self.policy.unclosed_write_timeout;
+                if now >= deadline {
+                    Next::Reload {
+                        since,
+                        why: Why::UnclosedWrite,
+                    }
+                } else {
+                    Next::WaitUntil(deadline)
+                }
+            }
         }
     }
 
@@ -131,11 +168,18 @@ mod tests {
     fn debouncer() -> (Debouncer, Instant) {
         (
             Debouncer::new(Debounce {
-                quiet: 20 * MS,
-                max_delay: 200 * MS,
+                unclosed_write_timeout: 5000 * MS,
+                poll_settle: 1000 * MS,
             }),
             Instant::now(),
         )
+    }
+
+    fn reload(since: Instant) -> Next {
+        Next::Reload {
+            since,
+            why: Why::Complete,
+        }
     }
 
     #[test]
@@ -148,59 +192,65 @@ mod tests {
     fn a_commit_reloads_at_once() {
         let (mut debouncer, t0) = debouncer();
         debouncer.record(Change::Commit, t0);
-        assert_eq!(debouncer.next(t0), Next::Reload { since: t0 });
+        assert_eq!(debouncer.next(t0), reload(t0));
     }
 
     #[test]
-    fn a_write_waits_for_the_quiet_window() {
+    fn a_write_waits_for_its_close_however_long_the_pause() {
         let (mut debouncer, t0) = debouncer();
         debouncer.record(Change::Write, t0);
-        assert_eq!(debouncer.next(t0), Next::WaitUntil(t0 + 20 * MS));
-        assert_eq!(debouncer.next(t0 + 19 * MS), Next::WaitUntil(t0 + 20 * MS));
-        assert_eq!(debouncer.next(t0 + 20 * MS), Next::Reload { since: t0 });
-    }
-
-    #[test]
-    fn each_write_restarts_the_quiet_window() {
-        let (mut debouncer, t0) = debouncer();
-        debouncer.record(Change::Write, t0);
-        debouncer.record(Change::Write, t0 + 15 * MS);
-        assert_eq!(debouncer.next(t0 + 20 * MS), Next::WaitUntil(t0 + 35 * MS));
-    }
-
-    #[test]
-    fn close_after_writes_reloads_at_once_and_reports_the_first_write() {
-        let (mut debouncer, t0) = debouncer();
-        debouncer.record(Change::Write, t0);
-        debouncer.record(Change::Write, t0 + MS);
-        debouncer.record(Change::Commit, t0 + 2 * MS);
-        assert_eq!(debouncer.next(t0 + 2 * MS), Next::Reload { since: t0 });
-    }
-
-    #[test]
-    fn a_constant_stream_of_writes_reloads_after_max_delay() {
-        let (mut debouncer, t0) = debouncer();
-        for step in 0..=30 {
-            debouncer.record(Change::Write, t0 + step * 10 * MS);
-            let now = t0 + step * 10 * MS;
-            if now < t0 + 200 * MS {
-                assert!(
-                    matches!(debouncer.next(now), Next::WaitUntil(_)),
-                    "step {step}"
-                );
-            } else {
-                assert_eq!(
-                    debouncer.next(now),
-                    Next::Reload { since: t0 },
-                    "step {step}"
-                );
-                break;
-            }
+        for pause in [20, 200, 300, 1000, 4999] {
+            assert_eq!(
+                debouncer.next(t0 + pause * MS),
+                Next::WaitUntil(t0 + 5000 * MS),
+                "{pause} ms after the write"
+            );
         }
+        debouncer.record(Change::Write, t0 + 300 * MS);
+        debouncer.record(Change::Commit, t0 + 600 * MS);
+        assert_eq!(debouncer.next(t0 + 600 * MS), reload(t0));
+    }
+
+    #[test]
+    fn a_write_never_closed_reloads_after_the_timeout_and_says_so() {
+        let (mut debouncer, t0) = debouncer();
+        debouncer.record(Change::Write, t0);
+        debouncer.record(Change::Write, t0 + 1000 * MS);
         assert_eq!(
-            debouncer.next(t0 + 190 * MS),
-            Next::WaitUntil(t0 + 200 * MS)
+            debouncer.next(t0 + 5999 * MS),
+            Next::WaitUntil(t0 + 6000 * MS)
         );
+        assert_eq!(
+            debouncer.next(t0 + 6000 * MS),
+            Next::Reload {
+                since: t0,
+                why: Why::UnclosedWrite
+            }
+        );
+    }
+
+    #[test]
+    fn metadata_reloads_at_once_unless_a_write_is_pending() {
+        let (mut debouncer, t0) = self::debouncer();
+        debouncer.record(Change::Metadata, t0);
+        assert_eq!(debouncer.next(t0), reload(t0));
+
+        let (mut debouncer, t0) = self::debouncer();
+        debouncer.record(Change::Write, t0);
+        debouncer.record(Change::Metadata, t0 + MS);
+        assert!(matches!(debouncer.next(t0 + MS), Next::WaitUntil(_)));
+        assert!(debouncer.write_pending());
+        debouncer.record(Change::Commit, t0 + 2 * MS);
+        assert_eq!(debouncer.next(t0 + 2 * MS), reload(t0));
+        assert!(!debouncer.write_pending());
+    }
+
+    #[test]
+    fn since_is_the_earliest_change_even_if_recorded_late() {
+        let (mut debouncer, t0) = debouncer();
+        debouncer.record(Change::Write, t0 + 10 * MS);
+        debouncer.record(Change::Commit, t0);
+        assert_eq!(debouncer.next(t0 + 10 * MS), reload(t0));
     }
 
     #[test]
@@ -213,7 +263,7 @@ mod tests {
         debouncer.record(Change::Write, t0 + 300 * MS);
         assert_eq!(
             debouncer.next(t0 + 300 * MS),
-            Next::WaitUntil(t0 + 320 * MS)
+            Next::WaitUntil(t0 + 5300 * MS)
         );
     }
 }

@@ -1,41 +1,48 @@
 //! [`InotifyWatcher`]: Linux inotify, used directly.
 
+use std::collections::HashMap;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::path::Path;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
 
-use crate::dir_watch::{DirBackend, DirWatch};
+use crate::chain_watch::{ChainWatch, DirBackend, Scope, created};
+use crate::mounts::{self, MountTable};
 use crate::strategy::{Signals, Strategy};
+use crate::wake::Wake;
 use crate::{Change, ConfigSource, WatchOptions};
 
-/// Watches the config's directory and its parent with inotify, on a thread
-/// of its own.
+/// Watches every directory the config's path resolves through with inotify,
+/// on a thread of its own.
 ///
-/// The directory watch asks for every event that can change what a load
-/// reads, matched by name (a key or `..data`), never by kind alone:
-/// `IN_CREATE`, `IN_MOVED_TO` (the kubelet's `..data` commit, an editor's
-/// rename, `ln -sfn`), `IN_MOVED_FROM` and `IN_DELETE` (the file went away:
-/// reload to report it), `IN_CLOSE_WRITE` (an in-place writer finished),
-/// `IN_MODIFY` (an in-place write in progress: debounced), `IN_ATTRIB`
-/// (`chmod` can turn an unreadable file readable again; `touch` costs one
-/// hash comparison), plus `IN_DELETE_SELF`/`IN_MOVE_SELF` and `IN_ONLYDIR`.
-/// The parent is watched for the directory's own name being created, moved
-/// or deleted, so a replaced directory is re-watched at once; while the
-/// directory is missing a retry runs every `poll_interval`.
+/// The directory holding the files is watched for every event that can
+/// change what a load reads, matched by *name* (a key or `..data`), never by
+/// kind alone: `IN_MOVED_TO` (the kubelet's `..data` commit, an editor's
+/// rename, `ln -sfn`), `IN_MOVED_FROM` and `IN_DELETE` (reload to report the
+/// file gone), `IN_CLOSE_WRITE` (an in-place writer finished: reload now),
+/// `IN_MODIFY` and `IN_CREATE` of a regular file (a writer at work: wait for
+/// its close), `IN_ATTRIB` (`chmod` can make an unreadable file readable).
+/// Directories holding a symlink on the way, and the parent of the
+/// directory, are watched for names created, moved or deleted; then the path
+/// is resolved again and the watches moved (see the crate docs).
+/// `IN_IGNORED`, `IN_UNMOUNT`, `IN_DELETE_SELF` and `IN_MOVE_SELF` mean a
+/// watch is gone: the health turns `Degraded` until it is back, then the
+/// content is read again. `/proc/self/mountinfo` is polled too, so a
+/// filesystem mounted over a watched directory moves the watch to it.
 /// `IN_Q_OVERFLOW` (events lost) triggers a full reload.
 ///
-/// The thread blocks in `poll(2)` on the inotify descriptor and an eventfd;
-/// dropping the watcher writes the eventfd and joins the thread.
+/// The thread blocks in `poll(2)` on the inotify descriptor, the mount table
+/// and an eventfd; dropping the watcher writes the eventfd and joins it.
 pub struct InotifyWatcher {
-    wake: OwnedFd,
+    wake: Arc<Wake>,
     thread: Option<JoinHandle<()>>,
 }
 
-const DIR_MASK: WatchMask = WatchMask::CREATE
+const CONTENTS_MASK: WatchMask = WatchMask::CREATE
     .union(WatchMask::MOVED_TO)
     .union(WatchMask::MOVED_FROM)
     .union(WatchMask::DELETE)
@@ -46,10 +53,12 @@ const DIR_MASK: WatchMask = WatchMask::CREATE
     .union(WatchMask::MOVE_SELF)
     .union(WatchMask::ONLYDIR);
 
-const PARENT_MASK: WatchMask = WatchMask::CREATE
+const LINKS_MASK: WatchMask = WatchMask::CREATE
     .union(WatchMask::MOVED_TO)
     .union(WatchMask::MOVED_FROM)
     .union(WatchMask::DELETE)
+    .union(WatchMask::DELETE_SELF)
+    .union(WatchMask::MOVE_SELF)
     .union(WatchMask::ONLYDIR);
 
 impl Strategy for InotifyWatcher {
@@ -62,23 +71,16 @@ impl Strategy for InotifyWatcher {
     ) -> io::Result<Self> {
         let mut backend = InotifyBackend {
             inotify: Inotify::init()?,
-            dir: None,
-            parent: None,
+            by_dir: HashMap::new(),
+            by_watch: HashMap::new(),
         };
-        let mut dir = DirWatch::new(source);
-        dir.establish(&mut backend)?;
-        // SAFETY: eventfd returns a new descriptor we own, or -1 (checked).
-        let wake = unsafe {
-            let fd = libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK);
-            if fd < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            OwnedFd::from_raw_fd(fd)
-        };
-        let wake_fd = wake.as_raw_fd();
+        let mut chain = ChainWatch::new(source);
+        chain.establish(&mut backend)?;
+        let wake = Arc::new(Wake::new()?);
+        let thread_wake = Arc::clone(&wake);
         let retry = options.poll_interval;
         let thread = signals.spawn("watchers-inotify", move |signals| {
-            run(backend, dir, signals.clone(), wake_fd, retry);
+            run(backend, chain, signals, &thread_wake, retry);
         })?;
         Ok(Self {
             wake,
@@ -89,74 +91,86 @@ impl Strategy for InotifyWatcher {
 
 impl Drop for InotifyWatcher {
     fn drop(&mut self) {
-        let one: u64 = 1;
-        // SAFETY: writes 8 bytes from a live u64 to a descriptor we own.
-        unsafe {
-            libc::write(
-                self.wake.as_raw_fd(),
-                (&raw const one).cast(),
-                size_of::<u64>(),
-            )
-        };
+        self.wake.wake();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-        // `wake` closes after the thread stopped polling it.
     }
 }
 
 struct InotifyBackend {
     inotify: Inotify,
-    dir: Option<WatchDescriptor>,
-    parent: Option<WatchDescriptor>,
+    by_dir: HashMap<PathBuf, WatchDescriptor>,
+    by_watch: HashMap<WatchDescriptor, PathBuf>,
+}
+
+impl InotifyBackend {
+    /// The watch is gone in the kernel: forget it without removing it.
+    fn forget(&mut self, watch: &WatchDescriptor) -> Option<PathBuf> {
+        let dir = self.by_watch.remove(watch)?;
+        if self.by_dir.get(&dir) == Some(watch) {
+            self.by_dir.remove(&dir);
+        }
+        Some(dir)
+    }
 }
 
 impl DirBackend for InotifyBackend {
-    fn watch_dir(&mut self, dir: &Path) -> io::Result<()> {
-        let watch = self.inotify.watches().add(dir, DIR_MASK)?;
-        if let Some(old) = self.dir.replace(watch.clone())
-            && old != watch
-        {
-            // The old directory was moved away or deleted; its cleanup is
-            // not ours to report. Fails harmlessly if already gone.
+    fn watch(&mut self, dir: &Path, scope: Scope) -> io::Result<bool> {
+        let mask = match scope {
+            Scope::Contents => CONTENTS_MASK,
+            Scope::Links => LINKS_MASK,
+        };
+        let watch = self.inotify.watches().add(dir, mask)?;
+        let old = self.by_dir.insert(dir.to_path_buf(), watch.clone());
+        let new = old.as_ref() != Some(&watch);
+        if let Some(old) = old.filter(|_| new) {
+            // The directory that was at this path was moved away or deleted;
+            // its cleanup is not ours to report. Fails harmlessly if gone.
+            self.by_watch.remove(&old);
             let _ = self.inotify.watches().remove(old);
         }
-        Ok(())
+        self.by_watch.insert(watch, dir.to_path_buf());
+        Ok(new)
     }
 
-    fn watch_parent(&mut self, parent: &Path) -> io::Result<()> {
-        self.parent = Some(self.inotify.watches().add(parent, PARENT_MASK)?);
-        Ok(())
+    fn unwatch(&mut self, dir: &Path) {
+        if let Some(watch) = self.by_dir.remove(dir) {
+            self.by_watch.remove(&watch);
+            let _ = self.inotify.watches().remove(watch);
+        }
     }
 }
 
 fn run(
     mut backend: InotifyBackend,
-    mut dir: DirWatch,
-    signals: Signals,
-    wake: RawFd,
+    mut chain: ChainWatch,
+    signals: &Signals,
+    wake: &Wake,
     retry: Duration,
 ) {
+    let mounts = MountTable::open();
     let mut buffer = vec![0_u8; 64 * 1024];
     loop {
-        let timeout = if dir.is_established() {
+        let timeout = if chain.is_established() {
             -1
         } else {
             retry.as_millis().min(i32::MAX as u128) as i32
         };
-        let mut fds = [
+        let mut fds = vec![
             libc::pollfd {
                 fd: backend.inotify.as_raw_fd(),
                 events: libc::POLLIN,
                 revents: 0,
             },
             libc::pollfd {
-                fd: wake,
+                fd: wake.fd(),
                 events: libc::POLLIN,
                 revents: 0,
             },
         ];
-        // SAFETY: `fds` is a live array of two pollfd for the whole call.
+        fds.extend(mounts.as_ref().map(MountTable::pollfd));
+        // SAFETY: `fds` is a live array of pollfd for the whole call.
         let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
         if ready < 0 {
             let error = io::Error::last_os_error();
@@ -169,59 +183,101 @@ fn run(
         if fds[1].revents != 0 {
             return;
         }
+        let mut refresh = !chain.is_established() && ready == 0;
+        if fds.get(2).is_some_and(mounts::changed) {
+            chain.mounts_changed();
+            refresh = true;
+        }
         if fds[0].revents != 0 {
-            if let Err(error) = read_events(&mut backend, &mut dir, &signals, &mut buffer) {
-                signals.stopped(format!("inotify: read failed: {error}"));
-                return;
+            match read_events(&mut backend, &mut chain, signals, &mut buffer) {
+                Ok(lost) => refresh |= lost,
+                Err(error) => {
+                    signals.stopped(format!("inotify: read failed: {error}"));
+                    return;
+                }
             }
-        } else if !dir.is_established() && dir.refresh(&mut backend, &signals) {
+        }
+        if refresh && chain.refresh(&mut backend, signals) {
             signals.change(Change::Commit);
         }
     }
 }
 
+/// Reads every queued event; returns whether the chain must be resolved again.
 fn read_events(
     backend: &mut InotifyBackend,
-    dir: &mut DirWatch,
+    chain: &mut ChainWatch,
     signals: &Signals,
     buffer: &mut [u8],
-) -> io::Result<()> {
+) -> io::Result<bool> {
+    let mut refresh = false;
     loop {
         let events = match backend.inotify.read_events(buffer) {
             Ok(events) => events,
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(refresh),
             Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
             Err(error) => return Err(error),
         };
-        let mut refresh = false;
+        // The moment these events left the kernel: what a reload's `took` counts from.
+        let read_at = Instant::now();
+        let mut changes = Vec::new();
+        let mut lost = Vec::new();
         for event in events {
             if event.mask.contains(EventMask::Q_OVERFLOW) {
                 signals.overflow();
-                // Lost events may have been about the directory itself.
+                // Lost events may have been about the directories themselves.
                 refresh = true;
-            } else if Some(&event.wd) == backend.dir.as_ref() {
-                if event
-                    .mask
-                    .intersects(EventMask::DELETE_SELF | EventMask::MOVE_SELF | EventMask::IGNORED)
-                {
-                    dir.dir_lost();
-                    refresh = true;
-                } else if event.name.is_some_and(|name| dir.concerns(name)) {
-                    let write = event.mask.contains(EventMask::MODIFY);
-                    signals.change(if write { Change::Write } else { Change::Commit });
-                }
-            } else if Some(&event.wd) == backend.parent.as_ref() {
-                if event.mask.contains(EventMask::IGNORED) {
-                    backend.parent = None;
-                    dir.parent_lost();
-                    refresh = true;
-                } else if event.name.is_some_and(|name| dir.is_dir_name(name)) {
-                    refresh = true;
-                }
+                continue;
+            }
+            let Some(dir) = backend.by_watch.get(&event.wd) else {
+                continue;
+            };
+            if event.mask.intersects(
+                EventMask::IGNORED
+                    | EventMask::UNMOUNT
+                    | EventMask::DELETE_SELF
+                    | EventMask::MOVE_SELF,
+            ) {
+                lost.push((event.wd.clone(), event.mask.contains(EventMask::IGNORED)));
+                refresh = true;
+            } else if let Some(name) = event.name
+                && chain.concerns(dir, name)
+            {
+                changes.push(classify(event.mask, &dir.join(name)));
+                // A name created, moved or deleted may redirect the path.
+                refresh |= event.mask.intersects(
+                    EventMask::CREATE
+                        | EventMask::MOVED_TO
+                        | EventMask::MOVED_FROM
+                        | EventMask::DELETE,
+                );
             }
         }
-        if refresh && dir.refresh(backend, signals) {
-            signals.change(Change::Commit);
+        for (watch, ignored) in lost {
+            let dir = if ignored {
+                backend.forget(&watch)
+            } else {
+                backend.by_watch.get(&watch).cloned()
+            };
+            if let Some(dir) = dir {
+                chain.lost(&dir);
+            }
         }
+        for change in changes {
+            signals.change_at(change, read_at);
+        }
+    }
+}
+
+/// What an event on a name that matters says about the content.
+fn classify(mask: EventMask, path: &Path) -> Change {
+    if mask.contains(EventMask::MODIFY) {
+        Change::Write
+    } else if mask.contains(EventMask::CREATE) && !mask.contains(EventMask::ISDIR) {
+        created(path)
+    } else if mask.contains(EventMask::ATTRIB) {
+        Change::Metadata
+    } else {
+        Change::Commit
     }
 }

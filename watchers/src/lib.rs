@@ -153,22 +153,29 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+#[cfg(any(feature = "notify", all(feature = "inotify", target_os = "linux")))]
+mod chain_watch;
 mod debounce;
 mod decode;
-#[cfg(any(feature = "notify", all(feature = "inotify", target_os = "linux")))]
-mod dir_watch;
+mod error;
 #[cfg(all(feature = "inotify", target_os = "linux"))]
 mod inotify_watcher;
 mod loader;
+#[cfg(all(target_os = "linux", any(feature = "notify", feature = "inotify")))]
+mod mounts;
 #[cfg(feature = "notify")]
 mod notify_watcher;
 #[cfg(feature = "poll")]
 mod poll_watcher;
 mod strategy;
+#[cfg(all(target_os = "linux", any(feature = "notify", feature = "inotify")))]
+mod wake;
 mod watch;
+mod watchdog;
 
 pub use debounce::{Change, Debounce};
 pub use decode::{Decode, Files, Validate, YamlFile, parse_yaml};
+pub use error::{DecodeError, LoadError, LoadErrorKind, ParseError};
 #[cfg(all(feature = "inotify", target_os = "linux"))]
 pub use inotify_watcher::InotifyWatcher;
 pub use loader::{load, read_files};
@@ -276,6 +283,44 @@ pub struct WatchOptions {
     pub poll_interval: Duration,
     /// A config larger than this is rejected before it is read into memory.
     pub max_config_bytes: u64,
+    /// How a load that failed for a reason that can go away
+    /// ([`LoadError::is_transient`]) is retried.
+    pub retry: Backoff,
+    /// A reload running longer than this is reported once
+    /// ([`Observer::reload_stuck`]): its filesystem is probably hung.
+    pub stuck_after: Duration,
+}
+
+/// Capped exponential backoff: `initial`, then twice the previous delay, never
+/// more than `max`, until the load succeeds or fails for a content reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// The delay before the first retry.
+    pub initial: Duration,
+    /// The longest delay between two retries.
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    /// 100 ms, then 200 ms, 400 ms, ... up to 5 s: a full descriptor table or a
+    /// flaky network filesystem usually clears within seconds, and a retry is
+    /// one open and one read.
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Backoff {
+    /// The delay before retry number `attempt` (1-based).
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let factor = 1_u32
+            .checked_shl(attempt.saturating_sub(1))
+            .unwrap_or(u32::MAX);
+        self.initial.saturating_mul(factor).min(self.max)
+    }
 }
 
 impl Default for WatchOptions {
@@ -289,6 +334,8 @@ impl Default for WatchOptions {
             resync_interval: Some(Duration::from_secs(60)),
             poll_interval: Duration::from_millis(100),
             max_config_bytes: 1024 * 1024,
+            retry: Backoff::default(),
+            stuck_after: Duration::from_secs(5),
         }
     }
 }
@@ -308,24 +355,10 @@ pub enum Trigger {
     Overflow,
     /// [`Watch::reload_now`] (SIGHUP).
     Manual,
+    /// An in-place write whose writer never closed the file, after
+    /// [`Debounce::unclosed_write_timeout`] without another write.
+    UnclosedWrite,
 }
-
-/// Why a load was rejected.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadError {
-    /// The file (or directory) that could not be used.
-    pub path: PathBuf,
-    /// What was wrong, for a human.
-    pub reason: String,
-}
-
-impl fmt::Display for LoadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path.display(), self.reason)
-    }
-}
-
-impl std::error::Error for LoadError {}
 
 /// How one reload ended.
 #[derive(Debug, Clone)]
@@ -358,9 +391,30 @@ pub trait Observer: Send + Sync + 'static {
     }
     /// The resync found changed content that no event had announced.
     fn resync_found_change(&self) {}
-    /// The watch broke (and is being re-established, or cannot be).
+    /// The watch broke (and is being re-established, or cannot be). Called
+    /// for every failure, also each failed retry of a broken watch.
     fn watch_error(&self, message: &str) {
         let _ = message;
+    }
+    /// The watch is established again after [`Observer::watch_error`].
+    fn watch_restored(&self) {}
+    /// A reload has been running for `running_for`, longer than
+    /// [`WatchOptions::stuck_after`]: a read is probably stuck in a hung
+    /// filesystem. Called once per such reload; the last good config is
+    /// still served, but no change is published until it returns.
+    fn reload_stuck(&self, running_for: Duration) {
+        let _ = running_for;
+    }
+    /// The reload [`Observer::reload_stuck`] reported ended after `took`.
+    fn stuck_reload_finished(&self, took: Duration) {
+        let _ = took;
+    }
+    /// A load failed for a reason that can go away and is retried after
+    /// `delay`; `attempt` counts the retries of this streak from 1. The first
+    /// failure of a streak is also reported as a failed reload; the streak
+    /// ends with the next reported reload.
+    fn retrying(&self, error: &LoadError, attempt: u32, delay: Duration) {
+        let _ = (error, attempt, delay);
     }
 }
 

@@ -8,7 +8,9 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::{ConfigSource, ContentHash, Decode, Files, LoadError, Loaded, ReloadOutcome};
+use crate::{
+    ConfigSource, ContentHash, Decode, Files, LoadError, LoadErrorKind, Loaded, ReloadOutcome,
+};
 
 /// The symlink whose rename commits a kubelet update.
 pub(crate) const DATA_LINK: &str = "..data";
@@ -33,10 +35,8 @@ pub fn read_files(source: &ConfigSource, max_config_bytes: u64) -> Result<Files,
     let data_link = source.dir.join(DATA_LINK);
     let mut last_error = None;
     for _ in 0..SNAPSHOT_ATTEMPTS {
-        let target = fs::read_link(&data_link).map_err(|error| LoadError {
-            path: data_link.clone(),
-            reason: describe_io_error(&data_link, &error),
-        })?;
+        let target =
+            fs::read_link(&data_link).map_err(|error| LoadError::io(&data_link, &error))?;
         match read_keys(source, &source.dir.join(&target), max_config_bytes) {
             Ok(files) => return Ok(files),
             // The directory was there when `..data` pointed at it: it is gone
@@ -47,40 +47,32 @@ pub fn read_files(source: &ConfigSource, max_config_bytes: u64) -> Result<Files,
                 last_error = Some(error);
             }
             Err(ReadError::NotFound(_)) if !source.dir.join(&target).exists() => {
-                return Err(LoadError {
-                    path: data_link.clone(),
-                    reason: format!(
-                        "dangling symlink (..data points to {}, which does not exist)",
-                        target.display()
-                    ),
-                });
+                return Err(LoadError::new(
+                    &data_link,
+                    LoadErrorKind::DanglingLink { target },
+                ));
             }
             Err(ReadError::NotFound(error)) => {
-                let key_path = error.path.clone();
-                let key = key_path
+                let key = error
+                    .path
                     .file_name()
                     .map(|name| name.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                return Err(LoadError {
-                    path: source.dir.join(&key),
-                    reason: format!(
-                        "key {key:?} is not in the ConfigMap volume (..data -> {})",
-                        target.display()
-                    ),
-                });
+                return Err(LoadError::new(
+                    source.dir.join(&key),
+                    LoadErrorKind::KeyNotInVolume {
+                        key,
+                        data_dir: target,
+                    },
+                ));
             }
             Err(ReadError::Other(error)) => return Err(error),
         }
     }
-    Err(last_error.map_or_else(
-        || LoadError {
-            path: data_link.clone(),
-            reason: "..data kept changing".into(),
-        },
-        |error| LoadError {
-            reason: format!("{} (..data kept changing while it was read)", error.reason),
-            ..error
-        },
+    // Only an update every few microseconds gets here: a moment, not a state.
+    Err(LoadError::new(
+        last_error.map_or(data_link, |error| error.path),
+        LoadErrorKind::KeptChanging,
     ))
 }
 
@@ -92,10 +84,9 @@ pub fn load<T: 'static>(
 ) -> Result<Loaded<T>, LoadError> {
     let files = read_files(source, max_config_bytes)?;
     let hash = ContentHash::of(&files);
-    let config = decode.decode(&files).map_err(|reason| LoadError {
-        path: source.primary_path(),
-        reason,
-    })?;
+    let config = decode
+        .decode(&files)
+        .map_err(|error| LoadError::new(source.primary_path(), error.into()))?;
     Ok(Loaded { config, hash })
 }
 
@@ -169,10 +160,9 @@ where
                 self.published = hash;
                 ReloadOutcome::Published { version, hash }
             }
-            Err(reason) => ReloadOutcome::Failed(LoadError {
-                path: self.source.primary_path(),
-                reason,
-            }),
+            Err(error) => {
+                ReloadOutcome::Failed(LoadError::new(self.source.primary_path(), error.into()))
+            }
         }
     }
 }
@@ -202,14 +192,9 @@ fn read_keys(source: &ConfigSource, dir: &Path, max_config_bytes: u64) -> Result
 }
 
 fn read_file(path: &Path, max_config_bytes: u64) -> Result<Vec<u8>, ReadError> {
-    let fail = |reason: String| {
-        ReadError::Other(LoadError {
-            path: path.to_path_buf(),
-            reason,
-        })
-    };
+    let fail = |kind: LoadErrorKind| ReadError::Other(LoadError::new(path, kind));
     // Once the file is open, its directory going away no longer matters.
-    let io_fail = |error: io::Error| fail(describe_io_error(path, &error));
+    let io_fail = |error: io::Error| ReadError::Other(LoadError::io(path, &error));
     // O_NONBLOCK: a FIFO put at the path must not block the reload forever;
     // it changes nothing for regular files.
     let file = File::options()
@@ -218,10 +203,7 @@ fn read_file(path: &Path, max_config_bytes: u64) -> Result<Vec<u8>, ReadError> {
         .open(path)
         .map_err(|error| {
             let not_found = error.kind() == io::ErrorKind::NotFound;
-            let error = LoadError {
-                path: path.to_path_buf(),
-                reason: describe_io_error(path, &error),
-            };
+            let error = LoadError::io(path, &error);
             if not_found {
                 ReadError::NotFound(error)
             } else {
@@ -230,13 +212,19 @@ fn read_file(path: &Path, max_config_bytes: u64) -> Result<Vec<u8>, ReadError> {
         })?;
     let metadata = file.metadata().map_err(io_fail)?;
     if metadata.is_dir() {
-        return Err(fail("is a directory, not a file".into()));
+        return Err(fail(LoadErrorKind::IsDirectory));
     }
     if !metadata.is_file() {
-        return Err(fail("is not a regular file".into()));
+        return Err(fail(LoadErrorKind::NotRegularFile));
     }
+    let too_big = |size| {
+        fail(LoadErrorKind::TooLarge {
+            size,
+            limit: max_config_bytes,
+        })
+    };
     if metadata.len() > max_config_bytes {
-        return Err(fail(too_big(metadata.len(), max_config_bytes)));
+        return Err(too_big(metadata.len()));
     }
     let mut bytes = Vec::with_capacity(metadata.len() as usize);
     // The file can grow between the stat and the read: never read past the limit.
@@ -244,34 +232,12 @@ fn read_file(path: &Path, max_config_bytes: u64) -> Result<Vec<u8>, ReadError> {
         .read_to_end(&mut bytes)
         .map_err(io_fail)?;
     if bytes.len() as u64 > max_config_bytes {
-        return Err(fail(too_big(bytes.len() as u64, max_config_bytes)));
+        return Err(too_big(bytes.len() as u64));
     }
     if bytes.is_empty() {
-        return Err(fail("is empty".into()));
+        return Err(fail(LoadErrorKind::Empty));
     }
     Ok(bytes)
-}
-
-fn too_big(len: u64, max_config_bytes: u64) -> String {
-    format!("is larger than the limit ({len} > {max_config_bytes} bytes)")
-}
-
-/// Says what is wrong with `path` in words an operator acts on.
-pub(crate) fn describe_io_error(path: &Path, error: &io::Error) -> String {
-    if error.raw_os_error() == Some(libc::ELOOP) {
-        return "symlink loop (too many levels of symbolic links)".into();
-    }
-    match error.kind() {
-        io::ErrorKind::NotFound => match fs::read_link(path) {
-            Ok(target) => format!(
-                "dangling symlink (points to {}, which does not exist)",
-                target.display()
-            ),
-            Err(_) => "does not exist".into(),
-        },
-        io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => error.to_string(),
-    }
 }
 
 /// The path a watcher should treat as "the directory holding the keys".

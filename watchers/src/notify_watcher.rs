@@ -4,32 +4,41 @@
 use std::io;
 use std::path::Path;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use notify::event::{AccessKind, AccessMode, ModifyKind};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
-use crate::dir_watch::{DirBackend, DirWatch};
+use crate::chain_watch::{ChainWatch, DirBackend, Scope, created};
 use crate::strategy::{Signals, Strategy};
 use crate::{Change, ConfigSource, WatchOptions};
 
-/// Watches the config's directory (not recursively) and its parent with the
-/// `notify` crate's recommended backend.
+/// Watches every directory the config's path resolves through (none
+/// recursively) with the `notify` crate's recommended backend.
 ///
-/// A change is any event, of any kind, naming one of the config's keys or
-/// `..data`: backends report the kubelet's commit as a create, a rename or a
-/// modify, so matching one kind misses updates. Only an in-place data write
-/// waits for the debounce; everything else reloads at once. When the
-/// directory is removed or replaced (seen through the parent watch, or found
-/// by a retry every `poll_interval` while degraded) the watch is re-added on
-/// the directory now at the path, and a reload follows.
+/// A change is any event, of any kind, naming one of the names that matter in
+/// a watched directory (see the crate docs): backends report the kubelet's
+/// commit as a create, a rename or a modify, so matching one kind misses
+/// updates. A data write, or a regular file created, waits for the writer's
+/// close (`notify` reports `IN_CLOSE_WRITE` on Linux; where a backend reports
+/// no close, for the `unclosed_write_timeout`); everything else reloads at
+/// once. When a watched directory is removed, replaced or unmounted (seen
+/// through its own event, its parent's, an error from the backend, or on
+/// Linux a change of `/proc/self/mountinfo`), the path is resolved again and
+/// the watches moved, and a reload follows; while a directory is missing a
+/// retry runs every `poll_interval`.
 pub struct NotifyWatcher {
     stop: Sender<Message>,
     thread: Option<JoinHandle<()>>,
+    #[cfg(target_os = "linux")]
+    mounts: Option<linux::MountThread>,
 }
 
 enum Message {
     Event(notify::Result<Event>),
+    /// The mount table changed.
+    Mounts,
     Stop,
 }
 
@@ -51,15 +60,19 @@ impl Strategy for NotifyWatcher {
         )
         .map_err(into_io)?;
         let mut backend = NotifyBackend { watcher };
-        let mut dir = DirWatch::new(source);
-        dir.establish(&mut backend)?;
+        let mut chain = ChainWatch::new(source);
+        chain.establish(&mut backend)?;
+        #[cfg(target_os = "linux")]
+        let mounts = linux::MountThread::spawn(sender.clone(), &signals)?;
         let retry = options.poll_interval;
         let thread = signals.spawn("watchers-notify", move |signals| {
-            run(receiver, backend, dir, signals.clone(), retry);
+            run(&receiver, backend, chain, signals, retry);
         })?;
         Ok(Self {
             stop: sender,
             thread: Some(thread),
+            #[cfg(target_os = "linux")]
+            mounts,
         })
     }
 }
@@ -70,6 +83,8 @@ impl Drop for NotifyWatcher {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+        #[cfg(target_os = "linux")]
+        drop(self.mounts.take());
     }
 }
 
@@ -78,82 +93,103 @@ struct NotifyBackend {
 }
 
 impl DirBackend for NotifyBackend {
-    fn watch_dir(&mut self, dir: &Path) -> io::Result<()> {
+    fn watch(&mut self, dir: &Path, _scope: Scope) -> io::Result<bool> {
         // A watch left on a replaced directory would report its cleanup.
         let _ = self.watcher.unwatch(dir);
         self.watcher
             .watch(dir, RecursiveMode::NonRecursive)
-            .map_err(into_io)
+            .map_err(into_io)?;
+        // notify does not say whether it is the same directory as before.
+        Ok(true)
     }
 
-    fn watch_parent(&mut self, parent: &Path) -> io::Result<()> {
-        self.watcher
-            .watch(parent, RecursiveMode::NonRecursive)
-            .map_err(into_io)
+    fn unwatch(&mut self, dir: &Path) {
+        let _ = self.watcher.unwatch(dir);
     }
 }
 
 fn run(
-    receiver: Receiver<Message>,
+    receiver: &Receiver<Message>,
     mut backend: NotifyBackend,
-    mut dir: DirWatch,
-    signals: Signals,
-    retry: std::time::Duration,
+    mut chain: ChainWatch,
+    signals: &Signals,
+    retry: Duration,
 ) {
     loop {
-        // Blocks without waking while the watch is established; retries on
-        // a timer only while the directory is gone.
-        let received = if dir.is_established() {
+        // Blocks without waking while every watch is established; retries
+        // on a timer only while something on the way is missing.
+        let received = if chain.is_established() {
             receiver.recv().map_err(|_| RecvTimeoutError::Disconnected)
         } else {
             receiver.recv_timeout(retry)
         };
-        match received {
+        let read_at = Instant::now();
+        let refresh = match received {
             Ok(Message::Event(Ok(event))) => {
                 if event.need_rescan() {
                     signals.overflow();
                 }
-                handle(&event, &mut backend, &mut dir, &signals);
+                handle(&event, &mut chain, signals, read_at) || event.need_rescan()
             }
             Ok(Message::Event(Err(error))) => {
                 signals.degraded(format!("notify: {error}"));
-                dir.dir_lost();
-                if dir.refresh(&mut backend, &signals) {
-                    signals.change(Change::Commit);
+                for path in &error.paths {
+                    chain.lost(path);
                 }
+                true
             }
-            Err(RecvTimeoutError::Timeout) => {
-                if !dir.is_established() && dir.refresh(&mut backend, &signals) {
-                    signals.change(Change::Commit);
-                }
+            Ok(Message::Mounts) => {
+                chain.mounts_changed();
+                true
             }
+            Err(RecvTimeoutError::Timeout) => !chain.is_established(),
             Ok(Message::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+        };
+        if refresh && chain.refresh(&mut backend, signals) {
+            signals.change_at(Change::Commit, read_at);
         }
     }
 }
 
-fn handle(event: &Event, backend: &mut NotifyBackend, dir: &mut DirWatch, signals: &Signals) {
-    let change = match event.kind {
-        EventKind::Modify(ModifyKind::Data(_)) => Change::Write,
-        EventKind::Access(AccessKind::Close(AccessMode::Write)) => Change::Commit,
-        EventKind::Access(_) => return,
-        _ => Change::Commit,
-    };
-    let mut concerns_config = false;
-    let mut concerns_dir = false;
+/// Sends the change an event means; returns whether the chain must be
+/// resolved again.
+fn handle(event: &Event, chain: &mut ChainWatch, signals: &Signals, read_at: Instant) -> bool {
+    let mut refresh = false;
     for path in &event.paths {
-        if path == dir.path() {
-            concerns_dir = true;
-        } else if path.parent() == Some(dir.path()) {
-            concerns_config |= path.file_name().is_some_and(|name| dir.concerns(name));
+        if chain.is_watched(path) {
+            // The watched directory itself was removed or renamed.
+            if matches!(
+                event.kind,
+                EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_))
+            ) {
+                chain.lost(path);
+                refresh = true;
+            }
+            continue;
         }
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+            continue;
+        };
+        if !chain.concerns(dir, name) {
+            continue;
+        }
+        let change = match event.kind {
+            EventKind::Modify(ModifyKind::Data(_)) => Change::Write,
+            EventKind::Modify(ModifyKind::Metadata(_)) => Change::Metadata,
+            EventKind::Access(AccessKind::Close(AccessMode::Write)) => Change::Commit,
+            EventKind::Access(_) => continue,
+            EventKind::Create(_) => {
+                refresh = true;
+                created(path)
+            }
+            _ => {
+                refresh = true;
+                Change::Commit
+            }
+        };
+        signals.change_at(change, read_at);
     }
-    if concerns_dir && dir.refresh(backend, signals) {
-        // A new directory: whatever the event was, its content is complete.
-        signals.change(Change::Commit);
-    } else if concerns_config {
-        signals.change(change);
-    }
+    refresh
 }
 
 fn into_io(error: notify::Error) -> io::Error {
@@ -163,5 +199,69 @@ fn into_io(error: notify::Error) -> io::Error {
             io::Error::new(io::ErrorKind::NotFound, "path not found")
         }
         other => io::Error::other(format!("{other:?}")),
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::io;
+    use std::sync::Arc;
+    use std::thread::JoinHandle;
+
+    use crossbeam_channel::Sender;
+
+    use super::Message;
+    use crate::mounts::{self, MountTable};
+    use crate::strategy::Signals;
+    use crate::wake::Wake;
+
+    /// A thread telling the notify thread when the mount table changed.
+    pub(super) struct MountThread {
+        wake: Arc<Wake>,
+        thread: Option<JoinHandle<()>>,
+    }
+
+    impl MountThread {
+        pub(super) fn spawn(
+            sender: Sender<Message>,
+            signals: &Signals,
+        ) -> io::Result<Option<Self>> {
+            let Some(table) = MountTable::open() else {
+                return Ok(None);
+            };
+            let wake = Arc::new(Wake::new()?);
+            let woken = Arc::clone(&wake);
+            let thread = signals.spawn("watchers-notify-mounts", move |signals| {
+                loop {
+                    match mounts::wait(&table, woken.fd()) {
+                        Ok(true) => {
+                            if sender.send(Message::Mounts).is_err() {
+                                return;
+                            }
+                        }
+                        Ok(false) => return,
+                        Err(error) => {
+                            signals.stopped(format!(
+                                "notify: polling the mount table failed: {error}"
+                            ));
+                            return;
+                        }
+                    }
+                }
+            })?;
+            Ok(Some(Self {
+                wake,
+                thread: Some(thread),
+            }))
+        }
+    }
+
+    impl Drop for MountThread {
+        fn drop(&mut self) {
+            self.wake.wake();
+            if let Some(thread) = self.thread.take() {
+                let _ = thread.join();
+            }
+        }
     }
 }

@@ -5,7 +5,7 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use std::sync::{Arc, Condvar, Mutex};
 
@@ -23,6 +23,14 @@ use crate::{Change, ConfigSource, Trigger, WatchOptions};
 /// decides whether anything is published. Looking through the symlinks is
 /// what `lstat`-based pollers miss: the user-visible key symlink of a
 /// ConfigMap never changes.
+///
+/// Same files with new bytes is an in-place write: the poller cannot see the
+/// writer's close, so it reports the change as a write and reports it
+/// complete only once the fingerprint has stayed the same for
+/// [`Debounce::poll_settle`](crate::Debounce::poll_settle) (1 s by default):
+/// a writer pausing longer than that between two writes is taken for done,
+/// which is the one thing a poller cannot know. A new inode, a changed link
+/// or `..data` is a commit and reloads on the tick that sees it.
 ///
 /// Metadata cannot tell two same-size writes apart when both land in one
 /// timestamp granule (kernel timestamps come from a coarse clock; some
@@ -92,12 +100,25 @@ impl Strategy for PollWatcher {
             keys: source.keys.clone(),
         };
         let interval = options.poll_interval;
+        let settle = options.debounce.poll_settle;
         let mut previous = Fingerprint::take(&source);
+        // When the last in-place change was seen, while it settles.
+        let mut unsettled: Option<Instant> = None;
         let thread = signals.spawn("watchers-poll", move |signals| {
             while stopped.sleep(interval) {
+                let now = Instant::now();
                 let current = Fingerprint::take(&source);
                 if current != previous {
-                    signals.change(previous.classify(&current));
+                    let change = previous.classify(&current);
+                    unsettled = (change == Change::Write).then_some(now);
+                    signals.change_at(change, now);
+                } else if let Some(since) = unsettled {
+                    // No close to wait for: the same size and mtime for
+                    // `settle` is the best sign the writer is done.
+                    if now.duration_since(since) >= settle {
+                        unsettled = None;
+                        signals.change_at(Change::Commit, now);
+                    }
                 } else if previous.racy {
                     signals.verify();
                 }

@@ -4,6 +4,7 @@ use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
+use std::time::Instant;
 
 use crossbeam_channel::Sender;
 
@@ -36,16 +37,18 @@ pub trait Strategy: Send + 'static {
         Self: Sized;
 }
 
-/// What the driver thread receives.
+/// What the driver thread receives. Each carries the moment it happened
+/// (the event was read, the reload asked for), so a reload's `took` counts
+/// the hop to the driver and its wake-up too.
 #[derive(Debug)]
 pub(crate) enum Signal {
-    Change(Change),
+    Change(Change, Instant),
     /// Events were lost: reload everything.
-    Overflow,
+    Overflow(Instant),
     /// Metadata cannot rule out a change: reload, and say nothing if the
     /// content is the same.
-    Verify,
-    Manual,
+    Verify(Instant),
+    Manual(Instant),
     Stop,
 }
 
@@ -70,28 +73,36 @@ impl Signals {
         }
     }
 
-    /// A change of the config's files (a raw event, classified).
+    /// A change of the config's files (a raw event, classified), read now.
     pub fn change(&self, change: Change) {
+        self.change_at(change, Instant::now());
+    }
+
+    /// A change of the config's files, read from the kernel at `at`.
+    pub fn change_at(&self, change: Change, at: Instant) {
         self.observer.event();
         // A closed channel means the watch is being dropped: nothing to do.
-        let _ = self.sender.send(Signal::Change(change));
+        let _ = self.sender.send(Signal::Change(change, at));
     }
 
     /// The kernel dropped events: everything must be re-read.
     pub fn overflow(&self) {
+        let at = Instant::now();
         self.observer
             .watch_error("event queue overflowed: events were lost, reloading");
-        let _ = self.sender.send(Signal::Overflow);
+        let _ = self.sender.send(Signal::Overflow(at));
     }
 
     /// Metadata looks the same but cannot prove the content is: compare it.
     pub fn verify(&self) {
-        let _ = self.sender.send(Signal::Verify);
+        let _ = self.sender.send(Signal::Verify(Instant::now()));
     }
 
     /// Changes are noticed (again).
     pub fn watching(&self) {
-        self.health.set(WatchHealth::Watching);
+        if self.health.replace(WatchHealth::Watching) != WatchHealth::Watching {
+            self.observer.watch_restored();
+        }
     }
 
     /// The watch is broken and being re-established.
@@ -153,9 +164,17 @@ impl HealthCell {
     }
 
     pub(crate) fn set(&self, health: WatchHealth) {
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = health;
+        self.replace(health);
+    }
+
+    /// Sets `health`, returning the previous one.
+    pub(crate) fn replace(&self, health: WatchHealth) -> WatchHealth {
+        std::mem::replace(
+            &mut *self
+                .0
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            health,
+        )
     }
 }

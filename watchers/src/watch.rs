@@ -8,12 +8,13 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-use crate::debounce::{Debouncer, Next};
+use crate::debounce::{Debouncer, Next, Why};
 use crate::loader::Loader;
 use crate::strategy::{HealthCell, Signal, Signals, Strategy};
+use crate::watchdog::Watchdog;
 use crate::{
-    ConfigSource, Decode, LoadError, Loaded, Observer, ReloadOutcome, ReloadReport, StartError,
-    Trigger, WatchHealth, WatchOptions,
+    Backoff, ConfigSource, Decode, LoadError, Loaded, Observer, ReloadOutcome, ReloadReport,
+    StartError, Trigger, WatchHealth, WatchOptions,
 };
 
 /// A running watch: the manager it publishes to and the threads that feed it.
@@ -22,6 +23,8 @@ pub struct Watch<S: Strategy, T: Send + Sync + 'static, M: managers::ConfigManag
     manager: Arc<M>,
     signals: Sender<Signal>,
     health: Arc<HealthCell>,
+    watchdog: Arc<Watchdog>,
+    watchdog_thread: Option<JoinHandle<()>>,
     // Dropped before the driver is stopped: no signal arrives after `Stop`.
     strategy: Option<S>,
     driver: Option<JoinHandle<()>>,
@@ -66,6 +69,20 @@ where
             took: started.elapsed(),
         });
 
+        let watchdog = Arc::new(Watchdog::default());
+        let watchdog_thread = {
+            let watchdog = Arc::clone(&watchdog);
+            let observer = Arc::clone(&observer);
+            let stuck_after = options.stuck_after;
+            signals
+                .spawn(&format!("watchers-{}-watchdog", S::NAME), move |_| {
+                    watchdog.watch(stuck_after, &observer);
+                })
+                .map_err(|error| StartError::Watch {
+                    path: source.dir.clone(),
+                    source: error,
+                })?
+        };
         let driver = Driver {
             receiver,
             loader,
@@ -77,7 +94,10 @@ where
             } else {
                 None
             },
+            backoff: options.retry,
+            watchdog: Arc::clone(&watchdog),
             last_failure: None,
+            retry: None,
         };
         let driver = signals
             .spawn(&format!("watchers-{}-reload", S::NAME), move |_| {
@@ -91,6 +111,8 @@ where
             manager,
             signals: sender,
             health,
+            watchdog,
+            watchdog_thread: Some(watchdog_thread),
             strategy: Some(strategy),
             driver: Some(driver),
             _marker: PhantomData,
@@ -104,7 +126,14 @@ where
 
     /// Reloads now (SIGHUP), whatever the events said.
     pub fn reload_now(&self) {
-        let _ = self.signals.send(Signal::Manual);
+        let _ = self.signals.send(Signal::Manual(Instant::now()));
+    }
+
+    /// How long the reload running now has been running, if one is. A large
+    /// value means a read is stuck (a hung filesystem): the last good config
+    /// is still served, but no change can be published until it returns.
+    pub fn reload_running_for(&self) -> Option<Duration> {
+        self.watchdog.running_for()
     }
 
     /// Whether changes are still being noticed.
@@ -129,6 +158,10 @@ where
             // A panic in the driver was already visible as `Stopped`.
             let _ = driver.join();
         }
+        self.watchdog.stop();
+        if let Some(watchdog) = self.watchdog_thread.take() {
+            let _ = watchdog.join();
+        }
     }
 }
 
@@ -139,14 +172,30 @@ struct Driver<T, M> {
     observer: Arc<dyn Observer>,
     trigger: Trigger,
     resync_interval: Option<Duration>,
+    backoff: Backoff,
+    watchdog: Arc<Watchdog>,
     /// The last failure reported, so a background check that meets the same
     /// broken file again stays quiet.
     last_failure: Option<LoadError>,
+    /// A load that failed for a transient reason, to be tried again.
+    retry: Option<Retry>,
+}
+
+/// A pending retry of a load that failed for a reason that can go away.
+#[derive(Debug, Clone, Copy)]
+struct Retry {
+    at: Instant,
+    /// Retries so far in this streak.
+    attempt: u32,
+    /// What the streak's first reload was, reported when it ends.
+    trigger: Trigger,
+    since: Instant,
+    asked: Asked,
 }
 
 /// Whether a reload was asked for by someone (report everything) or is a
 /// background check (report only what is new).
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Asked {
     Yes,
     Background,
@@ -162,25 +211,39 @@ where
         loop {
             let now = Instant::now();
             let mut wake = match self.debouncer.next(now) {
-                Next::Reload { since } => {
+                Next::Reload { since, why } => {
                     self.debouncer.reloading();
-                    self.reload(self.trigger, since, Asked::Yes);
+                    let trigger = match why {
+                        Why::Complete => self.trigger,
+                        Why::UnclosedWrite => Trigger::UnclosedWrite,
+                    };
+                    self.reload(trigger, since, Asked::Yes);
                     continue;
                 }
                 Next::WaitUntil(deadline) => Some(deadline),
                 Next::Idle => None,
             };
+            if let Some(retry) = self.retry {
+                if now >= retry.at {
+                    self.reload(retry.trigger, retry.since, retry.asked);
+                    continue;
+                }
+                wake = earliest(wake, retry.at);
+            }
             if let (Some(at), Some(every)) = (next_resync, self.resync_interval) {
                 if now >= at {
                     next_resync = Some(now + every);
-                    if let ReloadOutcome::Published { .. } =
-                        self.reload(Trigger::Resync, now, Asked::Background)
+                    // A writer still writing in place would be read half done;
+                    // its close brings a reload anyway.
+                    if !self.debouncer.write_pending()
+                        && let ReloadOutcome::Published { .. } =
+                            self.reload(Trigger::Resync, now, Asked::Background)
                     {
                         self.observer.resync_found_change();
                     }
                     continue;
                 }
-                wake = Some(wake.map_or(at, |deadline| deadline.min(at)));
+                wake = earliest(wake, at);
             }
             let received = match wake {
                 Some(deadline) => self.receiver.recv_deadline(deadline),
@@ -209,17 +272,20 @@ where
 
     /// Applies one signal; `false` means stop.
     fn handle(&mut self, signal: Signal) -> bool {
-        let now = Instant::now();
         match signal {
-            Signal::Change(change) => self.debouncer.record(change, now),
-            Signal::Overflow => {
-                self.reload(Trigger::Overflow, now, Asked::Yes);
+            Signal::Change(change, at) => self.debouncer.record(change, at),
+            Signal::Overflow(at) => {
+                self.reload(Trigger::Overflow, at, Asked::Yes);
             }
-            Signal::Verify => {
-                self.reload(self.trigger, now, Asked::Background);
+            // A poller's "cannot rule out a change": not while a write is in
+            // progress (the settle or the close reloads it).
+            Signal::Verify(at) => {
+                if !self.debouncer.write_pending() {
+                    self.reload(self.trigger, at, Asked::Background);
+                }
             }
-            Signal::Manual => {
-                self.reload(Trigger::Manual, now, Asked::Yes);
+            Signal::Manual(at) => {
+                self.reload(Trigger::Manual, at, Asked::Yes);
             }
             Signal::Stop => return false,
         }
@@ -227,13 +293,49 @@ where
     }
 
     fn reload(&mut self, trigger: Trigger, since: Instant, asked: Asked) -> ReloadOutcome {
-        let outcome = self.loader.reload();
+        // A streak of transient failures reports as the reload that began it.
+        let (trigger, since, asked) = match self.retry {
+            Some(retry) => (
+                retry.trigger,
+                retry.since.min(since),
+                if retry.asked == Asked::Yes {
+                    Asked::Yes
+                } else {
+                    asked
+                },
+            ),
+            None => (trigger, since, asked),
+        };
+        let outcome = {
+            let _running = self.watchdog.start();
+            self.loader.reload()
+        };
         let took = since.elapsed();
+        if let ReloadOutcome::Failed(error) = &outcome
+            && error.is_transient()
+        {
+            let first = self.retry.is_none();
+            let attempt = self.retry.map_or(1, |retry| retry.attempt + 1);
+            let delay = self.backoff.delay(attempt);
+            self.retry = Some(Retry {
+                at: Instant::now() + delay,
+                attempt,
+                trigger,
+                since,
+                asked,
+            });
+            if first {
+                self.report(trigger, &outcome, took);
+            }
+            self.observer.retrying(error, attempt, delay);
+            return outcome;
+        }
+        let ended_streak = self.retry.take().is_some();
         let new = match &outcome {
             ReloadOutcome::Published { .. } => true,
-            ReloadOutcome::Unchanged => asked == Asked::Yes,
+            ReloadOutcome::Unchanged => asked == Asked::Yes || ended_streak,
             ReloadOutcome::Failed(error) => {
-                asked == Asked::Yes || self.last_failure.as_ref() != Some(error)
+                asked == Asked::Yes || ended_streak || self.last_failure.as_ref() != Some(error)
             }
         };
         self.last_failure = match &outcome {
@@ -241,12 +343,20 @@ where
             ReloadOutcome::Published { .. } | ReloadOutcome::Unchanged => None,
         };
         if new {
-            self.observer.reload(&ReloadReport {
-                trigger,
-                outcome: outcome.clone(),
-                took,
-            });
+            self.report(trigger, &outcome, took);
         }
         outcome
     }
+
+    fn report(&self, trigger: Trigger, outcome: &ReloadOutcome, took: Duration) {
+        self.observer.reload(&ReloadReport {
+            trigger,
+            outcome: outcome.clone(),
+            took,
+        });
+    }
+}
+
+fn earliest(wake: Option<Instant>, at: Instant) -> Option<Instant> {
+    Some(wake.map_or(at, |deadline| deadline.min(at)))
 }

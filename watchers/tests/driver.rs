@@ -7,10 +7,11 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use common::{Harness, TestConfig, file_source, wait_until, yaml};
+use watchers::DecodeError;
 use watchers::{
     Change, ConfigSource, Debounce, Decode, Files, ReloadOutcome, Signals, Strategy, Trigger,
     WatchHealth, WatchOptions, YamlFile,
@@ -65,31 +66,185 @@ fn an_overflow_reloads_everything_and_is_reported() {
 /// `took` starts at the first event of a reload, not at the last one.
 #[test]
 fn took_counts_from_the_first_event() {
-    // A quiet window long enough that the write waits for the commit.
-    let debounce = Debounce {
-        quiet: Duration::from_secs(60),
-        max_delay: Duration::from_secs(60),
-    };
-    let (dir, harness, signals) = start(WatchOptions {
-        debounce,
-        ..common::options()
-    });
+    let (dir, harness, signals) = start(common::options());
     let pause = Duration::from_millis(100);
+    // An in-place write waits for its writer's close.
     signals.change(Change::Write);
     std::thread::sleep(pause);
     fs::write(dir.path().join("app.yaml"), yaml("v1")).unwrap();
     signals.change(Change::Commit);
     harness.wait_for("v1");
+    assert!(
+        last_published_took(&harness) >= pause,
+        "took {:?}, the first event was {pause:?} earlier",
+        last_published_took(&harness)
+    );
+}
+
+fn last_published_took(harness: &Harness<Scripted>) -> Duration {
     let reports = harness.recorder.reports.lock().unwrap();
-    let published = reports
+    reports
         .iter()
         .rfind(|report| matches!(report.outcome, ReloadOutcome::Published { .. }))
-        .unwrap();
-    assert!(
-        published.took >= pause,
-        "took {:?}, the first event was {pause:?} earlier",
-        published.took
+        .expect("a publish was reported")
+        .took
+}
+
+/// A gate the test opens and closes, and how many decodes reached it.
+#[derive(Default)]
+struct Gate {
+    closed: Mutex<bool>,
+    wake: Condvar,
+    entered: AtomicUsize,
+}
+
+impl Gate {
+    fn set_closed(&self, closed: bool) {
+        *self.closed.lock().unwrap() = closed;
+        self.wake.notify_all();
+    }
+
+    fn pass(&self) {
+        self.entered.fetch_add(1, Ordering::SeqCst);
+        let _open = self
+            .wake
+            .wait_while(self.closed.lock().unwrap(), |closed| *closed)
+            .unwrap();
+    }
+
+    fn entered(&self) -> usize {
+        self.entered.load(Ordering::SeqCst)
+    }
+}
+
+/// A decoder that blocks while its gate is closed: a reload in progress the
+/// test controls.
+struct Gated(Arc<Gate>);
+
+impl Decode<TestConfig> for Gated {
+    fn decode(&self, files: &Files) -> Result<TestConfig, DecodeError> {
+        self.0.pass();
+        YamlFile::<TestConfig>::new().decode(files)
+    }
+}
+
+/// A watch whose decoder the test can hold.
+struct GatedWatch {
+    dir: tempfile::TempDir,
+    harness: Harness<Scripted>,
+    signals: Signals,
+    gate: Arc<Gate>,
+}
+
+/// A test that fails with the gate closed must not hang its drop.
+impl Drop for GatedWatch {
+    fn drop(&mut self) {
+        self.gate.set_closed(false);
+    }
+}
+
+fn start_gated(options: WatchOptions) -> GatedWatch {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("app.yaml"), yaml("v0")).unwrap();
+    let gate = Arc::new(Gate::default());
+    let harness = Harness::<Scripted>::start_with(
+        file_source(dir.path(), "app.yaml"),
+        Gated(Arc::clone(&gate)),
+        options,
     );
+    let signals = signals_for(dir.path());
+    GatedWatch {
+        dir,
+        harness,
+        signals,
+        gate,
+    }
+}
+
+/// `took` counts from when the strategy read the event, not from when the
+/// driver got to it: here the driver is busy in another reload for a while
+/// after the event, and that wait is part of what the change waited.
+#[test]
+fn took_counts_from_when_the_event_was_read_not_when_the_driver_got_to_it() {
+    let gated = start_gated(common::options());
+    let (dir, harness, signals, gate) = (&gated.dir, &gated.harness, &gated.signals, &gated.gate);
+    gate.set_closed(true);
+    fs::write(dir.path().join("app.yaml"), yaml("v1")).unwrap();
+    harness.watch.reload_now();
+    wait_until("the manual reload is decoding", || gate.entered() >= 2);
+    // The event arrives while the driver is busy.
+    fs::write(dir.path().join("app.yaml"), yaml("v2")).unwrap();
+    signals.change(Change::Commit);
+    let busy = Duration::from_millis(200);
+    std::thread::sleep(busy);
+    gate.set_closed(false);
+    harness.wait_for("v2");
+    assert!(
+        last_published_took(harness) >= busy,
+        "took {:?}, but the event waited {busy:?} for the driver",
+        last_published_took(harness)
+    );
+}
+
+/// A reload stuck in a read (a hung filesystem) is visible while it lasts.
+#[test]
+fn a_stuck_reload_is_visible_while_it_runs() {
+    let gated = start_gated(common::options());
+    let (dir, harness, signals, gate) = (&gated.dir, &gated.harness, &gated.signals, &gated.gate);
+    assert_eq!(harness.watch.reload_running_for(), None);
+    gate.set_closed(true);
+    fs::write(dir.path().join("app.yaml"), yaml("v1")).unwrap();
+    signals.change(Change::Commit);
+    wait_until("the reload is decoding", || gate.entered() >= 2);
+    let first = harness.watch.reload_running_for().expect("a reload runs");
+    std::thread::sleep(Duration::from_millis(50));
+    let later = harness.watch.reload_running_for().expect("a reload runs");
+    assert!(later > first, "{later:?} after {first:?}");
+    assert_eq!(harness.message(), "v0", "the last good config is served");
+    gate.set_closed(false);
+    harness.wait_for("v1");
+    wait_until("no reload runs", || {
+        harness.watch.reload_running_for().is_none()
+    });
+}
+
+/// A write whose writer never closes is published after the timeout, and
+/// says why.
+#[test]
+fn an_unclosed_write_is_published_after_the_timeout_with_its_trigger() {
+    let debounce = Debounce {
+        unclosed_write_timeout: Duration::from_millis(200),
+        ..Debounce::default()
+    };
+    let (dir, harness, signals) = start(WatchOptions {
+        debounce,
+        ..common::options()
+    });
+    fs::write(dir.path().join("app.yaml"), yaml("v1")).unwrap();
+    signals.change(Change::Write);
+    harness.wait_for("v1");
+    assert_eq!(
+        harness.recorder.publish_triggers(),
+        [Trigger::UnclosedWrite]
+    );
+}
+
+/// While a write waits for its close, the resync does not read the file:
+/// it would read it half written.
+#[test]
+fn the_resync_waits_while_a_write_is_open() {
+    let (dir, harness, signals) = start(WatchOptions {
+        resync_interval: Some(Duration::from_millis(10)),
+        ..common::options()
+    });
+    signals.change(Change::Write);
+    fs::write(dir.path().join("app.yaml"), yaml("half")).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(harness.history(), ["v0"], "the resync read an open write");
+    fs::write(dir.path().join("app.yaml"), yaml("whole")).unwrap();
+    signals.change(Change::Commit);
+    harness.wait_for("whole");
+    assert_eq!(harness.history(), ["v0", "whole"]);
 }
 
 #[test]
@@ -129,7 +284,7 @@ fn health_follows_what_the_strategy_reports() {
 struct Counting(Arc<AtomicUsize>);
 
 impl Decode<TestConfig> for Counting {
-    fn decode(&self, files: &Files) -> Result<TestConfig, String> {
+    fn decode(&self, files: &Files) -> Result<TestConfig, DecodeError> {
         self.0.fetch_add(1, Ordering::SeqCst);
         YamlFile::<TestConfig>::new().decode(files)
     }

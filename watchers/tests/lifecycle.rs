@@ -42,7 +42,7 @@ fn start_and_stop<S: Strategy>() {
     match started {
         Err(StartError::InitialLoad(error)) => {
             assert!(
-                error.path.ends_with("bad.yaml") && error.reason.contains("invalid YAML"),
+                error.path.ends_with("bad.yaml") && error.kind.to_string().contains("invalid YAML"),
                 "{error}"
             );
         }

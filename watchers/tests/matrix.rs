@@ -10,9 +10,10 @@ use std::os::unix::fs::symlink;
 use std::time::Duration;
 
 use common::{Harness, TestConfig, file_source, wait_until, yaml};
+use watchers::DecodeError;
 use watchers::testing::{
     KubeletVolume, SymlinkOrder, delete_and_recreate, rename_replace, rewrite_same,
-    swap_parent_dir, symlink_swap, touch, write_in_place, write_in_place_slowly,
+    swap_parent_dir, symlink_swap, touch, write_in_chunks, write_in_place, write_in_place_slowly,
 };
 use watchers::{
     ConfigSource, Decode, Files, Strategy, Trigger, WatchHealth, WatchOptions, parse_yaml,
@@ -40,7 +41,7 @@ fn kubelet_updates<S: Strategy>(order: SymlinkOrder) {
 struct Pair;
 
 impl Decode<TestConfig> for Pair {
-    fn decode(&self, files: &Files) -> Result<TestConfig, String> {
+    fn decode(&self, files: &Files) -> Result<TestConfig, DecodeError> {
         let [(_, app), (_, extra)] = &files.entries[..] else {
             return Err("expected two keys".into());
         };
@@ -49,7 +50,8 @@ impl Decode<TestConfig> for Pair {
             return Err(format!(
                 "torn snapshot: app {:?} with extra {:?}",
                 app.message, extra.message
-            ));
+            )
+            .into());
         }
         Ok(app)
     }
@@ -174,6 +176,88 @@ fn slow_in_place_rewrites<S: Strategy>() {
             .enumerate()
             .all(|(round, published)| *published == message(round))
     );
+}
+
+/// One file descriptor writes a YAML literal block a line at a time, pausing
+/// 300 ms between lines: every prefix is valid YAML with a non-empty
+/// message, so a reload that reads before the writer's close publishes a
+/// half-written config. Only the whole file, once per round, may be published.
+fn slow_writer_with_valid_yaml_prefixes<S: Strategy>() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.yaml");
+    let lines = |round: usize| -> Vec<String> {
+        let mut lines = vec!["message: |\n".to_owned()];
+        lines.extend((1..=3).map(|line| format!("  round {round} line {line}\n")));
+        lines
+    };
+    let whole = |round: usize| {
+        (1..=3)
+            .map(|line| format!("round {round} line {line}\n"))
+            .collect::<String>()
+    };
+    fs::write(&path, lines(0).concat()).unwrap();
+    let harness = Harness::<S>::start(file_source(dir.path(), "app.yaml"));
+    for round in 1..=ROUNDS {
+        let lines = lines(round);
+        let chunks: Vec<&[u8]> = lines.iter().map(|line| line.as_bytes()).collect();
+        write_in_chunks(&path, &chunks, Duration::from_millis(300)).unwrap();
+        harness.wait_for(&whole(round));
+    }
+    let expected: Vec<String> = (0..=ROUNDS).map(whole).collect();
+    assert_eq!(harness.history(), expected, "a prefix was published");
+}
+
+/// The config path is a symlink into another directory
+/// (`/etc/app/config.yaml -> /srv/conf/app.yaml`): edits of the target, in
+/// place and by rename, are noticed without waiting for a resync.
+fn symlink_into_another_directory<S: Strategy>() {
+    let links = tempfile::tempdir().unwrap();
+    let targets = tempfile::tempdir().unwrap();
+    let target = targets.path().join("app.yaml");
+    fs::write(&target, yaml("v0")).unwrap();
+    symlink(&target, links.path().join("config.yaml")).unwrap();
+    let harness = Harness::<S>::start(file_source(links.path(), "config.yaml"));
+    for round in 1..=ROUNDS {
+        let renamed = format!("renamed-{round}");
+        rename_replace(&target, yaml(&renamed).as_bytes()).unwrap();
+        harness.wait_for(&renamed);
+        let written = format!("written-{round}");
+        write_in_place(&target, yaml(&written).as_bytes()).unwrap();
+        harness.wait_for(&written);
+    }
+}
+
+/// A chain of two symlinks across three directories, whose middle link is
+/// swapped (`ln -sfn`) to a fourth: the swap is noticed, then edits of the
+/// new target are, and edits of the old one no longer matter.
+fn symlink_chain_relinked<S: Strategy>() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = |name: &str| {
+        let dir = root.path().join(name);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    };
+    let (etc, srv, blue, green) = (dir("etc"), dir("srv"), dir("blue"), dir("green"));
+    let middle = srv.join("current.yaml");
+    let target = |round: usize| {
+        if round.is_multiple_of(2) {
+            blue.join("app.yaml")
+        } else {
+            green.join("app.yaml")
+        }
+    };
+    fs::write(target(0), yaml("v0")).unwrap();
+    symlink(target(0), &middle).unwrap();
+    symlink(&middle, etc.join("config.yaml")).unwrap();
+    let harness = Harness::<S>::start(file_source(&etc, "config.yaml"));
+    for round in 1..=ROUNDS {
+        fs::write(target(round), yaml(&format!("swapped-{round}"))).unwrap();
+        symlink_swap(&middle, &target(round)).unwrap();
+        harness.wait_for(&format!("swapped-{round}"));
+        let edited = format!("edited-{round}");
+        rename_replace(&target(round), yaml(&edited).as_bytes()).unwrap();
+        harness.wait_for(&edited);
+    }
 }
 
 fn short(history: &[String]) -> Vec<String> {
@@ -390,6 +474,9 @@ macro_rules! matrix {
             #[test] fn rename_replace() { super::rename_replace_updates::<S>() }
             #[test] fn in_place_rewrite() { super::in_place_rewrites::<S>() }
             #[test] fn slow_in_place_rewrite_never_publishes_a_half_file() { super::slow_in_place_rewrites::<S>() }
+            #[test] fn slow_writer_with_valid_yaml_prefixes_publishes_only_the_whole_file() { super::slow_writer_with_valid_yaml_prefixes::<S>() }
+            #[test] fn symlink_into_another_directory() { super::symlink_into_another_directory::<S>() }
+            #[test] fn symlink_chain_relinked() { super::symlink_chain_relinked::<S>() }
             #[test] fn delete_and_recreate() { super::delete_and_recreate_updates::<S>() }
             #[test] fn plain_symlink_swap() { super::symlink_swaps::<S>() }
             #[test] fn parent_directory_swap() { super::parent_directory_swaps::<S>() }

@@ -67,7 +67,11 @@ enum Op {
 }
 
 fn change() -> impl Strategy<Value = Change> {
-    prop_oneof![Just(Change::Write), Just(Change::Commit)]
+    prop_oneof![
+        Just(Change::Write),
+        Just(Change::Commit),
+        Just(Change::Metadata)
+    ]
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -109,9 +113,10 @@ fn run(ops: &[Op], last_signal: Change) -> Result<(), TestCaseError> {
     let path = dir.path().join("app.yaml");
     fs::write(&path, yaml("initial")).unwrap();
     let options = WatchOptions {
+        // Short bounds, so a last `Write` with no close publishes quickly.
         debounce: Debounce {
-            quiet: Duration::from_millis(5),
-            max_delay: Duration::from_millis(30),
+            unclosed_write_timeout: Duration::from_millis(30),
+            poll_settle: Duration::from_millis(30),
         },
         resync_interval: None,
         ..WatchOptions::default()

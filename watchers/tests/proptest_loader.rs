@@ -12,7 +12,7 @@ use std::fs;
 use common::TestConfig;
 use proptest::prelude::*;
 use watchers::testing::KubeletVolume;
-use watchers::{ConfigSource, ContentHash, Decode, Files, YamlFile};
+use watchers::{ConfigSource, ContentHash, Decode, Files, LoadErrorKind, YamlFile};
 
 /// Cases per property: 64, times `RELIABILITY_SCALE`.
 fn cases() -> u32 {
@@ -59,9 +59,9 @@ proptest! {
                 prop_assert_eq!(Ok(loaded.config), decoded);
                 prop_assert!(loaded.hash == ContentHash::of(&files));
             }
-            Err(error) if bytes.len() as u64 > limit => prop_assert!(error.reason.contains("larger than the limit"), "{}", error),
-            Err(error) if bytes.is_empty() => prop_assert!(error.reason.contains("is empty"), "{}", error),
-            Err(error) => prop_assert_eq!(Err(error.reason), decoded),
+            Err(error) if bytes.len() as u64 > limit => prop_assert!(matches!(error.kind, LoadErrorKind::TooLarge { .. }), "{}", error),
+            Err(error) if bytes.is_empty() => prop_assert_eq!(error.kind, LoadErrorKind::Empty),
+            Err(error) => prop_assert_eq!(Err(error.kind), decoded.map_err(LoadErrorKind::from)),
         }
     }
 

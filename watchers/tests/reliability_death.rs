@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::{Harness, Recorder, TestConfig, file_source, wait_until, yaml};
+use watchers::DecodeError;
 use watchers::testing::rename_replace;
 use watchers::{Decode, Files, Observer, ReloadReport, Strategy, Watch, WatchHealth, YamlFile};
 
@@ -23,7 +24,7 @@ use watchers::{Decode, Files, Observer, ReloadReport, Strategy, Watch, WatchHeal
 struct PanicsOn(&'static str);
 
 impl Decode<TestConfig> for PanicsOn {
-    fn decode(&self, files: &Files) -> Result<TestConfig, String> {
+    fn decode(&self, files: &Files) -> Result<TestConfig, DecodeError> {
         let config = YamlFile::<TestConfig>::new().decode(files)?;
         assert_ne!(config.message, self.0, "a decoder bug");
         Ok(config)

@@ -29,6 +29,7 @@ use std::time::Instant;
 
 use common::{PATIENCE, Recorder, wait_until};
 use managers::{ArcSwapManager, ConfigManager};
+use watchers::DecodeError;
 use watchers::testing::KubeletVolume;
 use watchers::{ConfigSource, Decode, Files, Loaded, Observer, Strategy, Watch};
 
@@ -57,7 +58,7 @@ fn checksum(message: &str) -> String {
 struct CheckedPair;
 
 impl Decode<Pair> for CheckedPair {
-    fn decode(&self, files: &Files) -> Result<Pair, String> {
+    fn decode(&self, files: &Files) -> Result<Pair, DecodeError> {
         let [(_, message), (_, sum)] = &files.entries[..] else {
             return Err("expected two keys".into());
         };
@@ -68,7 +69,7 @@ impl Decode<Pair> for CheckedPair {
         if pair.agrees() {
             Ok(pair)
         } else {
-            Err(format!("torn pair: {pair:?}"))
+            Err(format!("torn pair: {pair:?}").into())
         }
     }
 }

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::{Harness, TestConfig, file_source, yaml};
+use watchers::DecodeError;
 use watchers::testing::{KubeletVolume, rename_replace};
 use watchers::{Decode, Files, InotifyWatcher, NotifyWatcher, PollWatcher, Strategy, YamlFile};
 
@@ -23,7 +24,7 @@ struct ChangeDuringFirstDecode<F> {
 }
 
 impl<F: Fn() + Send + Sync + 'static> Decode<TestConfig> for ChangeDuringFirstDecode<F> {
-    fn decode(&self, files: &Files) -> Result<TestConfig, String> {
+    fn decode(&self, files: &Files) -> Result<TestConfig, DecodeError> {
         if !self.changed.swap(true, Ordering::SeqCst) {
             (self.change)();
         }

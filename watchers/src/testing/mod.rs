@@ -32,12 +32,14 @@
 //! ```
 
 mod kubelet;
+mod mount;
 mod patterns;
 
 pub use kubelet::{KubeletVolume, SymlinkOrder};
+pub use mount::Tmpfs;
 pub use patterns::{
     delete_and_recreate, rename_replace, rewrite_same, swap_parent_dir, symlink_swap, touch,
-    write_in_place, write_in_place_slowly,
+    write_in_chunks, write_in_place, write_in_place_slowly,
 };
 
 use std::hash::{BuildHasher, RandomState};

@@ -36,6 +36,22 @@ pub fn write_in_place_slowly(path: &Path, contents: &[u8], pause: Duration) -> i
     file.write_all(rest)
 }
 
+/// A slow writer: one `open(O_TRUNC)`, then each chunk written with `pause`
+/// before the next, then close. With a YAML literal block written a line per
+/// chunk, every prefix the file passes through is itself valid YAML, so only
+/// waiting for the writer's close keeps a reader from publishing one.
+pub fn write_in_chunks(path: &Path, chunks: &[&[u8]], pause: Duration) -> io::Result<()> {
+    let mut file = File::create(path)?;
+    for (index, chunk) in chunks.iter().enumerate() {
+        if index > 0 {
+            thread::sleep(pause);
+        }
+        file.write_all(chunk)?;
+        file.flush()?;
+    }
+    Ok(())
+}
+
 /// A deploy script's `rm` then `cp`: the path is missing for `gap`.
 pub fn delete_and_recreate(path: &Path, contents: &[u8], gap: Duration) -> io::Result<()> {
     fs::remove_file(path)?;

@@ -1,0 +1,72 @@
+//! Noticing mounts and unmounts (Linux): a directory watch dies with its
+//! filesystem's unmount, and a filesystem mounted over a watched directory
+//! hides it without any event on it. Both change the process's mount table,
+//! and the kernel reports that on `/proc/self/mountinfo` as `POLLPRI`
+//! (proc(5)): the event strategies poll it beside their events and resolve
+//! the config's path again when it fires.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+
+/// The process's mount table, opened for change notification.
+pub(crate) struct MountTable(File);
+
+impl MountTable {
+    /// Opens `/proc/self/mountinfo`; `None` where there is no `/proc`
+    /// (changes of mounts are then left to the resync).
+    pub(crate) fn open() -> Option<Self> {
+        File::open("/proc/self/mountinfo").ok().map(Self)
+    }
+
+    /// The descriptor to poll for `POLLPRI`.
+    pub(crate) fn fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+
+    /// A `pollfd` that is ready when the mount table changed since the last
+    /// poll that reported it.
+    pub(crate) fn pollfd(&self) -> libc::pollfd {
+        libc::pollfd {
+            fd: self.fd(),
+            events: libc::POLLPRI,
+            revents: 0,
+        }
+    }
+}
+
+/// Whether a polled `MountTable` fired: the kernel sets `POLLPRI | POLLERR`
+/// once per change (and re-arms on the next poll by itself).
+pub(crate) fn changed(pollfd: &libc::pollfd) -> bool {
+    pollfd.revents & (libc::POLLPRI | libc::POLLERR) != 0
+}
+
+/// Blocks until the mount table changes or `wake` is readable (then returns
+/// `Ok(false)`); `Ok(true)` when the mounts changed.
+pub(crate) fn wait(table: &MountTable, wake: RawFd) -> io::Result<bool> {
+    loop {
+        let mut fds = [
+            table.pollfd(),
+            libc::pollfd {
+                fd: wake,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: `fds` is a live array of two pollfd for the whole call.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        if ready < 0 {
+            let error = io::Error::last_os_error();
+            if error.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(error);
+        }
+        if fds[1].revents != 0 {
+            return Ok(false);
+        }
+        if changed(&fds[0]) {
+            return Ok(true);
+        }
+    }
+}
