@@ -31,13 +31,20 @@ pub struct Cli {
     #[arg(long, env = "POLL_INTERVAL", value_parser = humantime::parse_duration)]
     pub poll_interval: Option<Duration>,
 
-    /// After an in-place write, reload once no write came for this long.
-    #[arg(long, env = "DEBOUNCE_QUIET", value_parser = humantime::parse_duration)]
-    pub debounce_quiet: Option<Duration>,
+    /// An in-place write whose writer never closes the file is reloaded after
+    /// this long without another write [default: the watchers crate's, 5s].
+    #[arg(long, env = "UNCLOSED_WRITE_TIMEOUT", value_parser = humantime::parse_duration)]
+    pub unclosed_write_timeout: Option<Duration>,
 
-    /// Reload no later than this after the first pending write.
-    #[arg(long, env = "DEBOUNCE_MAX_DELAY", value_parser = humantime::parse_duration)]
-    pub debounce_max_delay: Option<Duration>,
+    /// The poll watcher reloads an in-place change once the file stayed the
+    /// same for this long [default: the watchers crate's, 1s].
+    #[arg(long, env = "POLL_SETTLE", value_parser = humantime::parse_duration)]
+    pub poll_settle: Option<Duration>,
+
+    /// A reload running longer than this is logged (once) and shown in
+    /// `/readyz`'s body: its filesystem may be hung.
+    #[arg(long, env = "STUCK_RELOAD_AFTER", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub stuck_reload_after: Duration,
 
     /// Re-read and compare the config this often, to catch changes no event
     /// announced (`0` turns it off).
@@ -72,11 +79,11 @@ impl Cli {
     /// The watchers crate's defaults, overridden by the flags given.
     pub fn watch_options(&self) -> WatchOptions {
         let mut options = WatchOptions::default();
-        if let Some(quiet) = self.debounce_quiet {
-            options.debounce.quiet = quiet;
+        if let Some(timeout) = self.unclosed_write_timeout {
+            options.debounce.unclosed_write_timeout = timeout;
         }
-        if let Some(max_delay) = self.debounce_max_delay {
-            options.debounce.max_delay = max_delay;
+        if let Some(settle) = self.poll_settle {
+            options.debounce.poll_settle = settle;
         }
         if let Some(interval) = self.resync_interval {
             options.resync_interval = (!interval.is_zero()).then_some(interval);
@@ -85,6 +92,7 @@ impl Cli {
             options.poll_interval = interval;
         }
         options.max_config_bytes = self.max_config_bytes;
+        options.stuck_after = self.stuck_reload_after;
         options
     }
 }

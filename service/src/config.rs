@@ -41,11 +41,23 @@ impl ServiceConfig {
 
 impl Validate for ServiceConfig {
     fn validate(&self) -> Result<(), String> {
-        if self.message.iter().all(u8::is_ascii_whitespace) {
-            return Err("`message` is empty".to_owned());
+        let text = std::str::from_utf8(&self.message).expect("decoded from a `String`");
+        if text.chars().all(is_blank) {
+            return Err("`message` is empty (only whitespace or invisible characters)".to_owned());
         }
         Ok(())
     }
+}
+
+/// A character that shows nothing: Unicode whitespace (a no-break space
+/// included) or a default-ignorable code point (zero-width space and joiners,
+/// the byte-order mark, soft hyphen, variation selectors). A message of only
+/// these would serve an empty-looking body.
+fn is_blank(character: char) -> bool {
+    use icu_properties::CodePointSetData;
+    use icu_properties::props::{DefaultIgnorableCodePoint, WhiteSpace};
+    CodePointSetData::new::<WhiteSpace>().contains(character)
+        || CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(character)
 }
 
 fn string_as_bytes<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Bytes, D::Error> {
@@ -58,7 +70,8 @@ mod tests {
     use super::*;
 
     fn parse(yaml: &str) -> Result<ServiceConfig, String> {
-        let config: ServiceConfig = watchers::parse_yaml(yaml.as_bytes())?;
+        let config: ServiceConfig =
+            watchers::parse_yaml(yaml.as_bytes()).map_err(|error| error.to_string())?;
         config.validate().map(|()| config)
     }
 
@@ -71,6 +84,27 @@ mod tests {
     #[test]
     fn an_empty_message_is_rejected() {
         assert!(parse("message: \"  \"\n").unwrap_err().contains("empty"));
+    }
+
+    #[test]
+    fn a_message_of_invisible_characters_is_rejected() {
+        for invisible in [
+            "\u{00a0}\u{00a0}",         // no-break spaces
+            "\u{200b}",                 // zero-width space
+            "\u{200c}\u{200d}\u{2060}", // zero-width (non-)joiner, word joiner
+            "\u{feff} \u{3000}",        // byte-order mark, ideographic space
+            "\u{00ad}\u{fe0f}",         // soft hyphen, variation selector
+        ] {
+            let yaml = format!("message: \"{invisible}\"\n");
+            assert!(
+                parse(&yaml).unwrap_err().contains("empty"),
+                "{invisible:?} accepted"
+            );
+        }
+        assert!(
+            parse("message: \"\u{200b}x\"\n").is_ok(),
+            "one visible character is enough"
+        );
     }
 
     #[test]

@@ -19,8 +19,11 @@ mod cli;
 mod config;
 mod logging;
 mod metrics;
+mod observer;
 mod server;
 mod shutdown;
+mod startup;
+mod streak;
 mod variant;
 
 use std::process::ExitCode;
@@ -34,7 +37,8 @@ use watchers::{ConfigSource, Loaded, Strategy, Watch, YamlFile};
 
 use crate::cli::Cli;
 use crate::config::ServiceConfig;
-use crate::metrics::{Metrics, ReloadObserver, one_line};
+use crate::metrics::{Metrics, one_line};
+use crate::observer::ReloadObserver;
 use crate::server::ServiceWatch;
 use crate::variant::{ManagerKind, WatcherKind};
 
@@ -103,12 +107,18 @@ where
     let metrics = Arc::new(Metrics::new(M::NAME, S::NAME));
     let source = ConfigSource::file(&cli.config);
     let observer = Arc::new(ReloadObserver::new(Arc::clone(&metrics)));
-    let watch = match Watch::<S, ServiceConfig, M>::start(
-        source.clone(),
-        YamlFile::new(),
-        cli.watch_options(),
-        observer,
-    ) {
+    // Said before the first read: if the filesystem hangs there, this line
+    // and the warning below are what an operator sees.
+    info!(config = %cli.config.display(), "loading the initial config");
+    let starting = tokio::task::spawn_blocking({
+        let (source, options) = (source.clone(), cli.watch_options());
+        move || Watch::<S, ServiceConfig, M>::start(source, YamlFile::new(), options, observer)
+    });
+    let started = match startup::wait_for(starting, cli.stuck_reload_after, &cli.config).await {
+        Ok(started) => started,
+        Err(error) => return fail(format_args!("cannot start: {error}")),
+    };
+    let watch = match started {
         Ok(watch) => Arc::new(watch),
         Err(error) => {
             return fail(format_args!(
@@ -143,7 +153,7 @@ where
     info!(%addr, "listening");
 
     let reloader = tokio::spawn(shutdown::reload_on_hangup(hangup, Arc::clone(&watch)));
-    let app = server::router(Arc::clone(&watch), metrics);
+    let app = server::router(Arc::clone(&watch), metrics, cli.stuck_reload_after);
     let served = shutdown::serve(listener, app, stop, cli.shutdown_timeout).await;
     reloader.abort();
     let _ = reloader.await;

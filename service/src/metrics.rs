@@ -1,11 +1,10 @@
-//! Prometheus metrics about reloads, and the [`watchers::Observer`] that
-//! feeds them and logs every reload.
+//! Prometheus metrics about reloads, fed by the observer (`observer.rs`).
 //!
 //! Nothing here runs per request: the counters move only when the watcher
 //! reports something, and `/metrics` encodes the registry on demand.
 
 use std::sync::atomic::AtomicU64;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -14,8 +13,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
-use tracing::{debug, info, warn};
-use watchers::{Observer, ReloadOutcome, ReloadReport, Trigger};
+use watchers::{ReloadOutcome, ReloadReport, Trigger};
 
 /// `result` of `config_reloads_total`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -23,6 +21,12 @@ struct ReloadLabels {
     /// `success` (a new config published), `failure` (rejected, the last
     /// good one kept) or `unchanged` (same content as the published one).
     result: &'static str,
+}
+
+/// `trigger` of `config_reload_triggers_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TriggerLabels {
+    trigger: &'static str,
 }
 
 /// The label of `config_info`.
@@ -42,6 +46,10 @@ pub struct Metrics {
     watcher_events: Counter,
     resync_changes: Counter,
     watch_errors: Counter,
+    reload_retries: Counter,
+    reload_triggers: Family<TriggerLabels, Counter>,
+    reload_running: Gauge<f64, AtomicU64>,
+    stuck_reloads: Counter,
     reload_duration: Histogram,
 }
 
@@ -57,6 +65,10 @@ impl Metrics {
             watcher_events: Counter::default(),
             resync_changes: Counter::default(),
             watch_errors: Counter::default(),
+            reload_retries: Counter::default(),
+            reload_triggers: Family::default(),
+            reload_running: Gauge::default(),
+            stuck_reloads: Counter::default(),
             // 100 µs .. ~1.6 s: an event-driven reload is sub-millisecond, a
             // debounced or polled one takes up to the interval.
             reload_duration: Histogram::new(exponential_buckets(0.0001, 2.0, 15)),
@@ -113,23 +125,71 @@ impl Metrics {
             metrics.watch_errors.clone(),
         );
         registry.register(
+            "config_reload_retries",
+            "Retries of loads that failed for a reason that can go away (EMFILE, EIO, ...)",
+            metrics.reload_retries.clone(),
+        );
+        registry.register(
+            "config_reload_triggers",
+            "Reported reloads by cause (unclosed_write: an in-place write never closed, reloaded after the timeout)",
+            metrics.reload_triggers.clone(),
+        );
+        registry.register(
+            "config_reload_running_seconds",
+            "How long the reload running now has been running, 0 when none (large: a hung filesystem)",
+            metrics.reload_running.clone(),
+        );
+        registry.register(
+            "config_stuck_reloads",
+            "Reloads that ran longer than --stuck-reload-after",
+            metrics.stuck_reloads.clone(),
+        );
+        registry.register(
             "config_reload_duration_seconds",
-            "From the trigger of a reload to the end of its publish",
+            "From the event that caused a reload to the end of its publish",
             metrics.reload_duration.clone(),
         );
         metrics
     }
 
-    /// The registry in the OpenMetrics text format.
-    pub fn encode(&self) -> String {
+    /// The registry in the OpenMetrics text format, with the age of the
+    /// reload running now (read at scrape time: a hung reload cannot update it).
+    pub fn encode(&self, reload_running_for: Option<Duration>) -> String {
+        self.reload_running
+            .set(reload_running_for.map_or(0.0, |age| age.as_secs_f64()));
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .expect("writing to a String cannot fail");
         text
     }
 
-    fn record(&self, report: &ReloadReport) {
+    pub(crate) fn watch_error(&self) {
+        self.watch_errors.inc();
+    }
+
+    pub(crate) fn event(&self) {
+        self.watcher_events.inc();
+    }
+
+    pub(crate) fn resync_change(&self) {
+        self.resync_changes.inc();
+    }
+
+    pub(crate) fn retry(&self) {
+        self.reload_retries.inc();
+    }
+
+    pub(crate) fn stuck_reload(&self) {
+        self.stuck_reloads.inc();
+    }
+
+    pub(crate) fn record(&self, report: &ReloadReport) {
         self.reload_duration.observe(report.took.as_secs_f64());
+        self.reload_triggers
+            .get_or_create(&TriggerLabels {
+                trigger: trigger_name(report.trigger),
+            })
+            .inc();
         let result = match &report.outcome {
             ReloadOutcome::Published { version, hash } => {
                 self.version
@@ -164,55 +224,8 @@ fn unix_now() -> f64 {
         .map_or(0.0, |since| since.as_secs_f64())
 }
 
-/// Logs every reload and feeds [`Metrics`].
-pub struct ReloadObserver {
-    metrics: std::sync::Arc<Metrics>,
-}
-
-impl ReloadObserver {
-    pub fn new(metrics: std::sync::Arc<Metrics>) -> Self {
-        Self { metrics }
-    }
-}
-
-impl Observer for ReloadObserver {
-    fn event(&self) {
-        self.metrics.watcher_events.inc();
-    }
-
-    fn reload(&self, report: &ReloadReport) {
-        self.metrics.record(report);
-        let trigger = trigger_name(report.trigger);
-        let took = report.took;
-        match &report.outcome {
-            ReloadOutcome::Published { version, hash } => {
-                info!(trigger, version, %hash, ?took, "config reloaded");
-            }
-            ReloadOutcome::Unchanged => debug!(trigger, ?took, "config unchanged"),
-            // At start-up the caller reports it, as the one line on stderr.
-            ReloadOutcome::Failed(_) if report.trigger == Trigger::Initial => {}
-            ReloadOutcome::Failed(error) => warn!(
-                trigger,
-                path = %error.path.display(),
-                reason = one_line(&error.reason),
-                ?took,
-                "config rejected, still serving the last good one"
-            ),
-        }
-    }
-
-    fn resync_found_change(&self) {
-        self.metrics.resync_changes.inc();
-        warn!("the periodic resync found a change no event announced");
-    }
-
-    fn watch_error(&self, message: &str) {
-        self.metrics.watch_errors.inc();
-        warn!(error = one_line(message), "config watch broke");
-    }
-}
-
-fn trigger_name(trigger: Trigger) -> &'static str {
+/// The name of a trigger in logs and labels.
+pub fn trigger_name(trigger: Trigger) -> &'static str {
     match trigger {
         Trigger::Initial => "initial",
         Trigger::Event => "event",
@@ -220,6 +233,7 @@ fn trigger_name(trigger: Trigger) -> &'static str {
         Trigger::Poll => "poll",
         Trigger::Overflow => "overflow",
         Trigger::Manual => "manual",
+        Trigger::UnclosedWrite => "unclosed_write",
     }
 }
 

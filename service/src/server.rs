@@ -1,6 +1,7 @@
 //! The HTTP side: routes, their state and the handlers.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{FromRef, State};
@@ -26,6 +27,8 @@ const OPENMETRICS: HeaderValue =
 pub struct AppState<S: Strategy, M: ConfigManager<Loaded<ServiceConfig>>> {
     watch: Arc<ServiceWatch<S, M>>,
     metrics: Arc<Metrics>,
+    /// A reload running longer than this is shown in `/readyz`'s body.
+    stuck_after: Duration,
 }
 
 // By hand: a derive would demand `S: Clone` and `M: Clone`.
@@ -34,6 +37,7 @@ impl<S: Strategy, M: ConfigManager<Loaded<ServiceConfig>>> Clone for AppState<S,
         Self {
             watch: Arc::clone(&self.watch),
             metrics: Arc::clone(&self.metrics),
+            stuck_after: self.stuck_after,
         }
     }
 }
@@ -47,16 +51,12 @@ impl<S: Strategy, M: ConfigManager<Loaded<ServiceConfig>>> FromRef<AppState<S, M
     }
 }
 
-impl<S: Strategy, M: ConfigManager<Loaded<ServiceConfig>>> FromRef<AppState<S, M>>
-    for Arc<Metrics>
-{
-    fn from_ref(state: &AppState<S, M>) -> Self {
-        Arc::clone(&state.metrics)
-    }
-}
-
 /// Every route of the service.
-pub fn router<S, M>(watch: Arc<ServiceWatch<S, M>>, metrics: Arc<Metrics>) -> Router
+pub fn router<S, M>(
+    watch: Arc<ServiceWatch<S, M>>,
+    metrics: Arc<Metrics>,
+    stuck_after: Duration,
+) -> Router
 where
     S: Strategy,
     M: ConfigManager<Loaded<ServiceConfig>>,
@@ -66,8 +66,12 @@ where
         .route("/", get(message::<M>))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz::<S, M>))
-        .route("/metrics", get(metrics_text))
-        .with_state(AppState { watch, metrics })
+        .route("/metrics", get(metrics_text::<S, M>))
+        .with_state(AppState {
+            watch,
+            metrics,
+            stuck_after,
+        })
 }
 
 /// The config's message, its version and its content hash: one manager read.
@@ -102,14 +106,16 @@ async fn healthz() -> &'static str {
 /// loaded (start-up fails without one; a failed reload keeps the last good).
 /// A degraded watch is being re-established and stays ready: every replica
 /// mounts the same volume, so failing them all together would take the
-/// service down for a moment's missing directory. A stopped watch is not
-/// ready: it would serve a stale config for ever.
+/// service down for a moment's missing directory; the body says why. A
+/// reload stuck in a hung filesystem is said in the body too, and stays
+/// ready: serving needs no I/O. A stopped watch is not ready: it would serve
+/// a stale config for ever.
 async fn readyz<S, M>(State(state): State<AppState<S, M>>) -> (StatusCode, String)
 where
     S: Strategy,
     M: ConfigManager<Loaded<ServiceConfig>>,
 {
-    match state.watch.health() {
+    let (status, mut body) = match state.watch.health() {
         WatchHealth::Watching => (StatusCode::OK, "ready\n".to_owned()),
         WatchHealth::Degraded(reason) => (
             StatusCode::OK,
@@ -119,10 +125,26 @@ where
             StatusCode::SERVICE_UNAVAILABLE,
             format!("not ready: the config watch stopped: {reason}\n"),
         ),
+    };
+    if let Some(running) = state
+        .watch
+        .reload_running_for()
+        .filter(|running| *running >= state.stuck_after)
+    {
+        body.push_str(&format!(
+            "a config reload has been running for {:.1}s: its filesystem may be hung; serving the last good config\n",
+            running.as_secs_f64()
+        ));
     }
+    (status, body)
 }
 
 /// The metrics in the OpenMetrics text format.
-async fn metrics_text(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
-    ([(CONTENT_TYPE, OPENMETRICS)], metrics.encode())
+async fn metrics_text<S, M>(State(state): State<AppState<S, M>>) -> impl IntoResponse
+where
+    S: Strategy,
+    M: ConfigManager<Loaded<ServiceConfig>>,
+{
+    let text = state.metrics.encode(state.watch.reload_running_for());
+    ([(CONTENT_TYPE, OPENMETRICS)], text)
 }

@@ -133,7 +133,7 @@ fn inputs() -> Vec<(&'static str, Vec<u8>, Expect)> {
         (
             "two documents",
             b"message: one\n---\nmessage: two\n".to_vec(),
-            Rejected("multiple YAML documents"),
+            Rejected("single YAML document expected"),
         ),
         (
             "one document with markers",
@@ -148,7 +148,7 @@ fn inputs() -> Vec<(&'static str, Vec<u8>, Expect)> {
         (
             "only comments",
             b"# nothing\n# here\n".to_vec(),
-            Rejected("end of input"),
+            Rejected("end of file"),
         ),
         (
             "only a document marker",
