@@ -305,3 +305,33 @@ impl Drop for FaultFs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ordinary_errnos_can_be_injected() {
+        for errno in [
+            libc::EIO,
+            libc::EMFILE,
+            libc::ENFILE,
+            libc::EAGAIN,
+            libc::ENOSPC,
+        ] {
+            errno_is_injectable(errno);
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "not ENOSYS")]
+    fn enosys_cannot_be_injected() {
+        errno_is_injectable(libc::ENOSYS);
+    }
+
+    #[test]
+    #[should_panic(expected = "cannot inject errno 0")]
+    fn zero_is_not_an_errno() {
+        errno_is_injectable(0);
+    }
+}

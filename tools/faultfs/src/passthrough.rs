@@ -118,8 +118,9 @@ fn time(secs: i64, nsecs: u64) -> SystemTime {
     }
 }
 
-fn file_type(mode: u32) -> FileType {
-    fuse_kind(rustix::fs::FileType::from_raw_mode(mode as _))
+#[allow(clippy::unnecessary_cast)] // `st_mode`'s type differs between architectures
+fn kind_of(st: &Stat) -> FileType {
+    fuse_kind(rustix::fs::FileType::from_raw_mode(st.st_mode as _))
 }
 
 fn fuse_kind(kind: rustix::fs::FileType) -> FileType {
@@ -146,7 +147,7 @@ fn attr(id: u64, st: &Stat) -> FileAttr {
         mtime: time(st.st_mtime as i64, st.st_mtime_nsec as u64),
         ctime: time(st.st_ctime as i64, st.st_ctime_nsec as u64),
         crtime: UNIX_EPOCH,
-        kind: file_type(st.st_mode as u32),
+        kind: kind_of(st),
         perm: (st.st_mode as u32 & 0o7777) as u16,
         nlink: st.st_nlink as u32,
         uid: st.st_uid as u32,
@@ -493,7 +494,7 @@ impl Passthrough {
 
     pub(crate) fn opendir(&self, id: INodeNo) -> Result<u64, Errno> {
         let fd = self.node_fd(id)?;
-        if !stat_of(&fd).is_ok_and(|st| file_type(st.st_mode as u32) == FileType::Directory) {
+        if !stat_of(&fd).is_ok_and(|st| kind_of(&st) == FileType::Directory) {
             return Err(Errno::ENOTDIR);
         }
         let mut handles = lock(&self.handles);
