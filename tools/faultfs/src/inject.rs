@@ -5,7 +5,8 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use crate::op::Op;
 
@@ -122,6 +123,8 @@ struct State {
 #[derive(Default)]
 pub(crate) struct Injector {
     state: Mutex<State>,
+    /// Signalled whenever a request is held, for `wait_for_held`.
+    held_more: Condvar,
 }
 
 impl Injector {
@@ -175,6 +178,7 @@ impl Injector {
                     op,
                     resume: Box::new(move || reply.answer(serve())),
                 });
+                self.held_more.notify_all();
             }
         }
     }
@@ -202,6 +206,24 @@ impl Injector {
         for held in released {
             (held.resume)();
         }
+    }
+
+    /// Waits until at least `at_least` requests of `op` are held at once;
+    /// false if `timeout` passed first.
+    pub(crate) fn wait_for_held(&self, op: Op, at_least: u64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.state();
+        while state.counts.of(op).held < at_least {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return false;
+            };
+            state = self
+                .held_more
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        true
     }
 
     pub(crate) fn counts(&self) -> Counts {

@@ -49,22 +49,28 @@
 //! - **One system call, several requests**: [`Op`] says which ones. A fault
 //!   on [`Op::Lookup`] fails every path walk through the mount, `stat`
 //!   included; a fault on [`Op::Read`] leaves `stat` and `open` working.
-//! - **A hung request blocks its caller uninterruptibly** (only a fatal
-//!   signal before the request is read escapes). Other requests, from the
-//!   same or other threads, keep being answered. [`FaultFs::heal`] and drop
-//!   release held requests; if the process dies, the kernel aborts the
-//!   connection and they fail with `ENOTCONN`.
+//! - **A hung request blocks its caller, even against `SIGKILL`**: once
+//!   the filesystem has read a request, the kernel waits for its answer
+//!   whatever signal arrives, so a killed child process stays alive until
+//!   the request is released. Other requests, from the same or other
+//!   threads and processes, keep being answered. [`FaultFs::heal`],
+//!   [`FaultFs::clear`] and drop release held requests; if this process
+//!   dies, the kernel aborts the connection and they fail with `ENOTCONN`.
 //! - **`ENOSYS` cannot be injected**: the kernel would take it as "not
 //!   implemented" and stop asking for the rest of the mount.
+//! - **Not implemented** (the kernel answers for them, or refuses): hard
+//!   links (`EPERM`), `mknod`/FIFOs, extended attributes (`EOPNOTSUPP`),
+//!   `fallocate`, `copy_file_range` (`cp` and `std::fs::copy` fall back to
+//!   read and write). File locks are handled by the kernel locally.
 //!
 //! # Mounting and cleanup
 //!
-//! The mount uses fuser's pure-Rust mount (no libfuse linked): through
-//! `fusermount3 -o auto_unmount` where it is installed, which unmounts even
-//! if the test process is killed; else `mount(2)` directly, as root. Drop
-//! heals and unmounts, including when a test panics. A stale mount left at
-//! the mount point by a crashed run (`ENOTCONN`) is detached before
-//! mounting.
+//! The mount uses fuser's pure-Rust mount (no libfuse linked): `mount(2)`
+//! as root, else `fusermount3`. Drop heals and unmounts, including when a
+//! test panics. A test process that is killed leaves a stale mount, which
+//! answers `ENOTCONN` at once (nothing hangs on it) and which the next
+//! [`FaultFs::mount`] at that path detaches; `umount -l PATH` removes it
+//! by hand.
 
 #![cfg(target_os = "linux")]
 

@@ -5,6 +5,7 @@ use std::ffi::OsStr;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use fuser::{BackgroundSession, Config, MountOption, SessionACL};
 use rustix::mount::UnmountFlags;
@@ -122,14 +123,16 @@ impl FaultFs {
     /// handshake, with no fault set.
     ///
     /// A stale FUSE mount at `mountpoint` (its server gone) is detached
-    /// first. The mount is made with `fusermount3 -o auto_unmount` where
-    /// available, so the kernel drops it even if this process is killed;
-    /// otherwise with `mount(2)` (root only).
+    /// first. As root the mount is made with `mount(2)`; otherwise fuser
+    /// falls back to `fusermount3`. Other users may use the mount
+    /// (`allow_other`, with the kernel checking permission bits) where that
+    /// is allowed: always for root, for others with `user_allow_other` in
+    /// `/etc/fuse.conf`; elsewhere only this user may.
     ///
     /// # Errors
     /// Either directory missing; `mountpoint` inside `backing` (the
     /// filesystem would serve itself and deadlock); no `/dev/fuse`; the
-    /// mount refused (not root, no `fusermount3`, a container without
+    /// mount refused (not root and no `fusermount3`, a container without
     /// `CAP_SYS_ADMIN`).
     pub fn mount(backing: impl AsRef<Path>, mountpoint: impl AsRef<Path>) -> io::Result<Self> {
         let backing = canonical(backing.as_ref(), "backing directory")?;
@@ -158,23 +161,23 @@ impl FaultFs {
             MountOption::Subtype("faultfs".into()),
             // Permission bits are checked by the kernel, as on a real disk.
             MountOption::DefaultPermissions,
-            MountOption::AutoUnmount,
         ];
-        // auto_unmount requires allow_other: fusermount3 refuses it otherwise.
+        // A service under test may run as another user (allow_other).
+        // Not fusermount3's auto_unmount: its helper unmounts after a crash
+        // only if its own open of the mount point fails with exactly
+        // ENOTCONN, which races with the dying process (seen here: 1 run in
+        // 3 under parallel tests left the mount); a crashed run's mount is
+        // stale instead, answers ENOTCONN at once, and the next mount at
+        // that path detaches it.
         options.acl = SessionACL::All;
-        let mounted = fuser::spawn_mount(session()?, &mountpoint, &options).or_else(|auto| {
-            // No fusermount3 (or it refused): mount(2) directly, which
-            // needs root and cannot unmount after a crash.
-            options
-                .mount_options
-                .retain(|o| *o != MountOption::AutoUnmount);
+        let mounted = fuser::spawn_mount(session()?, &mountpoint, &options).or_else(|shared| {
             options.acl = SessionACL::Owner;
-            fuser::spawn_mount(session()?, &mountpoint, &options).map_err(|direct| {
+            fuser::spawn_mount(session()?, &mountpoint, &options).map_err(|private| {
                 io::Error::new(
-                    direct.kind(),
+                    private.kind(),
                     format!(
-                        "mounting FUSE at {} failed: with fusermount3: {auto}; with mount(2): \
-                         {direct}",
+                        "mounting FUSE at {} failed: with allow_other: {shared}; without: \
+                         {private}",
                         mountpoint.display()
                     ),
                 )
@@ -255,6 +258,26 @@ impl FaultFs {
         self.injector.clear(|_| true);
     }
 
+    /// Waits until at least `at_least` requests of kind `op` are held by a
+    /// hang fault at once, i.e. their callers are blocked in the kernel;
+    /// `false` if `timeout` passed first.
+    ///
+    /// ```no_run
+    /// # let fs: faultfs::FaultFs = unimplemented!();
+    /// # use std::time::Duration;
+    /// fs.hang(faultfs::Op::Read);
+    /// let path = fs.path("config.yaml");
+    /// let reader = std::thread::spawn(move || std::fs::read(path));
+    /// assert!(fs.wait_for_held(faultfs::Op::Read, 1, Duration::from_secs(10)));
+    /// // ... the reader is blocked now; observe the watcher under test ...
+    /// fs.heal();
+    /// reader.join().unwrap()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn wait_for_held(&self, op: Op, at_least: u64, timeout: Duration) -> bool {
+        self.injector.wait_for_held(op, at_least, timeout)
+    }
+
     /// How many requests of each kind were served, failed and held so far.
     pub fn counts(&self) -> Counts {
         self.injector.counts()
@@ -309,6 +332,12 @@ impl Drop for FaultFs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mount_can_be_shared_between_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<FaultFs>();
+    }
 
     #[test]
     fn ordinary_errnos_can_be_injected() {

@@ -29,7 +29,8 @@ fn read_in_thread(path: PathBuf) -> Receiver<std::io::Result<Vec<u8>>> {
     in_thread(move || fs::read(path))
 }
 
-/// Generous: the machine is shared; a released caller answers in microseconds.
+/// Generous: the machine is shared; a request arrives, and a released
+/// caller returns, in microseconds.
 const RELEASED: Duration = Duration::from_secs(10);
 
 #[test]
@@ -38,7 +39,10 @@ fn a_hung_read_blocks_until_heal_while_stat_and_listing_answer() {
     fs::write(m.path("app.yaml"), "a: 1\n").unwrap();
     m.hang(Op::Read);
     let reader = read_in_thread(m.path("app.yaml"));
-    common::wait_for("the read to be held", || m.counts().of(Op::Read).held == 1);
+    assert!(
+        m.wait_for_held(Op::Read, 1, RELEASED),
+        "the read was not held"
+    );
 
     // The process keeps serving while the read hangs.
     assert_eq!(fs::metadata(m.path("app.yaml")).unwrap().len(), 5);
@@ -62,7 +66,10 @@ fn a_released_read_sees_the_content_at_release_time() {
     fs::write(m.path("app.yaml"), "old\n").unwrap();
     m.hang(Op::Read);
     let reader = read_in_thread(m.path("app.yaml"));
-    common::wait_for("the read to be held", || m.counts().of(Op::Read).held == 1);
+    assert!(
+        m.wait_for_held(Op::Read, 1, RELEASED),
+        "the read was not held"
+    );
     fs::write(m.backing.path().join("app.yaml"), "new\n").unwrap();
     m.heal();
     assert_eq!(reader.recv_timeout(RELEASED).unwrap().unwrap(), b"new\n");
@@ -74,7 +81,10 @@ fn a_hung_open_blocks_while_stat_answers() {
     fs::write(m.path("app.yaml"), "x").unwrap();
     m.hang(Op::Open);
     let reader = read_in_thread(m.path("app.yaml"));
-    common::wait_for("the open to be held", || m.counts().of(Op::Open).held == 1);
+    assert!(
+        m.wait_for_held(Op::Open, 1, RELEASED),
+        "the open was not held"
+    );
     assert!(fs::metadata(m.path("app.yaml")).is_ok());
     assert_eq!(
         reader.try_recv().unwrap_err(),
@@ -95,10 +105,14 @@ fn clear_releases_only_that_ops_held_requests() {
     let reader = read_in_thread(m.path("app.yaml"));
     let link = m.path("link");
     let link_reader = in_thread(move || fs::read_link(link));
-    common::wait_for("both requests to be held", || {
-        let c = m.counts();
-        c.of(Op::Read).held == 1 && c.of(Op::Readlink).held == 1
-    });
+    assert!(
+        m.wait_for_held(Op::Read, 1, RELEASED),
+        "the read was not held"
+    );
+    assert!(
+        m.wait_for_held(Op::Readlink, 1, RELEASED),
+        "the readlink was not held"
+    );
 
     m.clear(Op::Read);
     assert_eq!(reader.recv_timeout(RELEASED).unwrap().unwrap(), b"x");
@@ -117,7 +131,10 @@ fn a_named_hang_holds_only_that_file() {
     fs::write(m.path("fast.yaml"), "f").unwrap();
     m.hang_named(Op::Read, "slow.yaml");
     let slow = read_in_thread(m.path("slow.yaml"));
-    common::wait_for("the read to be held", || m.counts().of(Op::Read).held == 1);
+    assert!(
+        m.wait_for_held(Op::Read, 1, RELEASED),
+        "the read was not held"
+    );
     assert_eq!(fs::read(m.path("fast.yaml")).unwrap(), b"f");
     assert_eq!(
         slow.try_recv().unwrap_err(),
@@ -134,9 +151,49 @@ fn dropping_the_filesystem_releases_a_hung_reader_and_unmounts() {
     fs::write(m.path("app.yaml"), "x").unwrap();
     m.hang(Op::Read);
     let reader = read_in_thread(m.path("app.yaml"));
-    common::wait_for("the read to be held", || m.counts().of(Op::Read).held == 1);
+    assert!(
+        m.wait_for_held(Op::Read, 1, RELEASED),
+        "the read was not held"
+    );
     let mountpoint = m.mountpoint().to_owned();
     drop(m.fs); // the temp dirs are still alive: only the filesystem goes
     assert_eq!(reader.recv_timeout(RELEASED).unwrap().unwrap(), b"x");
     assert!(!common::is_mounted(&mountpoint));
+}
+
+#[test]
+fn wait_for_held_gives_up_after_its_timeout() {
+    let Some(m) = common::mount() else { return };
+    m.hang(Op::Read);
+    assert!(!m.wait_for_held(Op::Read, 1, Duration::from_millis(1)));
+}
+
+#[test]
+fn a_process_blocked_in_a_hung_read_outlives_sigkill_until_heal() {
+    let Some(m) = common::mount() else { return };
+    fs::write(m.path("app.yaml"), "x").unwrap();
+    m.hang(Op::Read);
+    let mut cat = std::process::Command::new("cat")
+        .arg(m.path("app.yaml"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        m.wait_for_held(Op::Read, 1, RELEASED),
+        "the read was not held"
+    );
+    cat.kill().unwrap();
+    // The kernel waits for the answer to a request the server has read,
+    // fatal signal or not; a killed reader shows as still running.
+    thread::sleep(Duration::from_millis(200));
+    assert!(
+        cat.try_wait().unwrap().is_none(),
+        "the reader died while its read was held"
+    );
+    m.heal();
+    let status = cat.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGKILL)
+    );
 }

@@ -268,3 +268,60 @@ fn statfs_answers() {
     assert!(st.f_bsize > 0);
     assert!(st.f_namemax >= 255);
 }
+
+#[test]
+fn copying_into_and_within_the_mount() {
+    let Some(m) = common::mount() else { return };
+    let outside = tempfile::tempdir().unwrap();
+    fs::write(outside.path().join("src.yaml"), "copied\n").unwrap();
+    // `cp`'s and std's copy try copy_file_range first; this filesystem does
+    // not implement it, so they fall back to reading and writing.
+    fs::copy(outside.path().join("src.yaml"), m.path("a.yaml")).unwrap();
+    fs::copy(m.path("a.yaml"), m.path("b.yaml")).unwrap();
+    let status = std::process::Command::new("cp")
+        .arg(m.path("b.yaml"))
+        .arg(m.path("c.yaml"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        fs::read_to_string(m.backing.path().join("c.yaml")).unwrap(),
+        "copied\n"
+    );
+}
+
+#[test]
+fn another_user_reads_through_the_mount_as_permissions_allow() {
+    let Some(m) = common::mount() else { return };
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0
+        || std::process::Command::new("setpriv")
+            .arg("-V")
+            .output()
+            .is_err()
+    {
+        eprintln!("skipped: needs root and setpriv to act as another user");
+        return;
+    }
+    fs::set_permissions(m.mountpoint(), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::write(m.path("public.yaml"), "p\n").unwrap();
+    fs::write(m.path("secret.yaml"), "s\n").unwrap();
+    fs::set_permissions(m.path("secret.yaml"), fs::Permissions::from_mode(0o600)).unwrap();
+    let cat_as_nobody = |name: &str| {
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "cat"])
+            .arg(m.path(name))
+            .output()
+            .unwrap()
+    };
+    let public = cat_as_nobody("public.yaml");
+    assert!(
+        public.status.success(),
+        "{}",
+        String::from_utf8_lossy(&public.stderr)
+    );
+    assert_eq!(public.stdout, b"p\n");
+    let secret = cat_as_nobody("secret.yaml");
+    assert!(!secret.status.success());
+    assert!(String::from_utf8_lossy(&secret.stderr).contains("Permission denied"));
+}
