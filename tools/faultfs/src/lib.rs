@@ -39,7 +39,8 @@
 //! - **Inotify works on the mount** for changes made *through* it: the
 //!   kernel raises the events (`IN_CREATE`, `IN_MODIFY`, `IN_CLOSE_WRITE`,
 //!   `IN_MOVED_FROM`/`IN_MOVED_TO`, `IN_DELETE`, `IN_ATTRIB`) in the VFS,
-//!   whatever the filesystem. Changes made directly in the backing
+//!   whatever the filesystem (as everywhere, setting only the mtime is
+//!   `IN_MODIFY`, not `IN_ATTRIB`). Changes made directly in the backing
 //!   directory are visible through the mount at once but raise **no**
 //!   event on it: write through [`FaultFs::path`].
 //! - **Nothing is cached**: entry and attribute timeouts are zero and files
@@ -55,7 +56,7 @@
 //!   the request is released. Other requests, from the same or other
 //!   threads and processes, keep being answered. [`FaultFs::heal`],
 //!   [`FaultFs::clear`] and drop release held requests; if this process
-//!   dies, the kernel aborts the connection and they fail with `ENOTCONN`.
+//!   dies, the kernel aborts the connection and they fail.
 //! - **`ENOSYS` cannot be injected**: the kernel would take it as "not
 //!   implemented" and stop asking for the rest of the mount.
 //! - **Not implemented** (the kernel answers for them, or refuses): hard

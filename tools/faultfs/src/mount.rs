@@ -107,7 +107,7 @@ fn detach_stale_mount(mountpoint: &Path) -> io::Result<()> {
     }
 }
 
-fn errno_is_injectable(errno: i32) {
+fn assert_injectable(errno: i32) {
     // The kernel rejects replies outside 1..512, and takes ENOSYS as "not
     // implemented": it stops sending that request for the rest of the
     // mount (open and flush would then succeed without asking).
@@ -215,7 +215,7 @@ impl FaultFs {
     /// If `errno` is not in `1..512` or is `ENOSYS` (which the kernel takes
     /// as "not implemented" and stops asking).
     pub fn fail(&self, op: Op, errno: i32) {
-        errno_is_injectable(errno);
+        assert_injectable(errno);
         self.injector.set(op, Action::Fail(errno), None);
     }
 
@@ -228,7 +228,7 @@ impl FaultFs {
     /// # Panics
     /// As [`fail`](Self::fail).
     pub fn fail_named(&self, op: Op, errno: i32, name: impl AsRef<OsStr>) {
-        errno_is_injectable(errno);
+        assert_injectable(errno);
         self.injector
             .set(op, Action::Fail(errno), Some(name.as_ref()));
     }
@@ -348,19 +348,19 @@ mod tests {
             libc::EAGAIN,
             libc::ENOSPC,
         ] {
-            errno_is_injectable(errno);
+            assert_injectable(errno);
         }
     }
 
     #[test]
     #[should_panic(expected = "not ENOSYS")]
     fn enosys_cannot_be_injected() {
-        errno_is_injectable(libc::ENOSYS);
+        assert_injectable(libc::ENOSYS);
     }
 
     #[test]
     #[should_panic(expected = "cannot inject errno 0")]
     fn zero_is_not_an_errno() {
-        errno_is_injectable(0);
+        assert_injectable(0);
     }
 }

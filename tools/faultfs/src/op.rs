@@ -30,7 +30,9 @@ pub enum Op {
     Flush,
     /// `fsync(2)` / `fdatasync(2)`.
     Fsync,
-    /// The last close of an open file. Its error never reaches the caller.
+    /// The last close of an open file, sent after `close(2)` returned: its
+    /// error never reaches the caller (and failing it keeps the backing
+    /// file open until unmount).
     Release,
     /// Create and open a new file (`open` with `O_CREAT` of a missing name).
     Create,
