@@ -202,6 +202,18 @@ fn inputs() -> Vec<(&'static str, Vec<u8>, Expect)> {
             b"message: \"\\t \\n\"\n".to_vec(),
             Rejected("empty"),
         ),
+        (
+            "a message of no-break spaces",
+            "message: \"\u{a0}\u{a0}\u{202f}\"\n".as_bytes().to_vec(),
+            Rejected("empty"),
+        ),
+        (
+            "a message of zero-width characters",
+            "message: \"\u{200b}\u{200c}\u{200d}\u{2060}\u{feff}\"\n"
+                .as_bytes()
+                .to_vec(),
+            Rejected("empty"),
+        ),
         // Keys.
         (
             "duplicate keys",

@@ -61,10 +61,12 @@ pub enum Change {
     /// Bytes were written in place (or a file was created) and the writer
     /// may not be done: waits for its close.
     Write,
-    /// Only metadata changed (a `chmod` can make a file readable; a `touch`
-    /// costs one hash comparison): reloads now, unless an in-place write is
-    /// pending, whose close it then waits for.
-    Metadata,
+    /// Something that is not an in-place write may have changed what a load
+    /// reads: metadata (a `chmod` can make a file readable; a `touch` costs
+    /// one hash comparison), or a watch moved to another directory (after a
+    /// remount, a relinked symlink). Reloads now, unless an in-place write
+    /// is open, whose close it then waits for.
+    Recheck,
 }
 
 /// What the driver does next.
@@ -118,7 +120,7 @@ impl Debouncer {
             Change::Write => {
                 self.last_write = Some(self.last_write.map_or(at, |last| last.max(at)));
             }
-            Change::Metadata => self.complete = true,
+            Change::Recheck => self.complete = true,
         }
     }
 
@@ -230,14 +232,14 @@ mod tests {
     }
 
     #[test]
-    fn metadata_reloads_at_once_unless_a_write_is_pending() {
+    fn a_recheck_reloads_at_once_unless_a_write_is_pending() {
         let (mut debouncer, t0) = self::debouncer();
-        debouncer.record(Change::Metadata, t0);
+        debouncer.record(Change::Recheck, t0);
         assert_eq!(debouncer.next(t0), reload(t0));
 
         let (mut debouncer, t0) = self::debouncer();
         debouncer.record(Change::Write, t0);
-        debouncer.record(Change::Metadata, t0 + MS);
+        debouncer.record(Change::Recheck, t0 + MS);
         assert!(matches!(debouncer.next(t0 + MS), Next::WaitUntil(_)));
         assert!(debouncer.write_pending());
         debouncer.record(Change::Commit, t0 + 2 * MS);

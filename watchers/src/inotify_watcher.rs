@@ -197,8 +197,9 @@ fn run(
                 }
             }
         }
+        // Watches moved: a reload, but not into the middle of an open write.
         if refresh && chain.refresh(&mut backend, signals) {
-            signals.change(Change::Commit);
+            signals.change(Change::Recheck);
         }
     }
 }
@@ -276,7 +277,7 @@ fn classify(mask: EventMask, path: &Path) -> Change {
     } else if mask.contains(EventMask::CREATE) && !mask.contains(EventMask::ISDIR) {
         created(path)
     } else if mask.contains(EventMask::ATTRIB) {
-        Change::Metadata
+        Change::Recheck
     } else {
         Change::Commit
     }

@@ -145,8 +145,9 @@ fn run(
             Err(RecvTimeoutError::Timeout) => !chain.is_established(),
             Ok(Message::Stop) | Err(RecvTimeoutError::Disconnected) => return,
         };
+        // Watches moved: a reload, but not into the middle of an open write.
         if refresh && chain.refresh(&mut backend, signals) {
-            signals.change_at(Change::Commit, read_at);
+            signals.change_at(Change::Recheck, read_at);
         }
     }
 }
@@ -175,7 +176,7 @@ fn handle(event: &Event, chain: &mut ChainWatch, signals: &Signals, read_at: Ins
         }
         let change = match event.kind {
             EventKind::Modify(ModifyKind::Data(_)) => Change::Write,
-            EventKind::Modify(ModifyKind::Metadata(_)) => Change::Metadata,
+            EventKind::Modify(ModifyKind::Metadata(_)) => Change::Recheck,
             EventKind::Access(AccessKind::Close(AccessMode::Write)) => Change::Commit,
             EventKind::Access(_) => continue,
             EventKind::Create(_) => {

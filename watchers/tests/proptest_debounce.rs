@@ -70,7 +70,7 @@ fn change() -> impl Strategy<Value = Change> {
     prop_oneof![
         Just(Change::Write),
         Just(Change::Commit),
-        Just(Change::Metadata)
+        Just(Change::Recheck)
     ]
 }
 

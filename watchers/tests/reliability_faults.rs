@@ -1,19 +1,26 @@
 //! Faults an adversary chooses, against every strategy on real mounts: the
 //! config's filesystem unmounted and mounted again, or shadowed by a new
-//! mount. The resync is off, so only the watch itself can find the change;
-//! every case runs several rounds on one running watcher.
+//! mount; and, on a FUSE filesystem (`faultfs`) that fails or hangs on
+//! demand, reads failing with `EIO`, opens with `EMFILE`, reads that never
+//! return. The resync is off, so only the watch itself can find a change and
+//! only the retry can recover a failed read; every case runs several rounds
+//! on one running watcher.
 //!
-//! Mounting needs root (CI runs as root); where `mount(2)` is refused each
-//! test prints why and passes without running.
+//! Mounting needs root (CI runs as root) and `/dev/fuse`; where either is
+//! refused each test prints why and passes without running
+//! (`FAULTFS_REQUIRED=1` makes a missing FUSE fail instead).
 
 mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use common::{Harness, file_source, wait_until, yaml};
+use faultfs::{FaultFs, Op};
 use watchers::testing::{Tmpfs, rename_replace};
-use watchers::{Strategy, WatchHealth};
+use watchers::{Strategy, WatchHealth, WatchOptions, YamlFile};
 
 const ROUNDS: usize = 3;
 
@@ -109,6 +116,133 @@ fn shadowed_by_a_mount<S: Strategy>() {
     });
 }
 
+/// A FUSE filesystem over a temp dir, with its config directory, or `None`
+/// (with the reason printed) where FUSE cannot be mounted.
+struct Faulty {
+    // Unmounted before its directories are removed.
+    fs: FaultFs,
+    _backing: tempfile::TempDir,
+    _mountpoint: tempfile::TempDir,
+}
+
+impl Faulty {
+    fn mount() -> Option<Self> {
+        if let Err(why) = faultfs::available() {
+            assert!(
+                std::env::var_os("FAULTFS_REQUIRED").is_none(),
+                "FAULTFS_REQUIRED is set but FUSE is not usable: {why}"
+            );
+            eprintln!("skipped: {why}");
+            return None;
+        }
+        let backing = tempfile::tempdir().unwrap();
+        let mountpoint = tempfile::tempdir().unwrap();
+        let fs = FaultFs::mount(backing.path(), mountpoint.path()).expect("faultfs mounts");
+        Some(Self {
+            fs,
+            _backing: backing,
+            _mountpoint: mountpoint,
+        })
+    }
+
+    fn config_dir(&self) -> PathBuf {
+        let dir = self.fs.path("config");
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}
+
+/// Heals the filesystem when dropped, before the watch whose reload may be
+/// held in it is joined: a failing test must fail, not hang.
+struct HealOnDrop<'a>(&'a FaultFs);
+
+impl Drop for HealOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.heal();
+    }
+}
+
+/// A new config committed while every `op` fails with `errno` (which can go
+/// away): the read is retried with backoff, the last good config served
+/// meanwhile; once the filesystem heals the new config is served with no
+/// further change and no resync.
+fn transient_failure_is_retried<S: Strategy>(op: Op, errno: i32) {
+    let Some(faulty) = Faulty::mount() else {
+        return;
+    };
+    let dir = faulty.config_dir();
+    write_config(&dir, "v0");
+    let harness = Harness::<S>::start(file_source(&dir, "app.yaml"));
+    let _heal = HealOnDrop(&faulty.fs);
+    for round in 1..=ROUNDS {
+        let retried = harness.recorder.retries.lock().unwrap().len();
+        faulty.fs.fail(op, errno);
+        write_config(&dir, &format!("v{round}"));
+        wait_until(format_args!("{} retries the failed read", S::NAME), || {
+            harness.recorder.retries.lock().unwrap().len() >= retried + 2
+        });
+        assert_eq!(harness.message(), format!("v{}", round - 1));
+        faulty.fs.heal();
+        harness.wait_for(&format!("v{round}"));
+    }
+    let retries = harness.recorder.retries.lock().unwrap().clone();
+    let error = std::io::Error::from_raw_os_error(errno).to_string();
+    assert!(
+        retries.iter().all(|(reason, _)| reason.contains(&error)),
+        "{retries:?}"
+    );
+}
+
+/// A reload stuck in a read that never returns: the last good config is
+/// still served, the stuck reload is reported once and visible while it
+/// lasts; when the read returns, the new config is published.
+fn hung_read_is_visible<S: Strategy>() {
+    let Some(faulty) = Faulty::mount() else {
+        return;
+    };
+    let dir = faulty.config_dir();
+    write_config(&dir, "v0");
+    let stuck_after = Duration::from_millis(200);
+    let harness = Harness::<S>::start_with(
+        file_source(&dir, "app.yaml"),
+        YamlFile::new(),
+        WatchOptions {
+            stuck_after,
+            ..common::options()
+        },
+    );
+    let _heal = HealOnDrop(&faulty.fs);
+    for round in 1..=ROUNDS {
+        faulty.fs.hang(Op::Read);
+        write_config(&dir, &format!("v{round}"));
+        wait_until(format_args!("{} reports the stuck reload", S::NAME), || {
+            harness.recorder.stuck.lock().unwrap().len() == round
+        });
+        let running = harness.watch.reload_running_for().expect("a reload runs");
+        assert!(running >= stuck_after, "{running:?}");
+        assert_eq!(harness.message(), format!("v{}", round - 1));
+        faulty.fs.heal();
+        harness.wait_for(&format!("v{round}"));
+        wait_until("the stuck reload's end reported", || {
+            harness.recorder.stuck_finished.load(Ordering::SeqCst) == round
+        });
+    }
+}
+
+/// A parse failure is not retried: the content is what it is. A later fix
+/// is still noticed.
+fn content_failure_is_not_retried<S: Strategy>() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), "v0");
+    let harness = Harness::<S>::start(file_source(dir.path(), "app.yaml"));
+    rename_replace(&dir.path().join("app.yaml"), b"message: [unclosed\n").unwrap();
+    harness.wait_for_failure("invalid YAML");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(*harness.recorder.retries.lock().unwrap(), []);
+    write_config(dir.path(), "fixed");
+    harness.wait_for("fixed");
+}
+
 macro_rules! faults {
     ($($strategy_module:ident => $strategy:ty),* $(,)?) => {$(
         mod $strategy_module {
@@ -118,6 +252,10 @@ macro_rules! faults {
             #[test] fn remounted_config_dir_is_watched_again() { super::remounted::<S>(Layout::DirIsMountPoint) }
             #[test] fn remounted_parent_is_watched_again() { super::remounted::<S>(Layout::ParentIsMountPoint) }
             #[test] fn a_mount_over_the_config_dir_is_watched() { super::shadowed_by_a_mount::<S>() }
+            #[test] fn eio_on_read_is_retried_until_it_heals() { super::transient_failure_is_retried::<S>(Op::Read, libc::EIO) }
+            #[test] fn emfile_on_open_is_retried_until_it_heals() { super::transient_failure_is_retried::<S>(Op::Open, libc::EMFILE) }
+            #[test] fn a_hung_read_is_reported_and_the_last_good_served() { super::hung_read_is_visible::<S>() }
+            #[test] fn a_parse_failure_is_not_retried() { super::content_failure_is_not_retried::<S>() }
         }
     )*};
 }

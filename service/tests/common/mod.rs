@@ -205,6 +205,16 @@ pub struct Starting {
 }
 
 impl Starting {
+    /// Every log line so far, before the service listens.
+    pub fn log(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> i32 {
+        i32::try_from(self.child.id()).expect("a pid fits an i32")
+    }
+
     /// Waits for the listening line; panics with stderr if the process exits.
     pub fn listening(mut self) -> Service {
         let addr = eventually("the listening line", || {

@@ -115,6 +115,15 @@ impl UnprivilegedService {
     /// Starts `service --config <config> --watcher <watcher> ...` as
     /// [`UNPRIVILEGED`]. `Err` says why that is impossible here.
     pub fn start(config: &Path, watcher: &str) -> Result<Self, String> {
+        Self::start_with(config, watcher, &[])
+    }
+
+    /// As [`UnprivilegedService::start`], with more `--flag value` pairs.
+    pub fn start_with(
+        config: &Path,
+        watcher: &str,
+        flags: &[(&str, &str)],
+    ) -> Result<Self, String> {
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
             return Err("not root: cannot switch to another uid".into());
@@ -140,6 +149,7 @@ impl UnprivilegedService {
                 "--poll-interval",
                 "100ms",
             ])
+            .args(flags.iter().flat_map(|(flag, value)| [*flag, *value]))
             .env_clear()
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())

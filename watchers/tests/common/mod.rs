@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use managers::{ConfigManager, Snapshot, Versioned};
 use watchers::{
-    ConfigSource, Decode, Loaded, Observer, ReloadOutcome, ReloadReport, Strategy, Trigger,
-    Validate, Watch, WatchHealth, WatchOptions, YamlFile,
+    ConfigSource, Decode, LoadError, Loaded, Observer, ReloadOutcome, ReloadReport, Strategy,
+    Trigger, Validate, Watch, WatchHealth, WatchOptions, YamlFile,
 };
 
 /// The config every test loads: one message, which must not be empty.
@@ -84,6 +84,11 @@ pub struct Recorder {
     pub events: AtomicUsize,
     pub resync_changes: AtomicUsize,
     pub watch_errors: Mutex<Vec<String>>,
+    pub watch_restored: AtomicUsize,
+    /// `(reason, attempt)` of every retry.
+    pub retries: Mutex<Vec<(String, u32)>>,
+    pub stuck: Mutex<Vec<Duration>>,
+    pub stuck_finished: AtomicUsize,
 }
 
 impl Observer for Recorder {
@@ -98,6 +103,21 @@ impl Observer for Recorder {
     }
     fn watch_error(&self, message: &str) {
         self.watch_errors.lock().unwrap().push(message.to_owned());
+    }
+    fn watch_restored(&self) {
+        self.watch_restored.fetch_add(1, Ordering::SeqCst);
+    }
+    fn retrying(&self, error: &LoadError, attempt: u32, _delay: Duration) {
+        self.retries
+            .lock()
+            .unwrap()
+            .push((error.to_string(), attempt));
+    }
+    fn reload_stuck(&self, running_for: Duration) {
+        self.stuck.lock().unwrap().push(running_for);
+    }
+    fn stuck_reload_finished(&self, _took: Duration) {
+        self.stuck_finished.fetch_add(1, Ordering::SeqCst);
     }
 }
 
