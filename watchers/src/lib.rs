@@ -47,10 +47,10 @@
 //! Every strategy only *notices*; one driver thread per [`Watch`] does the
 //! rest, the same way for all of them:
 //!
-//! 1. **Debounce** ([`Debounce`]): an atomic commit (a rename, a create, a
-//!    delete, a symlink swap, a close after writing) reloads at once; an
-//!    in-place write still open waits for its close, or `quiet` without
-//!    writes, at most `max_delay`.
+//! 1. **Debounce** ([`Debounce`]): an atomic commit (a rename, a delete, a
+//!    symlink swap, the writer's close) reloads at once; an in-place write
+//!    waits for its writer's close (`IN_CLOSE_WRITE`), never for a quiet
+//!    timer, because every prefix of a YAML file can parse.
 //! 2. **Read** ([`read_files`]): in a ConfigMap mount `..data` is resolved
 //!    once and every key is read from that one directory, so keys updated
 //!    together are read together; if the kubelet deletes that directory
@@ -62,36 +62,51 @@
 //!    serde-saphyr with its budgets (alias bombs, deep nesting), duplicate
 //!    keys rejected, then the type's own [`Validate`].
 //! 5. **Publish** or **report**: a new valid config is published; anything
-//!    else is a [`ReloadOutcome::Failed`] with the path and the reason, sent
-//!    to the [`Observer`], and the last good config stays.
+//!    else is a [`ReloadOutcome::Failed`] with a typed [`LoadError`], sent to
+//!    the [`Observer`], and the last good config stays. A reason never quotes
+//!    the file (a parse error gives the line, the column and the names the
+//!    type expects).
+//! 6. **Retry** what can go away: a load that failed with `EMFILE`, `EIO`,
+//!    `ESTALE`, ... ([`LoadError::is_transient`]) is tried again with capped
+//!    exponential backoff ([`Backoff`]) until it succeeds or fails for a
+//!    content reason; each retry goes to [`Observer::retrying`].
 //!
 //! Event strategies also **resync**: every `resync_interval` the content is
-//! re-read and compared, so a change no event announced (written through a
-//! hard link elsewhere, events lost) is still published, and counted
-//! ([`Observer::resync_found_change`]).
+//! re-read and compared (never while an in-place write is open), so a change
+//! no event announced (written through a hard link elsewhere, events lost) is
+//! still published, and counted ([`Observer::resync_found_change`]). A
+//! **watchdog** reports a reload that runs longer than
+//! [`WatchOptions::stuck_after`] ([`Observer::reload_stuck`],
+//! [`Watch::reload_running_for`]): a read blocked in a hung filesystem.
 //!
 //! # The strategies
 //!
 //! - [`InotifyWatcher`] (Linux): inotify used directly on its own thread.
-//!   Watches the config's directory, never the file (a watched file is
-//!   replaced, never written, by the kubelet and by editors), and matches
-//!   events by *name* (a key or `..data`), whatever their kind. Watches the
-//!   parent too, so a deleted or replaced directory is watched again;
-//!   `IN_Q_OVERFLOW` reloads everything.
+//!   Watches directories, never the file (a watched file is replaced, never
+//!   written, by the kubelet and by editors), and matches events by *name*
+//!   (a key or `..data`), whatever their kind. It resolves the config's path
+//!   component by component and watches every directory it passes through
+//!   where a change could redirect it: the one holding the files, its parent,
+//!   and every directory holding a symlink on the way. After a name on the
+//!   way changes, a watch is lost (`IN_IGNORED`, `IN_UNMOUNT`, the directory
+//!   deleted or moved) or the mount table changes (`/proc/self/mountinfo`),
+//!   it resolves the path again and moves the watches; meanwhile the health
+//!   is `Degraded` with the reason. `IN_Q_OVERFLOW` reloads everything.
 //! - [`NotifyWatcher`]: the same design on the portable `notify` crate
 //!   (inotify, FSEvents, kqueue, ReadDirectoryChangesW).
 //! - [`PollWatcher`]: no events; every `poll_interval` it stats the whole
 //!   resolution chain (each symlink's target, `..data`, the file's inode,
 //!   size, mtime and ctime) and reads content only when something differs,
-//!   or while an mtime is too recent to be trusted ([`RACY_WINDOW`]).
-//!   Works where events do not: network filesystems, some container
-//!   runtimes' overlays.
+//!   or while an mtime is too recent to be trusted ([`RACY_WINDOW`]). An
+//!   in-place change is published once it has stayed the same for
+//!   [`Debounce::poll_settle`]. Works where events do not: network
+//!   filesystems, some container runtimes' overlays.
 //!
 //! # Pattern × strategy
 //!
-//! Every row but the last is a test in `watchers/tests/matrix.rs`, run
-//! against every strategy, each pattern several times in a row on one
-//! running watcher; every bad input of `watchers/tests/bad_inputs.rs`
+//! Every row is a test run against every strategy, each pattern several
+//! times in a row on one running watcher (`watchers/tests/matrix.rs` and
+//! `reliability_faults.rs`); every bad input of `watchers/tests/bad_inputs.rs`
 //! (invalid YAML, empty, wrong shape, missing field, non-UTF-8, over the
 //! limit, alias bomb, deep nesting, a directory, a dangling symlink, a
 //! symlink loop, permission denied) is rejected with its reason by every
@@ -99,54 +114,45 @@
 //!
 //! | pattern | notify | inotify | poll | notes |
 //! |---|---|---|---|---|
-//! | kubelet update, key symlinks after the commit | yes | yes | yes | the `..data` rename, matched by name; poll sees `..data`'s target change |
-//! | kubelet update, key symlinks before the commit (older kubelets) | yes | yes | yes | same commit point |
+//! | kubelet update, either symlink order | yes | yes | yes | the `..data` rename, matched by name; poll sees `..data`'s target change |
 //! | several keys of one ConfigMap | yes | yes | yes | read under one `..data` resolution: never a mix of two updates |
 //! | a key added or removed | yes | yes | yes | the watched key removed: reported as missing, last good kept |
 //! | rename-replace (vim, `sed -i`, `mv`) | yes | yes | yes | new inode: `IN_MOVED_TO`; poll: inode |
-//! | in-place rewrite (`>`, `cp`) | yes | yes | yes | reloads on close-write; poll: size/mtime, then the quiet window |
-//! | slow in-place rewrite (pause mid-file) | yes | yes | yes | the half file may be read after `quiet`: it fails to parse and is never published |
-//! | delete, then create | yes | yes | yes | the missing file is reported, the new one published |
+//! | in-place rewrite (`>`, `cp`) | yes | yes | yes | reloads on the writer's close; poll: once stable for `poll_settle` |
+//! | slow writer, every prefix valid YAML | only the whole file | only the whole file | only the whole file | waits for the close; poll: a pause longer than `poll_settle` would be taken for the end |
+//! | delete, then create | yes | yes | yes | the missing file is reported; the new one published on its close |
 //! | plain symlink swap (`ln -sfn`) | yes | yes | yes | the link's rename; poll: the link's target |
-//! | the config directory swapped by rename | yes | yes | yes | events re-watch the new directory via the parent watch |
-//! | the directory deleted and re-created | yes | yes | yes | `health()` is `Degraded` while it is gone |
+//! | the path a symlink into another directory, or a chain of them relinked | yes | yes | yes | every directory on the way watched |
+//! | the config directory swapped by rename, deleted and re-created | yes | yes | yes | `health()` is `Degraded` while it is gone |
+//! | the filesystem unmounted and mounted again, or a mount over the directory | yes | yes | yes | `IN_UNMOUNT`/`IN_IGNORED` and the mount table |
+//! | `EIO`, `EMFILE` while reading | retried | retried | retried | backoff 100 ms … 5 s |
+//! | a read that never returns (hung filesystem) | reported | reported | reported | the last good config served meanwhile |
 //! | `touch`, same content rewritten | nothing published | nothing published | nothing published | looked at, equal hash |
-//! | 1000 kubelet updates in a burst | last one served | last one served | last one served | a commit reloads at once, so event strategies publish most intermediate versions (each complete and valid); signals queued during a reload become one reload; the poller sees one state per tick |
+//! | 1000 kubelet updates in a burst | last one served | last one served | last one served | commits reload at once, so event strategies publish many intermediate versions (each complete and valid); the poller sees one state per tick |
 //! | a write no event announces (hard link elsewhere) | by resync | by resync | yes | resync counted |
 //! | a `subPath` mount | never updated | never updated | never updated | the kubelet does not update `subPath` mounts: mount the directory |
 //!
-//! ## Measured: latency, idle cost, reload cost
+//! # Limits
 //!
-//! From the change being committed (the `..data` rename, the `rename(2)`,
-//! the last write, the symlink's rename) to the new config returned by a
-//! manager read: detected / attempted, p50 / p99. One run of
-//! `cargo run -p results --release -- all` (which runs `cargo bench -p
-//! benches --bench watchers`) on 2 shared cores, 2026-11-26; the full page,
-//! with plots and the machine, is `docs/results.md`.
+//! - A poller cannot see a writer's close: a writer pausing longer than
+//!   `poll_settle` between two writes is taken for done, and a file created
+//!   in place is not told apart from one renamed in.
+//! - A writer that never closes the file is taken for done after
+//!   [`Debounce::unclosed_write_timeout`] without a write
+//!   ([`Trigger::UnclosedWrite`]); `notify`'s macOS and BSD backends report
+//!   no close, so there every in-place write waits for it.
+//! - A thread blocked in the kernel on a hung filesystem cannot be woken: the
+//!   stuck reload is reported, not cancelled, and later changes wait for it.
+//! - Directories above the config's parent are not watched; the resync
+//!   covers them.
 //!
-//! | pattern | inotify | notify | poll 10 ms | poll 100 ms | seed (resolved file, 1 s tick) |
-//! |---|---|---|---|---|---|
-//! | kubelet `..data` swap | 200/200 · 110 µs / 377 µs | 200/200 · 58 µs / 406 µs | 200/200 · 4.8 / 10.0 ms | 200/200 · 47 / 100 ms | **1/10** |
-//! | rename-replace | 200/200 · 131 µs / 465 µs | 200/200 · 166 µs / 469 µs | 200/200 · 4.9 / 10.1 ms | 200/200 · 58 / 100 ms | **1/10** |
-//! | in-place rewrite | 200/200 · 116 µs / 302 µs | 200/200 · 154 µs / 503 µs | 200/200 · 14.8 / 20.0 ms | 200/200 · 70 / 118 ms | 10/10 · 214 / 765 ms |
-//! | plain symlink swap | 200/200 · 98 µs / 349 µs | 200/200 · 122 µs / 1.37 ms | 200/200 · 6.0 / 10.0 ms | 200/200 · 49 / 99 ms | **0/10** |
-//!
-//! Poll on an in-place rewrite adds the `quiet` window (20 ms): a poller
-//! never sees the writer's close, so it waits for the size and mtime to stay
-//! put before reading.
-//!
-//! Idle for 10 s: `inotify` and `notify` wake 0 times a second (resync
-//! aside: one wake-up per `resync_interval`), `poll` wakes once per
-//! interval (10 ms: 113/s and 8 ms CPU/s; 100 ms: 11/s and 2 ms/s; 1 s:
-//! 1.2/s and 0.36 ms/s). One reload (read, hash, parse, validate, publish)
-//! costs 13 µs for a 1 KiB config, 441 µs for 64 KiB, 6.9 ms for 1 MiB, and
-//! 122 µs for 10 keys, 1.24 ms for 100.
-//!
+//! Latency, idle cost and reload cost of each strategy, measured, are in
+//! `docs/results.md` (regenerated by `cargo run -p results --release -- all`).
 //! **Which to choose:** `InotifyWatcher` on Linux (the lowest latency, no
-//! extra thread, no idle cost); `NotifyWatcher` where the code must also run
-//! on macOS or Windows; `PollWatcher` only where file events do not arrive
-//! (network filesystems, some FUSE and bind mounts), with the longest
-//! interval the service can wait.
+//! idle wake-ups); `NotifyWatcher` where the code must also run on macOS or
+//! Windows; `PollWatcher` only where file events do not arrive (network
+//! filesystems, some FUSE and bind mounts), with the longest interval the
+//! service can wait.
 
 use std::fmt;
 use std::fs;
