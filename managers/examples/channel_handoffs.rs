@@ -26,8 +26,8 @@ fn context_switches() -> u64 {
         .sum()
 }
 
-fn measure<M: ConfigManager<String>>() {
-    let manager = M::new("Hello, config reload!".to_owned());
+fn measure<M: ConfigManager<String> + From<String>>() {
+    let manager = M::from("Hello, config reload!".to_owned());
     let switches = context_switches();
     let start = Instant::now();
     let mut total = 0;

@@ -47,18 +47,33 @@ impl<T> ArcSwapManager<T> {
     }
 }
 
-impl<T> ConfigManager<T> for ArcSwapManager<T>
+impl<T> ArcSwapManager<T>
 where
     T: Send + Sync + 'static,
 {
-    const NAME: &'static str = "arcswap";
-
-    fn new(initial: T) -> Self {
+    /// A manager holding `initial` as version 1.
+    pub fn new(initial: T) -> Self {
         Self {
             current: Arc::new(ArcSwap::new(first(initial))),
             publishing: Mutex::new(()),
         }
     }
+}
+
+impl<T> From<T> for ArcSwapManager<T>
+where
+    T: Send + Sync + 'static,
+{
+    fn from(initial: T) -> Self {
+        Self::new(initial)
+    }
+}
+
+impl<T> ConfigManager<T> for ArcSwapManager<T>
+where
+    T: Send + Sync + 'static,
+{
+    const NAME: &'static str = "arcswap";
 
     fn publish(&self, config: T) -> u64 {
         let pending = Pending::new(config);
@@ -86,9 +101,17 @@ where
 /// Reads take `&mut self`: give each thread (or task) its own, by cloning or
 /// calling `cached_reader` again. **It keeps the config it last read alive
 /// until its next read or until it is dropped.**
-#[derive(Clone)]
 pub struct CachedReader<T> {
     cache: Cache<Arc<ArcSwap<Versioned<T>>>, Snapshot<T>>,
+}
+
+// By hand: a derive would demand `T: Clone`, which the shared `Arc`s do not need.
+impl<T> Clone for CachedReader<T> {
+    fn clone(&self) -> Self {
+        Self {
+            cache: self.cache.clone(),
+        }
+    }
 }
 
 impl<T> CachedReader<T> {

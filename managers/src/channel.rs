@@ -84,13 +84,12 @@ fn own<T>(mut current: Snapshot<T>, readers: Sender<Snapshot<T>>, publishes: Rec
     }
 }
 
-impl<T> ConfigManager<T> for ChannelManager<T>
+impl<T> ChannelManager<T>
 where
     T: Send + Sync + 'static,
 {
-    const NAME: &'static str = "channel";
-
-    fn new(initial: T) -> Self {
+    /// A manager holding `initial` as version 1.
+    pub fn new(initial: T) -> Self {
         static OWNERS_STARTED: AtomicU64 = AtomicU64::new(0);
         // Linux shows 15 bytes of a thread name; this fits with room for
         // a few million managers.
@@ -112,6 +111,22 @@ where
             _owner: JoinOnDrop(Some(owner)),
         }
     }
+}
+
+impl<T> From<T> for ChannelManager<T>
+where
+    T: Send + Sync + 'static,
+{
+    fn from(initial: T) -> Self {
+        Self::new(initial)
+    }
+}
+
+impl<T> ConfigManager<T> for ChannelManager<T>
+where
+    T: Send + Sync + 'static,
+{
+    const NAME: &'static str = "channel";
 
     fn publish(&self, config: T) -> u64 {
         let (version, installed) = bounded(1);

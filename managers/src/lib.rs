@@ -79,6 +79,65 @@ pub use rwlock::RwLockManager;
 #[cfg(feature = "watch")]
 pub use watch::WatchManager;
 
+/// A design as a type, whatever the config type: what a library that holds
+/// configs of its own type (such as `watchers::Watch<T, D>`) takes as a type
+/// parameter, so its user names a design (`design::Mutex`) rather than a
+/// manager of the library's internal type.
+pub trait Design: Send + Sync + 'static {
+    /// This design's manager for configs of type `T`.
+    type Manager<T: Send + Sync + 'static>: ConfigManager<T> + From<T>;
+}
+
+/// The designs as types, one per manager, for [`Design`].
+pub mod design {
+    use super::Design;
+
+    /// [`ArcSwapManager`](crate::ArcSwapManager).
+    #[cfg(feature = "arcswap")]
+    #[derive(Debug, Clone, Copy, Default)]
+    pub struct ArcSwap;
+    #[cfg(feature = "arcswap")]
+    impl Design for ArcSwap {
+        type Manager<T: Send + Sync + 'static> = crate::ArcSwapManager<T>;
+    }
+
+    /// [`MutexManager`](crate::MutexManager).
+    #[cfg(feature = "mutex")]
+    #[derive(Debug, Clone, Copy, Default)]
+    pub struct Mutex;
+    #[cfg(feature = "mutex")]
+    impl Design for Mutex {
+        type Manager<T: Send + Sync + 'static> = crate::MutexManager<T>;
+    }
+
+    /// [`RwLockManager`](crate::RwLockManager).
+    #[cfg(feature = "rwlock")]
+    #[derive(Debug, Clone, Copy, Default)]
+    pub struct RwLock;
+    #[cfg(feature = "rwlock")]
+    impl Design for RwLock {
+        type Manager<T: Send + Sync + 'static> = crate::RwLockManager<T>;
+    }
+
+    /// [`ChannelManager`](crate::ChannelManager).
+    #[cfg(feature = "channel")]
+    #[derive(Debug, Clone, Copy, Default)]
+    pub struct Channel;
+    #[cfg(feature = "channel")]
+    impl Design for Channel {
+        type Manager<T: Send + Sync + 'static> = crate::ChannelManager<T>;
+    }
+
+    /// [`WatchManager`](crate::WatchManager).
+    #[cfg(feature = "watch")]
+    #[derive(Debug, Clone, Copy, Default)]
+    pub struct Watch;
+    #[cfg(feature = "watch")]
+    impl Design for Watch {
+        type Manager<T: Send + Sync + 'static> = crate::WatchManager<T>;
+    }
+}
+
 /// One published config and the version it was published as.
 ///
 /// Versions start at 1 for the config a manager is created with and grow by
@@ -100,6 +159,9 @@ pub type Snapshot<T> = Arc<Versioned<T>>;
 
 /// One writer publishes, many readers read the latest config.
 ///
+/// A manager is created holding its first config, as version 1, by its
+/// `new` or `From<T>`.
+///
 /// Every implementation guarantees:
 /// - a publish is visible to every read that starts after `publish` returns;
 /// - a reader never sees a version older than one it has already seen;
@@ -111,9 +173,6 @@ where
 {
     /// A short, stable name for this design (`"mutex"`, `"arcswap"`, ...).
     const NAME: &'static str;
-
-    /// Creates the manager holding `initial` as version 1.
-    fn new(initial: T) -> Self;
 
     /// Replaces the current config and returns the version it was given.
     ///

@@ -19,17 +19,32 @@ pub struct MutexManager<T> {
     current: Mutex<Snapshot<T>>,
 }
 
+impl<T> MutexManager<T>
+where
+    T: Send + Sync + 'static,
+{
+    /// A manager holding `initial` as version 1.
+    pub fn new(initial: T) -> Self {
+        Self {
+            current: Mutex::new(first(initial)),
+        }
+    }
+}
+
+impl<T> From<T> for MutexManager<T>
+where
+    T: Send + Sync + 'static,
+{
+    fn from(initial: T) -> Self {
+        Self::new(initial)
+    }
+}
+
 impl<T> ConfigManager<T> for MutexManager<T>
 where
     T: Send + Sync + 'static,
 {
     const NAME: &'static str = "mutex";
-
-    fn new(initial: T) -> Self {
-        Self {
-            current: Mutex::new(first(initial)),
-        }
-    }
 
     fn publish(&self, config: T) -> u64 {
         // The guard is a temporary: the lock is released at the end of this

@@ -20,17 +20,32 @@ pub struct RwLockManager<T> {
     current: RwLock<Snapshot<T>>,
 }
 
+impl<T> RwLockManager<T>
+where
+    T: Send + Sync + 'static,
+{
+    /// A manager holding `initial` as version 1.
+    pub fn new(initial: T) -> Self {
+        Self {
+            current: RwLock::new(first(initial)),
+        }
+    }
+}
+
+impl<T> From<T> for RwLockManager<T>
+where
+    T: Send + Sync + 'static,
+{
+    fn from(initial: T) -> Self {
+        Self::new(initial)
+    }
+}
+
 impl<T> ConfigManager<T> for RwLockManager<T>
 where
     T: Send + Sync + 'static,
 {
     const NAME: &'static str = "rwlock";
-
-    fn new(initial: T) -> Self {
-        Self {
-            current: RwLock::new(first(initial)),
-        }
-    }
 
     fn publish(&self, config: T) -> u64 {
         // The guard is a temporary: the lock is released at the end of this

@@ -28,17 +28,32 @@ impl<T> WatchManager<T> {
     }
 }
 
+impl<T> WatchManager<T>
+where
+    T: Send + Sync + 'static,
+{
+    /// A manager holding `initial` as version 1.
+    pub fn new(initial: T) -> Self {
+        Self {
+            current: watch::Sender::new(first(initial)),
+        }
+    }
+}
+
+impl<T> From<T> for WatchManager<T>
+where
+    T: Send + Sync + 'static,
+{
+    fn from(initial: T) -> Self {
+        Self::new(initial)
+    }
+}
+
 impl<T> ConfigManager<T> for WatchManager<T>
 where
     T: Send + Sync + 'static,
 {
     const NAME: &'static str = "watch";
-
-    fn new(initial: T) -> Self {
-        Self {
-            current: watch::Sender::new(first(initial)),
-        }
-    }
 
     fn publish(&self, config: T) -> u64 {
         let pending = Pending::new(config);

@@ -180,9 +180,9 @@ mod suite {
 
     const READERS: usize = 3;
 
-    pub fn versions_start_at_one_and_count_publishes<M: ConfigManager<Pair>>() {
+    pub fn versions_start_at_one_and_count_publishes<M: ConfigManager<Pair> + From<Pair>>() {
         let census = Census::default();
-        let manager = M::new(census.pair(0));
+        let manager = M::from(census.pair(0));
         assert_eq!(manager.version(), 1);
         for n in 1..=20 {
             assert_eq!(manager.publish(census.pair(n)), n + 1);
@@ -190,11 +190,13 @@ mod suite {
         }
     }
 
-    pub fn concurrent_publishers_take_distinct_increasing_versions<M: ConfigManager<Pair>>() {
+    pub fn concurrent_publishers_take_distinct_increasing_versions<
+        M: ConfigManager<Pair> + From<Pair>,
+    >() {
         const PUBLISHERS: u64 = 4;
         const EACH: u64 = 250;
         let census = Census::default();
-        let manager = M::new(census.pair(0));
+        let manager = M::from(census.pair(0));
         let mut versions: Vec<u64> = thread::scope(|scope| {
             let publishers: Vec<_> = (0..PUBLISHERS)
                 .map(|_| {
@@ -223,9 +225,9 @@ mod suite {
         assert_eq!(manager.version(), PUBLISHERS * EACH + 1);
     }
 
-    pub fn held_snapshot_is_unchanged_by_later_publishes<M: ConfigManager<Pair>>() {
+    pub fn held_snapshot_is_unchanged_by_later_publishes<M: ConfigManager<Pair> + From<Pair>>() {
         let census = Census::default();
-        let manager = M::new(census.pair(0));
+        let manager = M::from(census.pair(0));
         let held = manager.snapshot();
         for n in 1..=20 {
             manager.publish(census.pair(n));
@@ -241,9 +243,11 @@ mod suite {
         assert_eq!(manager.snapshot().version, 21);
     }
 
-    pub fn replaced_configs_are_dropped_once_no_reader_holds_them<M: ConfigManager<Pair>>() {
+    pub fn replaced_configs_are_dropped_once_no_reader_holds_them<
+        M: ConfigManager<Pair> + From<Pair>,
+    >() {
         let census = Census::default();
-        let manager = M::new(census.pair(0));
+        let manager = M::from(census.pair(0));
         let held = manager.snapshot();
         for n in 1..=10 {
             manager.publish(census.pair(n));
@@ -257,9 +261,11 @@ mod suite {
         census.wait_for_live(0, "the manager is dropped");
     }
 
-    pub fn dropping_the_manager_frees_all_but_held_snapshots<M: ConfigManager<Pair>>() {
+    pub fn dropping_the_manager_frees_all_but_held_snapshots<
+        M: ConfigManager<Pair> + From<Pair>,
+    >() {
         let census = Census::default();
-        let manager = M::new(census.pair(0));
+        let manager = M::from(census.pair(0));
         manager.publish(census.pair(1));
         let held = manager.snapshot();
         manager.publish(census.pair(2));
@@ -270,10 +276,12 @@ mod suite {
         census.wait_for_live(0, "the last snapshot is dropped");
     }
 
-    pub fn publish_is_visible_to_every_later_read<M: ConfigManager<Pair>>(path: ReadPath<M>) {
+    pub fn publish_is_visible_to_every_later_read<M: ConfigManager<Pair> + From<Pair>>(
+        path: ReadPath<M>,
+    ) {
         const ROUNDS: u64 = 50;
         let census = Census::default();
-        let manager = M::new(census.pair(0));
+        let manager = M::from(census.pair(0));
         // Lock-step without barriers, so a failing reader fails the test
         // instead of leaving the others waiting forever: the writer announces
         // each version after `publish` returns, readers count their checks.
@@ -316,10 +324,12 @@ mod suite {
         });
     }
 
-    pub fn reader_never_sees_an_older_version<M: ConfigManager<Pair>>(path: ReadPath<M>) {
+    pub fn reader_never_sees_an_older_version<M: ConfigManager<Pair> + From<Pair>>(
+        path: ReadPath<M>,
+    ) {
         const PUBLISHES: u64 = 2_000;
         let census = Census::default();
-        let manager = M::new(census.pair(0));
+        let manager = M::from(census.pair(0));
         let writing = AtomicUsize::new(1);
         thread::scope(|scope| {
             for _ in 0..READERS {
@@ -344,11 +354,13 @@ mod suite {
         });
     }
 
-    pub fn no_torn_value_under_concurrent_publishes<M: ConfigManager<Pair>>(path: ReadPath<M>) {
+    pub fn no_torn_value_under_concurrent_publishes<M: ConfigManager<Pair> + From<Pair>>(
+        path: ReadPath<M>,
+    ) {
         const PUBLISHERS: u64 = 2;
         const EACH: u64 = 500;
         let census = Census::default();
-        let manager = M::new(census.pair(0));
+        let manager = M::from(census.pair(0));
         let publishing = AtomicUsize::new(PUBLISHERS as usize);
         let (published, observed) = thread::scope(|scope| {
             let readers: Vec<_> = (0..READERS)
@@ -407,12 +419,14 @@ mod suite {
         }
     }
 
-    pub fn bounded_stress_of_readers_and_one_writer<M: ConfigManager<Pair>>(path: ReadPath<M>) {
+    pub fn bounded_stress_of_readers_and_one_writer<M: ConfigManager<Pair> + From<Pair>>(
+        path: ReadPath<M>,
+    ) {
         const STRESS_READERS: usize = 4;
         const READS: usize = 20_000;
         const PUBLISHES: u64 = 1_000;
         let census = Census::default();
-        let manager = M::new(census.pair(0));
+        let manager = M::from(census.pair(0));
         thread::scope(|scope| {
             for _ in 0..STRESS_READERS {
                 scope.spawn(|| {

@@ -35,9 +35,10 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
+use crate::ConfigSource;
 use crate::loader::{DATA_LINK, absolute};
+use crate::strategy::Change;
 use crate::strategy::Signals;
-use crate::{Change, ConfigSource};
 
 /// What a directory is watched for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -78,10 +79,7 @@ struct Watched {
 impl ChainWatch {
     pub(crate) fn new(source: &ConfigSource) -> Self {
         Self {
-            source: ConfigSource {
-                dir: absolute(&source.dir),
-                keys: source.keys.clone(),
-            },
+            source: source.with_dir(absolute(source.dir())),
             watched: BTreeMap::new(),
             established: false,
             remount: false,
@@ -230,17 +228,17 @@ impl Wanted {
         if source.is_configmap_mount() {
             // The loader resolves `..data` itself; the kubelet's commit is a
             // rename in this directory.
-            if let Some(dir) = wanted.walk(&source.dir, true) {
+            if let Some(dir) = wanted.walk(source.dir(), true) {
                 let names = source
-                    .keys
+                    .names()
                     .iter()
                     .map(OsString::from)
                     .chain([OsString::from(DATA_LINK)]);
                 wanted.holding(&dir, names);
             }
         } else {
-            for key in &source.keys {
-                if let Some(file) = wanted.walk(&source.dir.join(key), false) {
+            for key in source.names() {
+                if let Some(file) = wanted.walk(&source.dir().join(key), false) {
                     let (Some(dir), Some(name)) = (file.parent(), file.file_name()) else {
                         continue;
                     };

@@ -9,6 +9,8 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::WatcherKind;
+
 /// Why a load was rejected: the file (or directory) and what was wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadError {
@@ -267,6 +269,34 @@ impl fmt::Display for DecodeError {
 }
 
 impl std::error::Error for DecodeError {}
+
+/// Why a [`Watch`](crate::Watch) could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The watch could not be set up.
+    #[error("cannot watch {path}: {source}")]
+    Watch {
+        /// The directory that could not be watched.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The initial config could not be loaded.
+    #[error("{0}")]
+    InitialLoad(LoadError),
+    /// The file's extension names no known format, and none was given.
+    #[error(
+        "{0}: cannot tell the format from the extension (.yaml, .yml, .json or .toml); set one with Builder::format"
+    )]
+    UnknownFormat(PathBuf),
+    /// A source of several keys was given no decoder to combine them.
+    #[error("a source of several keys needs a decoder that combines them: Builder::decode")]
+    SeveralKeysNeedADecoder,
+    /// The watcher is not compiled in (its crate feature) or does not run here.
+    #[error("the {0} watcher is not available in this build or on this platform")]
+    WatcherNotAvailable(WatcherKind),
+}
 
 #[cfg(test)]
 mod tests {

@@ -12,9 +12,10 @@ use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
 
 use crate::chain_watch::{ChainWatch, DirBackend, Scope, created};
 use crate::mounts::{self, MountTable};
+use crate::strategy::Change;
 use crate::strategy::{Signals, Strategy};
 use crate::wake::Wake;
-use crate::{Change, ConfigSource, WatchOptions};
+use crate::{ConfigSource, WatchOptions};
 
 /// Watches every directory the config's path resolves through with inotify,
 /// on a thread of its own.

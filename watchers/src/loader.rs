@@ -8,8 +8,11 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
+use tokio::sync::watch as channel;
+
 use crate::{
-    ConfigSource, ContentHash, Decode, Files, LoadError, LoadErrorKind, Loaded, ReloadOutcome,
+    ConfigSource, ContentHash, Current, Decode, Files, LoadError, LoadErrorKind, Loaded,
+    ReloadOutcome,
 };
 
 /// The symlink whose rename commits a kubelet update.
@@ -27,17 +30,17 @@ const SNAPSHOT_ATTEMPTS: usize = 8;
 /// that one timestamped directory, so keys committed together are read
 /// together. Elsewhere each key's path is opened directly (following
 /// symlinks, so a `ln -sfn` swap is seen).
-pub fn read_files(source: &ConfigSource, max_config_bytes: u64) -> Result<Files, LoadError> {
+pub(crate) fn read_files(source: &ConfigSource, max_config_bytes: u64) -> Result<Files, LoadError> {
     if !source.is_configmap_mount() {
-        return read_keys(source, &source.dir, max_config_bytes)
+        return read_keys(source, source.dir(), max_config_bytes)
             .map_err(ReadError::into_load_error);
     }
-    let data_link = source.dir.join(DATA_LINK);
+    let data_link = source.dir().join(DATA_LINK);
     let mut last_error = None;
     for _ in 0..SNAPSHOT_ATTEMPTS {
         let target =
             fs::read_link(&data_link).map_err(|error| LoadError::io(&data_link, &error))?;
-        match read_keys(source, &source.dir.join(&target), max_config_bytes) {
+        match read_keys(source, &source.dir().join(&target), max_config_bytes) {
             Ok(files) => return Ok(files),
             // The directory was there when `..data` pointed at it: it is gone
             // because `..data` moved on, or the key really is missing.
@@ -46,7 +49,7 @@ pub fn read_files(source: &ConfigSource, max_config_bytes: u64) -> Result<Files,
             {
                 last_error = Some(error);
             }
-            Err(ReadError::NotFound(_)) if !source.dir.join(&target).exists() => {
+            Err(ReadError::NotFound(_)) if !source.dir().join(&target).exists() => {
                 return Err(LoadError::new(
                     &data_link,
                     LoadErrorKind::DanglingLink { target },
@@ -59,7 +62,7 @@ pub fn read_files(source: &ConfigSource, max_config_bytes: u64) -> Result<Files,
                     .map(|name| name.to_string_lossy().into_owned())
                     .unwrap_or_default();
                 return Err(LoadError::new(
-                    source.dir.join(&key),
+                    source.dir().join(&key),
                     LoadErrorKind::KeyNotInVolume {
                         key,
                         data_dir: target,
@@ -77,7 +80,7 @@ pub fn read_files(source: &ConfigSource, max_config_bytes: u64) -> Result<Files,
 }
 
 /// Reads, hashes and decodes `source` once: what start-up and a `--check` do.
-pub fn load<T: 'static>(
+pub(crate) fn load<T: 'static>(
     source: &ConfigSource,
     decode: &dyn Decode<T>,
     max_config_bytes: u64,
@@ -112,6 +115,41 @@ pub(crate) struct Loader<T, M> {
     max_config_bytes: u64,
     published: ContentHash,
     manager: Arc<M>,
+    /// Subscribers: told after every publish, with the new config.
+    changes: channel::Sender<Current<T>>,
+    on_publish: Vec<Box<dyn Fn(&Current<T>) + Send + Sync>>,
+}
+
+impl<T, M> Loader<T, M>
+where
+    T: Send + Sync + 'static,
+    M: managers::ConfigManager<Loaded<T>> + From<Loaded<T>>,
+{
+    /// Loads the initial config and creates the manager holding it.
+    pub(crate) fn start(
+        source: ConfigSource,
+        decode: Box<dyn Decode<T>>,
+        max_config_bytes: u64,
+        on_publish: Vec<Box<dyn Fn(&Current<T>) + Send + Sync>>,
+    ) -> Result<Self, LoadError> {
+        let initial = load(&source, decode.as_ref(), max_config_bytes)?;
+        let published = initial.hash;
+        let manager = Arc::new(M::from(initial));
+        let current = Current::new(manager.snapshot());
+        for hook in &on_publish {
+            hook(&current);
+        }
+        let (changes, _) = channel::channel(current);
+        Ok(Self {
+            source,
+            decode,
+            max_config_bytes,
+            published,
+            manager,
+            changes,
+            on_publish,
+        })
+    }
 }
 
 impl<T, M> Loader<T, M>
@@ -119,25 +157,13 @@ where
     T: Send + Sync + 'static,
     M: managers::ConfigManager<Loaded<T>>,
 {
-    /// Loads the initial config and creates the manager holding it.
-    pub(crate) fn start(
-        source: ConfigSource,
-        decode: Box<dyn Decode<T>>,
-        max_config_bytes: u64,
-    ) -> Result<Self, LoadError> {
-        let initial = load(&source, decode.as_ref(), max_config_bytes)?;
-        let published = initial.hash;
-        Ok(Self {
-            source,
-            decode,
-            max_config_bytes,
-            published,
-            manager: Arc::new(M::new(initial)),
-        })
-    }
-
     pub(crate) fn manager(&self) -> &Arc<M> {
         &self.manager
+    }
+
+    /// A receiver of every publish from now on.
+    pub(crate) fn changes(&self) -> channel::Receiver<Current<T>> {
+        self.changes.subscribe()
     }
 
     pub(crate) fn published(&self) -> ContentHash {
@@ -158,6 +184,12 @@ where
             Ok(config) => {
                 let version = self.manager.publish(Loaded { config, hash });
                 self.published = hash;
+                // One writer: the snapshot is the config just published.
+                let current = Current::new(self.manager.snapshot());
+                for hook in &self.on_publish {
+                    hook(&current);
+                }
+                self.changes.send_replace(current);
                 ReloadOutcome::Published { version, hash }
             }
             Err(error) => {
@@ -184,7 +216,7 @@ impl ReadError {
 
 fn read_keys(source: &ConfigSource, dir: &Path, max_config_bytes: u64) -> Result<Files, ReadError> {
     let entries = source
-        .keys
+        .names()
         .iter()
         .map(|key| Ok((key.clone(), read_file(&dir.join(key), max_config_bytes)?)))
         .collect::<Result<_, ReadError>>()?;
@@ -245,3 +277,9 @@ fn read_file(path: &Path, max_config_bytes: u64) -> Result<Vec<u8>, ReadError> {
 pub(crate) fn absolute(path: &Path) -> std::path::PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
+
+#[cfg(all(test, feature = "testing"))]
+mod tests;
+
+#[cfg(all(test, feature = "testing"))]
+mod proptests;

@@ -11,8 +11,9 @@ use notify::event::{AccessKind, AccessMode, ModifyKind};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
 use crate::chain_watch::{ChainWatch, DirBackend, Scope, created};
+use crate::strategy::Change;
 use crate::strategy::{Signals, Strategy};
-use crate::{Change, ConfigSource, WatchOptions};
+use crate::{ConfigSource, WatchOptions};
 
 /// Watches every directory the config's path resolves through (none
 /// recursively) with the `notify` crate's recommended backend.

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use std::sync::{Arc, Condvar, Mutex};
 
 use crate::loader::{DATA_LINK, absolute};
+use crate::strategy::Change;
 use crate::strategy::{Signals, Strategy};
-use crate::{Change, ConfigSource, Trigger, WatchOptions};
+use crate::{ConfigSource, Trigger, WatchOptions};
 
 /// Looks at the config every `poll_interval`, through every symlink.
 ///
@@ -95,10 +96,7 @@ impl Strategy for PollWatcher {
     ) -> io::Result<Self> {
         let stop = Arc::new(Stop::default());
         let stopped = Arc::clone(&stop);
-        let source = ConfigSource {
-            dir: absolute(&source.dir),
-            keys: source.keys.clone(),
-        };
+        let source = source.with_dir(absolute(source.dir()));
         let interval = options.poll_interval;
         let settle = options.debounce.poll_settle;
         let mut previous = Fingerprint::take(&source);
@@ -200,18 +198,18 @@ impl Fingerprint {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |now| now.as_nanos() as i128);
         let keys: Vec<Chain> = source
-            .keys
+            .names()
             .iter()
-            .map(|key| Chain::resolve(&source.dir.join(key)))
+            .map(|key| Chain::resolve(&source.dir().join(key)))
             .collect();
         let racy = keys
             .iter()
             .any(|chain| chain.file.as_ref().is_ok_and(|file| file.is_racy(now_ns)));
         Self {
-            dir: fs::metadata(&source.dir)
+            dir: fs::metadata(source.dir())
                 .map(|metadata| (metadata.dev(), metadata.ino()))
                 .map_err(|error| error.raw_os_error()),
-            data_link: fs::read_link(source.dir.join(DATA_LINK)).ok(),
+            data_link: fs::read_link(source.dir().join(DATA_LINK)).ok(),
             keys,
             racy,
         }

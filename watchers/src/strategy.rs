@@ -1,5 +1,16 @@
-//! What a strategy gives the shared driver: classified changes and its health.
+//! For implementors of a new way of noticing changes: the [`Strategy`]
+//! trait, the [`Signals`] a strategy reports through, and the [`Change`]s it
+//! classifies events into. The built-in strategies are chosen with
+//! [`WatcherKind`](crate::WatcherKind); a custom one with
+//! [`Builder::strategy`](crate::Builder::strategy).
+//!
+//! A strategy only notices; the shared driver debounces, loads, publishes,
+//! retries and resyncs, so every strategy reloads the same way. A strategy
+//! that needs threads spawns them with [`Signals::spawn`]: a thread that
+//! panics then turns the watch's health to `Stopped` instead of leaving it
+//! looking healthy while nothing watches.
 
+use std::any::Any;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
@@ -8,14 +19,12 @@ use std::time::Instant;
 
 use crossbeam_channel::Sender;
 
-use crate::{Change, ConfigSource, Observer, Trigger, WatchHealth, WatchOptions};
+pub use crate::debounce::Change;
+use crate::{ConfigSource, Observer, Trigger, WatchHealth, WatchOptions};
 
-/// A way of noticing changes: `NotifyWatcher`, `InotifyWatcher`, `PollWatcher`.
-///
-/// A strategy only notices; the shared driver debounces, loads, publishes and
-/// resyncs, so every strategy reloads the same way.
+/// A way of noticing changes of a [`ConfigSource`].
 pub trait Strategy: Send + 'static {
-    /// `"notify"`, `"inotify"` or `"poll"`.
+    /// A short name for logs and metrics (`"inotify"`, `"notify"`, `"poll"`).
     const NAME: &'static str;
 
     /// The trigger a reload caused by this strategy's changes reports.
@@ -123,7 +132,7 @@ impl Signals {
     /// Spawns a thread running `body`; if it panics (a bug here, or in an
     /// observer called from it) the watch says it `Stopped` instead of
     /// looking healthy while nothing watches any more.
-    pub(crate) fn spawn(
+    pub fn spawn(
         &self,
         name: &str,
         body: impl FnOnce(&Signals) + Send + 'static,
@@ -142,7 +151,7 @@ impl Signals {
         })
     }
 
-    /// Whether the health is currently `Watching`.
+    /// Whether the health is now `Watching`.
     pub fn is_watching(&self) -> bool {
         self.health.get() == WatchHealth::Watching
     }
@@ -176,5 +185,40 @@ impl HealthCell {
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
             health,
         )
+    }
+}
+
+/// A strategy chosen at run time: what the driver needs of it, its type
+/// erased. Dropping the value it establishes stops it.
+pub(crate) struct Erased {
+    pub(crate) name: &'static str,
+    pub(crate) trigger: Trigger,
+    pub(crate) resync: bool,
+    establish: EstablishFn,
+}
+
+type EstablishFn = Box<
+    dyn FnOnce(&ConfigSource, &WatchOptions, Signals) -> io::Result<Box<dyn Any + Send>> + Send,
+>;
+
+impl Erased {
+    pub(crate) fn of<S: Strategy>() -> Self {
+        Self {
+            name: S::NAME,
+            trigger: S::TRIGGER,
+            resync: S::RESYNC,
+            establish: Box::new(|source, options, signals| {
+                S::establish(source, options, signals).map(|strategy| Box::new(strategy) as _)
+            }),
+        }
+    }
+
+    pub(crate) fn establish(
+        self,
+        source: &ConfigSource,
+        options: &WatchOptions,
+        signals: Signals,
+    ) -> io::Result<Box<dyn Any + Send>> {
+        (self.establish)(source, options, signals)
     }
 }

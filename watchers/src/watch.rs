@@ -1,139 +1,180 @@
-//! The shared driver: one thread per [`Watch`] that debounces a strategy's
-//! signals, reloads, resyncs and reports.
+//! [`Watch`]: a running watch of one config, and the [`Builder`] that starts
+//! one with anything but the defaults.
 
+use std::any::Any;
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::Sender;
+use managers::{ConfigManager, Design};
+use tokio::sync::watch as channel;
 
-use crate::debounce::{Debouncer, Next, Why};
+use crate::debounce::Debouncer;
+use crate::decode::{FormatDecoder, Validator};
+use crate::driver::Driver;
 use crate::loader::Loader;
-use crate::strategy::{HealthCell, Signal, Signals, Strategy};
+use crate::strategy::{Erased, HealthCell, Signal, Signals, Strategy};
 use crate::watchdog::Watchdog;
 use crate::{
-    Backoff, ConfigSource, Decode, LoadError, Loaded, Observer, ReloadOutcome, ReloadReport,
-    StartError, Trigger, WatchHealth, WatchOptions,
+    ConfigSource, Current, Decode, Format, Loaded, NoObserver, Observer, Published, ReloadOutcome,
+    ReloadReport, StartError, Trigger, WatchHealth, WatchOptions, WatcherKind,
 };
 
-/// A running watch: the manager it publishes to and the threads that feed it.
-/// Dropping it stops and joins them.
-pub struct Watch<S: Strategy, T: Send + Sync + 'static, M: managers::ConfigManager<Loaded<T>>> {
-    manager: Arc<M>,
+/// The manager a watch reads from unless told otherwise: `ArcSwap`, whose
+/// reads take no lock and scale with cores.
+pub type DefaultDesign = managers::design::ArcSwap;
+
+/// A running watch of one config: the config is loaded at start, every
+/// change is noticed, read whole, decoded, validated and, if new and valid,
+/// published; readers always read the last good one. Dropping it stops and
+/// joins every thread it started.
+///
+/// `T` is the config type (anything `Deserialize`); `D` the manager design
+/// readers read through ([`managers::design`], `ArcSwap` by default).
+///
+/// ```no_run
+/// #[derive(serde::Deserialize)]
+/// struct AppConfig { message: String }
+///
+/// let config = watchers::Watch::<AppConfig>::file("/etc/config/app.yaml")?;
+/// let current = config.get();           // derefs to AppConfig; .version(), .hash()
+/// let mut changes = config.subscribe(); // changes.changed().await wakes on every publish
+/// # Ok::<(), watchers::StartError>(())
+/// ```
+pub struct Watch<T, D = DefaultDesign>
+where
+    T: Send + Sync + 'static,
+    D: Design,
+{
+    manager: Arc<D::Manager<Loaded<T>>>,
+    changes: channel::Receiver<Current<T>>,
     signals: Sender<Signal>,
     health: Arc<HealthCell>,
     watchdog: Arc<Watchdog>,
-    watchdog_thread: Option<JoinHandle<()>>,
+    watcher: &'static str,
     // Dropped before the driver is stopped: no signal arrives after `Stop`.
-    strategy: Option<S>,
+    strategy: Mutex<Option<Box<dyn Any + Send>>>,
     driver: Option<JoinHandle<()>>,
-    _marker: PhantomData<fn() -> T>,
+    watchdog_thread: Option<JoinHandle<()>>,
 }
 
-impl<S, T, M> Watch<S, T, M>
+impl<T> Watch<T>
 where
-    S: Strategy,
-    T: Send + Sync + 'static,
-    M: managers::ConfigManager<Loaded<T>>,
+    T: serde::de::DeserializeOwned + Send + Sync + 'static,
 {
-    /// Establishes the watch, then loads and publishes the initial config
-    /// (so a change between the two is never lost), then starts watching.
-    pub fn start(
-        source: ConfigSource,
-        decode: impl Decode<T>,
-        options: WatchOptions,
-        observer: Arc<dyn Observer>,
-    ) -> Result<Self, StartError> {
-        let (sender, receiver) = crossbeam_channel::unbounded();
-        let health = Arc::new(HealthCell::new());
-        let signals = Signals::new(sender.clone(), Arc::clone(&health), Arc::clone(&observer));
-        let strategy = S::establish(&source, &options, signals.clone()).map_err(|error| {
-            StartError::Watch {
-                path: source.dir.clone(),
-                source: error,
-            }
-        })?;
-
-        let started = Instant::now();
-        let loader =
-            Loader::<T, M>::start(source.clone(), Box::new(decode), options.max_config_bytes)
-                .map_err(StartError::InitialLoad)?;
-        let manager = Arc::clone(loader.manager());
-        observer.reload(&ReloadReport {
-            trigger: Trigger::Initial,
-            outcome: ReloadOutcome::Published {
-                version: manager.version(),
-                hash: loader.published(),
-            },
-            took: started.elapsed(),
-        });
-
-        let watchdog = Arc::new(Watchdog::default());
-        let watchdog_thread = {
-            let watchdog = Arc::clone(&watchdog);
-            let observer = Arc::clone(&observer);
-            let stuck_after = options.stuck_after;
-            signals
-                .spawn(&format!("watchers-{}-watchdog", S::NAME), move |_| {
-                    watchdog.watch(stuck_after, &observer);
-                })
-                .map_err(|error| StartError::Watch {
-                    path: source.dir.clone(),
-                    source: error,
-                })?
-        };
-        let driver = Driver {
-            receiver,
-            loader,
-            debouncer: Debouncer::new(options.debounce),
-            observer,
-            trigger: S::TRIGGER,
-            resync_interval: if S::RESYNC {
-                options.resync_interval
-            } else {
-                None
-            },
-            backoff: options.retry,
-            watchdog: Arc::clone(&watchdog),
-            last_failure: None,
-            retry: None,
-        };
-        let driver = signals
-            .spawn(&format!("watchers-{}-reload", S::NAME), move |_| {
-                driver.run()
-            })
-            .map_err(|error| StartError::Watch {
-                path: source.dir.clone(),
-                source: error,
-            })?;
-        Ok(Self {
-            manager,
-            signals: sender,
-            health,
-            watchdog,
-            watchdog_thread: Some(watchdog_thread),
-            strategy: Some(strategy),
-            driver: Some(driver),
-            _marker: PhantomData,
-        })
+    /// Watches one file with every default: the format from its extension
+    /// (`.yaml`, `.yml`, `.json`, `.toml`), inotify on Linux (`notify`
+    /// elsewhere), the `ArcSwap` manager, [`WatchOptions::default`]. Returns
+    /// once the watch is established and the file loaded and valid.
+    ///
+    /// ```no_run
+    /// #[derive(serde::Deserialize)]
+    /// struct AppConfig { port: u16 }
+    ///
+    /// let config = watchers::Watch::<AppConfig>::file("/etc/config/app.toml")?;
+    /// println!("port {}", config.get().port);
+    /// # Ok::<(), watchers::StartError>(())
+    /// ```
+    pub fn file(path: impl AsRef<Path>) -> Result<Self, StartError> {
+        Self::builder(ConfigSource::file(path)).start()
     }
 
-    /// The manager readers read from.
-    pub fn manager(&self) -> &Arc<M> {
-        &self.manager
+    /// A builder for anything but the defaults: several ConfigMap keys, the
+    /// watcher, the manager, the format, a validation hook, an observer, the
+    /// options.
+    ///
+    /// ```no_run
+    /// use watchers::{ConfigSource, Format, Watch, WatcherKind};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct AppConfig { port: u16 }
+    ///
+    /// let config = Watch::<AppConfig>::builder(ConfigSource::file("/etc/config/app.conf"))
+    ///     .format(Format::Toml)
+    ///     .watcher(WatcherKind::Poll)
+    ///     .validate(|config: &AppConfig| if config.port == 0 { Err("port 0".into()) } else { Ok(()) })
+    ///     .manager::<managers::design::Mutex>()
+    ///     .start()?;
+    /// # Ok::<(), watchers::StartError>(())
+    /// ```
+    pub fn builder(source: ConfigSource) -> Builder<T> {
+        Builder::new(
+            source,
+            Decoding::Format {
+                format: None,
+                make: FormatDecoder::boxed,
+            },
+        )
+    }
+}
+
+impl<T> Watch<T>
+where
+    T: Send + Sync + 'static,
+{
+    /// A builder whose snapshots `decode` turns into a `T`, which need not be
+    /// `Deserialize`: the way to combine several ConfigMap keys into one
+    /// config (a closure that parses each key with
+    /// [`Files::parse`](crate::Files::parse)).
+    ///
+    /// ```no_run
+    /// use watchers::{ConfigSource, Files, Watch};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct App { port: u16 }
+    /// #[derive(serde::Deserialize)]
+    /// struct Limits { max_connections: u32 }
+    /// struct Config { app: App, limits: Limits }
+    ///
+    /// let source = ConfigSource::keys("/etc/config", ["app.yaml", "limits.toml"]);
+    /// let config = Watch::<Config>::decoding(source, |files: &Files| {
+    ///     Ok(Config { app: files.parse("app.yaml")?, limits: files.parse("limits.toml")? })
+    /// })
+    /// .start()?;
+    /// # Ok::<(), watchers::StartError>(())
+    /// ```
+    pub fn decoding(source: ConfigSource, decode: impl Decode<T>) -> Builder<T> {
+        Builder::new(source, Decoding::Custom(Box::new(decode)))
+    }
+}
+
+impl<T, D> Watch<T, D>
+where
+    T: Send + Sync + 'static,
+    D: Design,
+{
+    /// The config served now, owned: it stays whole for as long as it is held.
+    pub fn get(&self) -> Current<T> {
+        Current::new(self.manager.snapshot())
     }
 
-    /// Reloads now (SIGHUP), whatever the events said.
+    /// Calls `f` with the config served now: the cheapest read the manager
+    /// has, for a use that ends before `read` returns.
+    pub fn read<R>(&self, f: impl FnOnce(Published<'_, T>) -> R) -> R {
+        self.manager.read(|current| f(Published::new(current)))
+    }
+
+    /// The version of the config served now.
+    pub fn version(&self) -> u64 {
+        self.manager.version()
+    }
+
+    /// A receiver that holds the config served now and wakes
+    /// (`changed().await`) once per publish, never for a reload that found
+    /// the content unchanged. Several publishes between two awaits wake it
+    /// once, with the latest.
+    pub fn subscribe(&self) -> channel::Receiver<Current<T>> {
+        let mut changes = self.changes.clone();
+        changes.mark_unchanged();
+        changes
+    }
+
+    /// Reloads now (what SIGHUP does), whatever the watcher saw.
     pub fn reload_now(&self) {
         let _ = self.signals.send(Signal::Manual(Instant::now()));
-    }
-
-    /// How long the reload running now has been running, if one is. A large
-    /// value means a read is stuck (a hung filesystem): the last good config
-    /// is still served, but no change can be published until it returns.
-    pub fn reload_running_for(&self) -> Option<Duration> {
-        self.watchdog.running_for()
     }
 
     /// Whether changes are still being noticed.
@@ -143,16 +184,49 @@ where
         }
         self.health.get()
     }
+
+    /// How long the reload running now has been running, if one is. A large
+    /// value means a read is stuck (a hung filesystem): the last good config
+    /// is still served, but no change can be published until it returns.
+    pub fn reload_running_for(&self) -> Option<Duration> {
+        self.watchdog.running_for()
+    }
+
+    /// The name of the strategy noticing changes (`"inotify"`, ...).
+    pub fn watcher(&self) -> &'static str {
+        self.watcher
+    }
+
+    /// The name of the manager design readers read through (`"arcswap"`, ...).
+    pub fn manager(&self) -> &'static str {
+        <D::Manager<Loaded<T>> as ConfigManager<Loaded<T>>>::NAME
+    }
 }
 
-impl<S, T, M> Drop for Watch<S, T, M>
+impl<T> Watch<T, managers::design::ArcSwap>
 where
-    S: Strategy,
     T: Send + Sync + 'static,
-    M: managers::ConfigManager<Loaded<T>>,
+{
+    /// A reader for one thread whose reads cost what a plain `Arc` deref
+    /// costs. **It keeps the config it last read alive until its next read**:
+    /// keep one per worker thread that reads often.
+    pub fn cached_reader(&self) -> crate::CachedReader<T> {
+        crate::CachedReader::new(self.manager.cached_reader())
+    }
+}
+
+impl<T, D> Drop for Watch<T, D>
+where
+    T: Send + Sync + 'static,
+    D: Design,
 {
     fn drop(&mut self) {
-        drop(self.strategy.take());
+        drop(
+            self.strategy
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .take(),
+        );
         let _ = self.signals.send(Signal::Stop);
         if let Some(driver) = self.driver.take() {
             // A panic in the driver was already visible as `Stopped`.
@@ -165,198 +239,249 @@ where
     }
 }
 
-struct Driver<T, M> {
-    receiver: Receiver<Signal>,
-    loader: Loader<T, M>,
-    debouncer: Debouncer,
+/// Starts a [`Watch`] with anything but the defaults; from
+/// [`Watch::builder`]. Every setting is optional.
+#[must_use = "a builder does nothing until `start`"]
+pub struct Builder<T, D = DefaultDesign> {
+    source: ConfigSource,
+    strategy: Option<Erased>,
+    watcher: WatcherKind,
+    decoding: Decoding<T>,
+    validate: Option<Validator<T>>,
     observer: Arc<dyn Observer>,
-    trigger: Trigger,
-    resync_interval: Option<Duration>,
-    backoff: Backoff,
-    watchdog: Arc<Watchdog>,
-    /// The last failure reported, so a background check that meets the same
-    /// broken file again stays quiet.
-    last_failure: Option<LoadError>,
-    /// A load that failed for a transient reason, to be tried again.
-    retry: Option<Retry>,
+    on_publish: Vec<PublishHook<T>>,
+    options: WatchOptions,
+    design: PhantomData<fn() -> D>,
 }
 
-/// A pending retry of a load that failed for a reason that can go away.
-#[derive(Debug, Clone, Copy)]
-struct Retry {
-    at: Instant,
-    /// Retries so far in this streak.
-    attempt: u32,
-    /// What the streak's first reload was, reported when it ends.
-    trigger: Trigger,
-    since: Instant,
-    asked: Asked,
+type PublishHook<T> = Box<dyn Fn(&Current<T>) + Send + Sync>;
+
+/// How snapshots become configs.
+enum Decoding<T> {
+    /// One file in a format (from its extension unless given), by a decoder
+    /// made where `T: Deserialize` is known.
+    Format {
+        format: Option<Format>,
+        make: fn(Format, Option<Validator<T>>) -> Box<dyn Decode<T>>,
+    },
+    /// The caller's decoder.
+    Custom(Box<dyn Decode<T>>),
 }
 
-/// Whether a reload was asked for by someone (report everything) or is a
-/// background check (report only what is new).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Asked {
-    Yes,
-    Background,
+impl<T> Builder<T> {
+    fn new(source: ConfigSource, decoding: Decoding<T>) -> Self {
+        Self {
+            source,
+            strategy: None,
+            watcher: WatcherKind::default(),
+            decoding,
+            validate: None,
+            observer: Arc::new(NoObserver),
+            on_publish: Vec::new(),
+            options: WatchOptions::default(),
+            design: PhantomData,
+        }
+    }
 }
 
-impl<T, M> Driver<T, M>
+impl<T, D> Builder<T, D>
 where
     T: Send + Sync + 'static,
-    M: managers::ConfigManager<Loaded<T>>,
+    D: Design,
 {
-    fn run(mut self) {
-        let mut next_resync = self.resync_interval.map(|every| Instant::now() + every);
-        loop {
-            let now = Instant::now();
-            let mut wake = match self.debouncer.next(now) {
-                Next::Reload { since, why } => {
-                    self.debouncer.reloading();
-                    let trigger = match why {
-                        Why::Complete => self.trigger,
-                        Why::UnclosedWrite => Trigger::UnclosedWrite,
-                    };
-                    self.reload(trigger, since, Asked::Yes);
-                    continue;
-                }
-                Next::WaitUntil(deadline) => Some(deadline),
-                Next::Idle => None,
-            };
-            if let Some(retry) = self.retry {
-                if now >= retry.at {
-                    self.reload(retry.trigger, retry.since, retry.asked);
-                    continue;
-                }
-                wake = earliest(wake, retry.at);
-            }
-            if let (Some(at), Some(every)) = (next_resync, self.resync_interval) {
-                if now >= at {
-                    next_resync = Some(now + every);
-                    // A writer still writing in place would be read half done;
-                    // its close brings a reload anyway.
-                    if !self.debouncer.write_pending()
-                        && let ReloadOutcome::Published { .. } =
-                            self.reload(Trigger::Resync, now, Asked::Background)
-                    {
-                        self.observer.resync_found_change();
-                    }
-                    continue;
-                }
-                wake = earliest(wake, at);
-            }
-            let received = match wake {
-                Some(deadline) => self.receiver.recv_deadline(deadline),
-                None => self
-                    .receiver
-                    .recv()
-                    .map_err(|_| RecvTimeoutError::Disconnected),
-            };
-            match received {
-                Ok(signal) => {
-                    // Take everything already queued before deciding, so a
-                    // burst of events is one reload.
-                    let mut next = Some(signal);
-                    while let Some(signal) = next {
-                        if !self.handle(signal) {
-                            return;
-                        }
-                        next = self.receiver.try_recv().ok();
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return,
-            }
+    /// Which built-in strategy notices changes (default: inotify on Linux,
+    /// `notify` elsewhere).
+    pub fn watcher(mut self, watcher: WatcherKind) -> Self {
+        self.watcher = watcher;
+        self.strategy = None;
+        self
+    }
+
+    /// A strategy of your own instead of a built-in one (see
+    /// [`strategy`](crate::strategy)).
+    pub fn strategy<S: Strategy>(mut self) -> Self {
+        self.strategy = Some(Erased::of::<S>());
+        self
+    }
+
+    /// The manager design readers read through (default: `ArcSwap`).
+    pub fn manager<D2: Design>(self) -> Builder<T, D2> {
+        Builder {
+            source: self.source,
+            strategy: self.strategy,
+            watcher: self.watcher,
+            decoding: self.decoding,
+            validate: self.validate,
+            observer: self.observer,
+            on_publish: self.on_publish,
+            options: self.options,
+            design: PhantomData,
         }
     }
 
-    /// Applies one signal; `false` means stop.
-    fn handle(&mut self, signal: Signal) -> bool {
-        match signal {
-            Signal::Change(change, at) => self.debouncer.record(change, at),
-            Signal::Overflow(at) => {
-                self.reload(Trigger::Overflow, at, Asked::Yes);
-            }
-            // A poller's "cannot rule out a change": not while a write is in
-            // progress (the settle or the close reloads it).
-            Signal::Verify(at) => {
-                if !self.debouncer.write_pending() {
-                    self.reload(self.trigger, at, Asked::Background);
+    /// The format of the file, when its extension does not say it. No
+    /// effect with [`Builder::decode`].
+    pub fn format(mut self, format: Format) -> Self {
+        if let Decoding::Format { format: chosen, .. } = &mut self.decoding {
+            *chosen = Some(format);
+        }
+        self
+    }
+
+    /// Decodes each snapshot with `decode` instead of parsing one file: what
+    /// a source of several keys needs (a closure that parses each key with
+    /// [`Files::parse`](crate::Files::parse) and combines them).
+    pub fn decode(mut self, decode: impl Decode<T>) -> Self {
+        self.decoding = Decoding::Custom(Box::new(decode));
+        self
+    }
+
+    /// Checks every parsed config; `Err` (a reason for a human) rejects it and
+    /// the last good config stays. A type with a [`Validate`](crate::Validate)
+    /// impl passes `AppConfig::validate`. Not applied with [`Builder::decode`],
+    /// whose decoder validates what it builds.
+    pub fn validate(
+        mut self,
+        validate: impl Fn(&T) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        self.validate = Some(Box::new(validate));
+        self
+    }
+
+    /// Receives every reload's outcome, watch trouble and events (for logs
+    /// and metrics).
+    pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    /// Called with every config published, the initial one included, on the
+    /// reload thread, before readers are told.
+    pub fn on_publish(mut self, hook: impl Fn(&Current<T>) + Send + Sync + 'static) -> Self {
+        self.on_publish.push(Box::new(hook));
+        self
+    }
+
+    /// Debounce, resync, poll interval, size limit, retry and stuck-reload
+    /// settings (default: [`WatchOptions::default`]).
+    pub fn options(mut self, options: WatchOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Establishes the watch, then loads and publishes the initial config
+    /// (so a change between the two is never lost), then starts watching.
+    pub fn start(self) -> Result<Watch<T, D>, StartError> {
+        let decode: Box<dyn Decode<T>> = match (self.decoding, self.source.names()) {
+            (Decoding::Custom(decode), _) => decode,
+            (Decoding::Format { format, make }, [key]) => {
+                match format.or_else(|| Format::from_path(key)) {
+                    Some(format) => make(format, self.validate),
+                    None => return Err(StartError::UnknownFormat(self.source.primary_path())),
                 }
             }
-            Signal::Manual(at) => {
-                self.reload(Trigger::Manual, at, Asked::Yes);
-            }
-            Signal::Stop => return false,
-        }
-        true
-    }
-
-    fn reload(&mut self, trigger: Trigger, since: Instant, asked: Asked) -> ReloadOutcome {
-        // A streak of transient failures reports as the reload that began it.
-        let (trigger, since, asked) = match self.retry {
-            Some(retry) => (
-                retry.trigger,
-                retry.since.min(since),
-                if retry.asked == Asked::Yes {
-                    Asked::Yes
-                } else {
-                    asked
-                },
-            ),
-            None => (trigger, since, asked),
+            (Decoding::Format { .. }, _) => return Err(StartError::SeveralKeysNeedADecoder),
         };
-        let outcome = {
-            let _running = self.watchdog.start();
-            self.loader.reload()
+        let strategy = match self.strategy {
+            Some(strategy) => strategy,
+            None => self
+                .watcher
+                .strategy()
+                .ok_or(StartError::WatcherNotAvailable(self.watcher))?,
         };
-        let took = since.elapsed();
-        if let ReloadOutcome::Failed(error) = &outcome
-            && error.is_transient()
-        {
-            let first = self.retry.is_none();
-            let attempt = self.retry.map_or(1, |retry| retry.attempt + 1);
-            let delay = self.backoff.delay(attempt);
-            self.retry = Some(Retry {
-                at: Instant::now() + delay,
-                attempt,
-                trigger,
-                since,
-                asked,
-            });
-            if first {
-                self.report(trigger, &outcome, took);
-            }
-            self.observer.retrying(error, attempt, delay);
-            return outcome;
-        }
-        let ended_streak = self.retry.take().is_some();
-        let new = match &outcome {
-            ReloadOutcome::Published { .. } => true,
-            ReloadOutcome::Unchanged => asked == Asked::Yes || ended_streak,
-            ReloadOutcome::Failed(error) => {
-                asked == Asked::Yes || ended_streak || self.last_failure.as_ref() != Some(error)
-            }
-        };
-        self.last_failure = match &outcome {
-            ReloadOutcome::Failed(error) => Some(error.clone()),
-            ReloadOutcome::Published { .. } | ReloadOutcome::Unchanged => None,
-        };
-        if new {
-            self.report(trigger, &outcome, took);
-        }
-        outcome
-    }
-
-    fn report(&self, trigger: Trigger, outcome: &ReloadOutcome, took: Duration) {
-        self.observer.reload(&ReloadReport {
-            trigger,
-            outcome: outcome.clone(),
-            took,
-        });
+        start(
+            self.source,
+            decode,
+            strategy,
+            self.observer,
+            self.on_publish,
+            self.options,
+        )
     }
 }
 
-fn earliest(wake: Option<Instant>, at: Instant) -> Option<Instant> {
-    Some(wake.map_or(at, |deadline| deadline.min(at)))
+fn start<T, D>(
+    source: ConfigSource,
+    decode: Box<dyn Decode<T>>,
+    strategy: Erased,
+    observer: Arc<dyn Observer>,
+    on_publish: Vec<PublishHook<T>>,
+    options: WatchOptions,
+) -> Result<Watch<T, D>, StartError>
+where
+    T: Send + Sync + 'static,
+    D: Design,
+{
+    let watch_error = |error| StartError::Watch {
+        path: source.dir().to_path_buf(),
+        source: error,
+    };
+    let (sender, receiver) = crossbeam_channel::unbounded();
+    let health = Arc::new(HealthCell::new());
+    let signals = Signals::new(sender.clone(), Arc::clone(&health), Arc::clone(&observer));
+    let (watcher, trigger, resync) = (strategy.name, strategy.trigger, strategy.resync);
+    let established = strategy
+        .establish(&source, &options, signals.clone())
+        .map_err(watch_error)?;
+
+    let started = Instant::now();
+    let loader = Loader::<T, D::Manager<Loaded<T>>>::start(
+        source.clone(),
+        decode,
+        options.max_config_bytes,
+        on_publish,
+    )
+    .map_err(StartError::InitialLoad)?;
+    let manager = Arc::clone(loader.manager());
+    let changes = loader.changes();
+    observer.reload(&ReloadReport {
+        trigger: Trigger::Initial,
+        outcome: ReloadOutcome::Published {
+            version: manager.version(),
+            hash: loader.published(),
+        },
+        took: started.elapsed(),
+    });
+
+    let watchdog = Arc::new(Watchdog::default());
+    let watchdog_thread = {
+        let watchdog = Arc::clone(&watchdog);
+        let observer = Arc::clone(&observer);
+        let stuck_after = options.stuck_after;
+        signals
+            .spawn(&format!("watchers-{watcher}-watchdog"), move |_| {
+                watchdog.watch(stuck_after, &observer);
+            })
+            .map_err(watch_error)?
+    };
+    let driver = Driver {
+        receiver,
+        loader,
+        debouncer: Debouncer::new(options.debounce),
+        observer,
+        trigger,
+        resync_interval: if resync {
+            options.resync_interval
+        } else {
+            None
+        },
+        backoff: options.retry,
+        watchdog: Arc::clone(&watchdog),
+        last_failure: None,
+        retry: None,
+    };
+    let driver = signals
+        .spawn(&format!("watchers-{watcher}-reload"), move |_| driver.run())
+        .map_err(watch_error)?;
+    Ok(Watch {
+        manager,
+        changes,
+        signals: sender,
+        health,
+        watchdog,
+        watcher,
+        strategy: Mutex::new(Some(established)),
+        driver: Some(driver),
+        watchdog_thread: Some(watchdog_thread),
+    })
 }

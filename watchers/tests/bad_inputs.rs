@@ -8,15 +8,15 @@ use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 
+use common::Subject;
 use common::{Harness, file_source, yaml};
-use watchers::Strategy;
 use watchers::testing::{KubeletVolume, rename_replace};
 
 const ROUNDS: usize = 3;
 
 /// Applies `bad` ROUNDS times to a watched plain file, each time followed by
 /// a good file.
-fn rejects<S: Strategy>(bad: impl Fn(&Path), reason: &str) {
+fn rejects<S: Subject>(bad: impl Fn(&Path), reason: &str) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.yaml");
     fs::write(&path, yaml("good-0")).unwrap();
@@ -106,7 +106,7 @@ fn unreadable(path: &Path) {
 
 /// Root reads a mode-000 file anyway (CAP_DAC_OVERRIDE), so as root this
 /// test runs itself again, alone, as `nobody`.
-fn permission_denied<S: Strategy>(test_name: &str) {
+fn permission_denied<S: Subject>(test_name: &str) {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         return rejects::<S>(unreadable, "permission denied");
@@ -129,7 +129,7 @@ fn permission_denied<S: Strategy>(test_name: &str) {
 }
 
 /// An invalid payload projected by the kubelet, between good ones.
-fn kubelet_invalid_yaml<S: Strategy>() {
+fn kubelet_invalid_yaml<S: Subject>() {
     let mount = tempfile::tempdir().unwrap();
     let volume = KubeletVolume::new(mount.path());
     volume.project(&[("app.yaml", yaml("good-0"))]).unwrap();
@@ -176,7 +176,7 @@ macro_rules! bad_inputs {
 }
 
 bad_inputs! {
-    notify => watchers::NotifyWatcher,
-    inotify => watchers::InotifyWatcher,
-    poll => watchers::PollWatcher,
+    notify => crate::common::Notify,
+    inotify => crate::common::Inotify,
+    poll => crate::common::Poll,
 }

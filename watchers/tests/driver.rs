@@ -3,6 +3,8 @@
 
 mod common;
 
+use watchers::strategy::{Change, Signals, Strategy};
+
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -13,8 +15,7 @@ use std::time::Duration;
 use common::{Harness, TestConfig, file_source, wait_until, yaml};
 use watchers::DecodeError;
 use watchers::{
-    Change, ConfigSource, Debounce, Decode, Files, ReloadOutcome, Signals, Strategy, Trigger,
-    WatchHealth, WatchOptions, YamlFile,
+    ConfigSource, Debounce, Decode, Files, ReloadOutcome, Trigger, WatchHealth, WatchOptions,
 };
 
 /// Reports exactly what the test tells it to, nothing else.
@@ -23,11 +24,21 @@ struct Scripted;
 /// The signals of every scripted watch, by directory.
 static SCRIPTS: Mutex<Vec<(PathBuf, Signals)>> = Mutex::new(Vec::new());
 
+impl common::Subject for Scripted {
+    const NAME: &'static str = "scripted";
+    fn choose<T: Send + Sync + 'static>(builder: watchers::Builder<T>) -> watchers::Builder<T> {
+        builder.strategy::<Scripted>()
+    }
+}
+
 impl Strategy for Scripted {
     const NAME: &'static str = "scripted";
 
     fn establish(source: &ConfigSource, _: &WatchOptions, signals: Signals) -> io::Result<Self> {
-        SCRIPTS.lock().unwrap().push((source.dir.clone(), signals));
+        SCRIPTS
+            .lock()
+            .unwrap()
+            .push((source.dir().to_path_buf(), signals));
         Ok(Self)
     }
 }
@@ -44,11 +55,10 @@ fn signals_for(dir: &Path) -> Signals {
 fn start(options: WatchOptions) -> (tempfile::TempDir, Harness<Scripted>, Signals) {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("app.yaml"), yaml("v0")).unwrap();
-    let harness = Harness::<Scripted>::start_with(
-        file_source(dir.path(), "app.yaml"),
-        YamlFile::new(),
-        options,
-    );
+    let harness =
+        Harness::<Scripted>::start_with(file_source(dir.path(), "app.yaml"), options, |builder| {
+            builder
+        });
     let signals = signals_for(dir.path());
     (dir, harness, signals)
 }
@@ -133,7 +143,7 @@ struct Gated(Arc<Gate>);
 impl Decode<TestConfig> for Gated {
     fn decode(&self, files: &Files) -> Result<TestConfig, DecodeError> {
         self.0.pass();
-        YamlFile::<TestConfig>::new().decode(files)
+        common::decode_test_config(files)
     }
 }
 
@@ -156,7 +166,7 @@ fn start_gated(options: WatchOptions) -> GatedWatch {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("app.yaml"), yaml("v0")).unwrap();
     let gate = Arc::new(Gate::default());
-    let harness = Harness::<Scripted>::start_with(
+    let harness = Harness::<Scripted>::start_decoding(
         file_source(dir.path(), "app.yaml"),
         Gated(Arc::clone(&gate)),
         options,
@@ -295,7 +305,7 @@ struct Counting(Arc<AtomicUsize>);
 impl Decode<TestConfig> for Counting {
     fn decode(&self, files: &Files) -> Result<TestConfig, DecodeError> {
         self.0.fetch_add(1, Ordering::SeqCst);
-        YamlFile::<TestConfig>::new().decode(files)
+        common::decode_test_config(files)
     }
 }
 
@@ -311,7 +321,7 @@ fn the_resync_finds_unannounced_changes_and_reports_a_failure_once() {
     let path = dir.path().join("app.yaml");
     fs::write(&path, yaml("v0")).unwrap();
     let decodes = Arc::new(AtomicUsize::new(0));
-    let harness = Harness::<Scripted>::start_with(
+    let harness = Harness::<Scripted>::start_decoding(
         file_source(dir.path(), "app.yaml"),
         Counting(Arc::clone(&decodes)),
         options,

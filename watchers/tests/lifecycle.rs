@@ -4,19 +4,15 @@
 mod common;
 
 use std::fs;
-use std::sync::Arc;
 
-use common::{Harness, RecordingManager, TestConfig, file_source, wait_until, yaml};
-use watchers::{
-    InotifyWatcher, NoObserver, NotifyWatcher, PollWatcher, StartError, Strategy, Watch,
-    WatchHealth, YamlFile,
-};
+use common::{Harness, Subject, file_source, wait_until, yaml};
+use watchers::{StartError, WatchHealth};
 
 fn threads() -> usize {
     fs::read_dir("/proc/self/task").unwrap().count()
 }
 
-fn start_and_stop<S: Strategy>() {
+fn start_and_stop<S: Subject>() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("app.yaml"), yaml("v0")).unwrap();
     let baseline = threads();
@@ -33,12 +29,7 @@ fn start_and_stop<S: Strategy>() {
 
     // A bad initial config: one clear error naming the file, nothing left running.
     fs::write(dir.path().join("bad.yaml"), "message: [\n").unwrap();
-    let started = Watch::<S, TestConfig, RecordingManager>::start(
-        file_source(dir.path(), "bad.yaml"),
-        YamlFile::new(),
-        common::options(),
-        Arc::new(NoObserver),
-    );
+    let started = common::builder::<S>(file_source(dir.path(), "bad.yaml")).start();
     match started {
         Err(StartError::InitialLoad(error)) => {
             assert!(
@@ -59,12 +50,7 @@ fn start_and_stop<S: Strategy>() {
 
     // A directory that does not exist cannot be watched or loaded.
     let missing = dir.path().join("missing");
-    let started = Watch::<S, TestConfig, RecordingManager>::start(
-        file_source(&missing, "app.yaml"),
-        YamlFile::new(),
-        common::options(),
-        Arc::new(NoObserver),
-    );
+    let started = common::builder::<S>(file_source(&missing, "app.yaml")).start();
     let error = started
         .err()
         .expect("a missing directory fails to start")
@@ -78,7 +64,7 @@ fn start_and_stop<S: Strategy>() {
 
 #[test]
 fn every_strategy_starts_reports_and_stops_without_leaking_threads() {
-    start_and_stop::<NotifyWatcher>();
-    start_and_stop::<InotifyWatcher>();
-    start_and_stop::<PollWatcher>();
+    start_and_stop::<common::Notify>();
+    start_and_stop::<common::Inotify>();
+    start_and_stop::<common::Poll>();
 }

@@ -9,20 +9,18 @@ use std::fs;
 use std::os::unix::fs::symlink;
 use std::time::Duration;
 
-use common::{Harness, TestConfig, file_source, wait_until, yaml};
+use common::{Harness, Subject, TestConfig, file_source, wait_until, yaml};
 use watchers::DecodeError;
 use watchers::testing::{
     KubeletVolume, SymlinkOrder, delete_and_recreate, rename_replace, rewrite_same,
     swap_parent_dir, symlink_swap, touch, write_in_chunks, write_in_place, write_in_place_slowly,
 };
-use watchers::{
-    ConfigSource, Decode, Files, Strategy, Trigger, WatchHealth, WatchOptions, parse_yaml,
-};
+use watchers::{ConfigSource, Decode, Files, Trigger, WatchHealth, WatchOptions, parse_yaml};
 
 /// How many times each pattern is applied on one running watcher.
 const ROUNDS: usize = 3;
 
-fn kubelet_updates<S: Strategy>(order: SymlinkOrder) {
+fn kubelet_updates<S: Subject>(order: SymlinkOrder) {
     let mount = tempfile::tempdir().unwrap();
     let volume = KubeletVolume::with_order(mount.path(), order);
     volume.project(&[("app.yaml", yaml("v0"))]).unwrap();
@@ -57,13 +55,13 @@ impl Decode<TestConfig> for Pair {
     }
 }
 
-fn multi_key_snapshot<S: Strategy>() {
+fn multi_key_snapshot<S: Subject>() {
     let mount = tempfile::tempdir().unwrap();
     let volume = KubeletVolume::new(mount.path());
     let payload = |message: &str| [("app.yaml", yaml(message)), ("extra.yaml", yaml(message))];
     volume.project(&payload("v0")).unwrap();
     let source = ConfigSource::keys(mount.path(), ["app.yaml", "extra.yaml"]);
-    let harness = Harness::<S>::start_with(source, Pair, common::options());
+    let harness = Harness::<S>::start_decoding(source, Pair, common::options());
     // Many quick updates make a read that straddles a commit likely.
     for round in 1..=200_usize {
         volume.project(&payload(&format!("v{round}"))).unwrap();
@@ -83,7 +81,7 @@ fn multi_key_snapshot<S: Strategy>() {
     );
 }
 
-fn key_added_and_removed<S: Strategy>() {
+fn key_added_and_removed<S: Subject>() {
     let mount = tempfile::tempdir().unwrap();
     let volume = KubeletVolume::new(mount.path());
     volume.project(&[("app.yaml", yaml("v0"))]).unwrap();
@@ -117,7 +115,7 @@ fn key_added_and_removed<S: Strategy>() {
 }
 
 /// Runs `update(path, round_message)` ROUNDS times on a plain file.
-fn plain_file_updates<S: Strategy>(update: impl Fn(&std::path::Path, &str)) {
+fn plain_file_updates<S: Subject>(update: impl Fn(&std::path::Path, &str)) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.yaml");
     fs::write(&path, yaml("v0")).unwrap();
@@ -130,15 +128,15 @@ fn plain_file_updates<S: Strategy>(update: impl Fn(&std::path::Path, &str)) {
     assert_eq!(harness.history(), ["v0", "v1", "v2", "v3"]);
 }
 
-fn rename_replace_updates<S: Strategy>() {
+fn rename_replace_updates<S: Subject>() {
     plain_file_updates::<S>(|path, contents| rename_replace(path, contents.as_bytes()).unwrap());
 }
 
-fn in_place_rewrites<S: Strategy>() {
+fn in_place_rewrites<S: Subject>() {
     plain_file_updates::<S>(|path, contents| write_in_place(path, contents.as_bytes()).unwrap());
 }
 
-fn delete_and_recreate_updates<S: Strategy>() {
+fn delete_and_recreate_updates<S: Subject>() {
     plain_file_updates::<S>(|path, contents| {
         delete_and_recreate(path, contents.as_bytes(), Duration::from_millis(50)).unwrap();
     });
@@ -148,7 +146,7 @@ fn delete_and_recreate_updates<S: Strategy>() {
 /// debounce's quiet window: the half file is read, and must be rejected.
 /// Every message is long and quoted, so any prefix of the file is invalid
 /// YAML; the recording manager shows whether a prefix was ever published.
-fn slow_in_place_rewrites<S: Strategy>() {
+fn slow_in_place_rewrites<S: Subject>() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.yaml");
     let message = |round: usize| format!("v{round} {}", "x".repeat(4000));
@@ -182,7 +180,7 @@ fn slow_in_place_rewrites<S: Strategy>() {
 /// 300 ms between lines: every prefix is valid YAML with a non-empty
 /// message, so a reload that reads before the writer's close publishes a
 /// half-written config. Only the whole file, once per round, may be published.
-fn slow_writer_with_valid_yaml_prefixes<S: Strategy>() {
+fn slow_writer_with_valid_yaml_prefixes<S: Subject>() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.yaml");
     let lines = |round: usize| -> Vec<String> {
@@ -210,7 +208,7 @@ fn slow_writer_with_valid_yaml_prefixes<S: Strategy>() {
 /// The config path is a symlink into another directory
 /// (`/etc/app/config.yaml -> /srv/conf/app.yaml`): edits of the target, in
 /// place and by rename, are noticed without waiting for a resync.
-fn symlink_into_another_directory<S: Strategy>() {
+fn symlink_into_another_directory<S: Subject>() {
     let links = tempfile::tempdir().unwrap();
     let targets = tempfile::tempdir().unwrap();
     let target = targets.path().join("app.yaml");
@@ -230,7 +228,7 @@ fn symlink_into_another_directory<S: Strategy>() {
 /// A chain of two symlinks across three directories, whose middle link is
 /// swapped (`ln -sfn`) to a fourth: the swap is noticed, then edits of the
 /// new target are, and edits of the old one no longer matter.
-fn symlink_chain_relinked<S: Strategy>() {
+fn symlink_chain_relinked<S: Subject>() {
     let root = tempfile::tempdir().unwrap();
     let dir = |name: &str| {
         let dir = root.path().join(name);
@@ -269,7 +267,7 @@ fn short(history: &[String]) -> Vec<String> {
 
 /// `ln -sfn`: the path is a symlink whose target changes; blue/green
 /// directories next to it.
-fn symlink_swaps<S: Strategy>() {
+fn symlink_swaps<S: Subject>() {
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("app.yaml");
     let target = |round: usize| {
@@ -298,7 +296,7 @@ fn symlink_swaps<S: Strategy>() {
 /// The whole config directory replaced by a rename: the watch must move to
 /// the new directory. A rename-replace inside the new directory after each
 /// swap is seen only if it did.
-fn parent_directory_swaps<S: Strategy>() {
+fn parent_directory_swaps<S: Subject>() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("config");
     fs::create_dir(&dir).unwrap();
@@ -318,7 +316,7 @@ fn parent_directory_swaps<S: Strategy>() {
 /// Metadata-only and same-content changes must publish nothing. Each is
 /// waited for until a reload reported "unchanged" (so it was looked at), then
 /// a sentinel change: exactly one more version, so none came from the touches.
-fn touch_and_same_content<S: Strategy>() {
+fn touch_and_same_content<S: Subject>() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.yaml");
     fs::write(&path, yaml("v0")).unwrap();
@@ -348,7 +346,7 @@ fn touch_and_same_content<S: Strategy>() {
 
 /// 1000 kubelet updates as fast as they can be written: the last one is
 /// what ends up served.
-fn kubelet_bursts<S: Strategy>() {
+fn kubelet_bursts<S: Subject>() {
     let mount = tempfile::tempdir().unwrap();
     let volume = KubeletVolume::new(mount.path());
     volume.project(&[("app.yaml", yaml("start"))]).unwrap();
@@ -370,7 +368,7 @@ fn kubelet_bursts<S: Strategy>() {
 }
 
 /// The directory deleted, then created again with a new config.
-fn directory_deleted_and_recreated<S: Strategy>() {
+fn directory_deleted_and_recreated<S: Subject>() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("config");
     fs::create_dir(&dir).unwrap();
@@ -401,7 +399,7 @@ fn directory_deleted_and_recreated<S: Strategy>() {
 /// A change no event announces (written through a hard link outside the
 /// watched directory) is found by the resync of event strategies, and by
 /// the poller's next look.
-fn unannounced_change_is_found<S: Strategy>() {
+fn unannounced_change_is_found<S: Subject>() {
     let dir = tempfile::tempdir().unwrap();
     let elsewhere = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.yaml");
@@ -412,11 +410,10 @@ fn unannounced_change_is_found<S: Strategy>() {
         resync_interval: Some(Duration::from_millis(200)),
         ..common::options()
     };
-    let harness = Harness::<S>::start_with(
-        file_source(dir.path(), "app.yaml"),
-        watchers::YamlFile::new(),
-        options,
-    );
+    let harness =
+        Harness::<S>::start_with(file_source(dir.path(), "app.yaml"), options, |builder| {
+            builder
+        });
     for round in 1..=ROUNDS {
         write_in_place(&alias, yaml(&format!("v{round}")).as_bytes()).unwrap();
         harness.wait_for(&format!("v{round}"));
@@ -434,7 +431,7 @@ fn unannounced_change_is_found<S: Strategy>() {
 }
 
 /// `reload_now` (SIGHUP) reloads whatever the events said.
-fn reload_now_reloads<S: Strategy>() {
+fn reload_now_reloads<S: Subject>() {
     let dir = tempfile::tempdir().unwrap();
     let elsewhere = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.yaml");
@@ -445,11 +442,10 @@ fn reload_now_reloads<S: Strategy>() {
         poll_interval: Duration::from_secs(3600),
         ..common::options()
     };
-    let harness = Harness::<S>::start_with(
-        file_source(dir.path(), "app.yaml"),
-        watchers::YamlFile::new(),
-        options,
-    );
+    let harness =
+        Harness::<S>::start_with(file_source(dir.path(), "app.yaml"), options, |builder| {
+            builder
+        });
     for round in 1..=ROUNDS {
         write_in_place(&alias, yaml(&format!("v{round}")).as_bytes()).unwrap();
         harness.watch.reload_now();
@@ -490,7 +486,7 @@ macro_rules! matrix {
 }
 
 matrix! {
-    notify => watchers::NotifyWatcher,
-    inotify => watchers::InotifyWatcher,
-    poll => watchers::PollWatcher,
+    notify => crate::common::Notify,
+    inotify => crate::common::Inotify,
+    poll => crate::common::Poll,
 }

@@ -11,6 +11,8 @@
 
 mod common;
 
+use watchers::strategy::{Change, Signals, Strategy as WatchStrategy};
+
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -20,9 +22,7 @@ use std::time::Duration;
 
 use common::{Harness, file_source, yaml};
 use proptest::prelude::*;
-use watchers::{
-    Change, ConfigSource, Debounce, Signals, Strategy as WatchStrategy, WatchOptions, YamlFile,
-};
+use watchers::{ConfigSource, Debounce, WatchOptions};
 
 /// Reports exactly the changes the test sends, nothing else.
 struct Scripted;
@@ -30,12 +30,22 @@ struct Scripted;
 /// The `Signals` of every scripted watch, by directory, for the test to take.
 static SCRIPTS: Mutex<Vec<(PathBuf, Signals)>> = Mutex::new(Vec::new());
 
+impl common::Subject for Scripted {
+    const NAME: &'static str = "scripted";
+    fn choose<T: Send + Sync + 'static>(builder: watchers::Builder<T>) -> watchers::Builder<T> {
+        builder.strategy::<Scripted>()
+    }
+}
+
 impl WatchStrategy for Scripted {
     const NAME: &'static str = "scripted";
     const RESYNC: bool = false;
 
     fn establish(source: &ConfigSource, _: &WatchOptions, signals: Signals) -> io::Result<Self> {
-        SCRIPTS.lock().unwrap().push((source.dir.clone(), signals));
+        SCRIPTS
+            .lock()
+            .unwrap()
+            .push((source.dir().to_path_buf(), signals));
         Ok(Self)
     }
 }
@@ -121,12 +131,11 @@ fn run(ops: &[Op], last_signal: Change) -> Result<(), TestCaseError> {
         resync_interval: None,
         ..WatchOptions::default()
     };
-    let harness = Harness::<Scripted>::start_with(
-        file_source(dir.path(), "app.yaml"),
-        YamlFile::new(),
-        options,
-    );
-    let signals = take_signals(&ConfigSource::file(&path).dir);
+    let harness =
+        Harness::<Scripted>::start_with(file_source(dir.path(), "app.yaml"), options, |builder| {
+            builder
+        });
+    let signals = take_signals(ConfigSource::file(&path).dir());
 
     let mut valid = vec!["initial".to_owned()];
     for (index, op) in ops.iter().enumerate() {

@@ -16,9 +16,9 @@
 
 mod common;
 
-use common::{Harness, file_source, yaml};
+use common::{Harness, Subject, file_source, yaml};
 use watchers::testing::{KubeletVolume, rename_replace, write_in_place};
-use watchers::{ReloadOutcome, Strategy, Trigger};
+use watchers::{ReloadOutcome, Trigger};
 
 /// 300 updates, times `RELIABILITY_SCALE`.
 fn normal_run() -> usize {
@@ -39,7 +39,7 @@ enum Writer {
 
 /// Writes `updates` configs with `writer` as fast as it can, then waits for
 /// the last one; asserts every published message was written, in order.
-fn burst<S: Strategy>(writer: Writer, updates: usize) {
+fn burst<S: Subject>(writer: Writer, updates: usize) {
     let dir = tempfile::tempdir().unwrap();
     let volume = KubeletVolume::new(dir.path());
     let path = dir.path().join("app.yaml");
@@ -91,7 +91,7 @@ fn burst<S: Strategy>(writer: Writer, updates: usize) {
 }
 
 /// Published outcomes after the initial load.
-fn published_reloads<S: Strategy>(harness: &Harness<S>) -> usize {
+fn published_reloads<S: Subject>(harness: &Harness<S>) -> usize {
     let reports = harness.recorder.reports.lock().unwrap();
     reports
         .iter()
@@ -119,7 +119,7 @@ macro_rules! bursts {
 }
 
 bursts! {
-    notify => watchers::NotifyWatcher,
-    inotify => watchers::InotifyWatcher,
-    poll => watchers::PollWatcher,
+    notify => crate::common::Notify,
+    inotify => crate::common::Inotify,
+    poll => crate::common::Poll,
 }

@@ -15,28 +15,28 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::{Harness, Recorder, TestConfig, file_source, wait_until, yaml};
+use common::{Harness, Recorder, Subject, TestConfig, file_source, wait_until, yaml};
 use watchers::DecodeError;
 use watchers::testing::rename_replace;
-use watchers::{Decode, Files, Observer, ReloadReport, Strategy, Watch, WatchHealth, YamlFile};
+use watchers::{Decode, Files, Observer, ReloadReport, WatchHealth};
 
 /// A decoder with a bug: panics on one input.
 struct PanicsOn(&'static str);
 
 impl Decode<TestConfig> for PanicsOn {
     fn decode(&self, files: &Files) -> Result<TestConfig, DecodeError> {
-        let config = YamlFile::<TestConfig>::new().decode(files)?;
+        let config = common::decode_test_config(files)?;
         assert_ne!(config.message, self.0, "a decoder bug");
         Ok(config)
     }
 }
 
 /// The reload thread dies (a decoder panic): the watch reports `Stopped`.
-fn reload_thread_death_is_reported<S: Strategy>() {
+fn reload_thread_death_is_reported<S: Subject>() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.yaml");
     std::fs::write(&path, yaml("fine")).unwrap();
-    let harness = Harness::<S>::start_with(
+    let harness = Harness::<S>::start_decoding(
         file_source(dir.path(), "app.yaml"),
         PanicsOn("boom"),
         common::options(),
@@ -71,26 +71,20 @@ impl Observer for PanicsOnEvent {
 /// noticed, or the health says the watch stopped (before f0ee438 neither
 /// happened: the thread was gone, `health()` said `Watching` and the change
 /// was never published).
-fn strategy_thread_death_is_reported<S: Strategy>() {
+fn strategy_thread_death_is_reported<S: Subject>() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.yaml");
     std::fs::write(&path, yaml("v0")).unwrap();
     let observer = Arc::new(PanicsOnEvent::default());
-    let watch = Watch::<S, TestConfig, common::RecordingManager>::start(
-        file_source(dir.path(), "app.yaml"),
-        YamlFile::new(),
-        common::options(),
-        Arc::clone(&observer) as Arc<dyn Observer>,
-    )
-    .expect("the watch starts");
+    let watch = common::builder::<S>(file_source(dir.path(), "app.yaml"))
+        .observer(Arc::clone(&observer) as Arc<dyn Observer>)
+        .start()
+        .expect("the watch starts");
     observer.armed.store(true, Ordering::SeqCst);
     rename_replace(&path, yaml("v1").as_bytes()).unwrap();
     wait_until(
         format_args!("{}: v1 published, or the dead watch reported", S::NAME),
-        || {
-            let message = watch.manager().history().last().cloned();
-            message.as_deref() == Some("v1") || watch.health() != WatchHealth::Watching
-        },
+        || watch.get().message == "v1" || watch.health() != WatchHealth::Watching,
     );
 }
 
@@ -105,7 +99,7 @@ macro_rules! death {
 }
 
 death! {
-    notify => watchers::NotifyWatcher,
-    inotify => watchers::InotifyWatcher,
-    poll => watchers::PollWatcher,
+    notify => crate::common::Notify,
+    inotify => crate::common::Inotify,
+    poll => crate::common::Poll,
 }

@@ -17,10 +17,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::{Harness, file_source, wait_until, yaml};
+use common::{Harness, Subject, file_source, wait_until, yaml};
 use faultfs::{FaultFs, Op};
 use watchers::testing::{Tmpfs, rename_replace};
-use watchers::{Strategy, WatchHealth, WatchOptions, YamlFile};
+use watchers::{WatchHealth, WatchOptions};
 
 const ROUNDS: usize = 3;
 
@@ -62,7 +62,7 @@ fn write_config(dir: &Path, message: &str) {
 /// The filesystem under the config unmounted and a new one mounted with a new
 /// config: served, the watch back on the new filesystem (an edit there is
 /// served too), healthy again.
-fn remounted<S: Strategy>(layout: Layout) {
+fn remounted<S: Subject>(layout: Layout) {
     let root = tempfile::tempdir().unwrap();
     let Some(mut tmpfs) = tmpfs(root.path()) else {
         return;
@@ -83,7 +83,7 @@ fn remounted<S: Strategy>(layout: Layout) {
 
 /// A new filesystem mounted over the config's directory (the old one still
 /// mounted underneath): the watch moves to the one now visible.
-fn shadowed_by_a_mount<S: Strategy>() {
+fn shadowed_by_a_mount<S: Subject>() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("config");
     write_config(&dir, "v0");
@@ -166,7 +166,7 @@ impl Drop for HealOnDrop<'_> {
 /// away) for over 3 s: the read is retried with backoff, the last good
 /// config served meanwhile; once the filesystem heals the new config is
 /// served with no further change and no resync.
-fn transient_failure_is_retried<S: Strategy>(op: Op, errno: i32) {
+fn transient_failure_is_retried<S: Subject>(op: Op, errno: i32) {
     let Some(faulty) = Faulty::mount() else {
         return;
     };
@@ -198,7 +198,7 @@ fn transient_failure_is_retried<S: Strategy>(op: Op, errno: i32) {
 /// A reload stuck in a read that never returns: the last good config is
 /// still served, the stuck reload is reported once and visible while it
 /// lasts; when the read returns, the new config is published.
-fn hung_read_is_visible<S: Strategy>() {
+fn hung_read_is_visible<S: Subject>() {
     let Some(faulty) = Faulty::mount() else {
         return;
     };
@@ -207,11 +207,11 @@ fn hung_read_is_visible<S: Strategy>() {
     let stuck_after = Duration::from_millis(200);
     let harness = Harness::<S>::start_with(
         file_source(&dir, "app.yaml"),
-        YamlFile::new(),
         WatchOptions {
             stuck_after,
             ..common::options()
         },
+        |builder| builder,
     );
     let _heal = HealOnDrop(&faulty.fs);
     for round in 1..=ROUNDS {
@@ -233,7 +233,7 @@ fn hung_read_is_visible<S: Strategy>() {
 
 /// A parse failure is not retried: the content is what it is. A later fix
 /// is still noticed.
-fn content_failure_is_not_retried<S: Strategy>() {
+fn content_failure_is_not_retried<S: Subject>() {
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), "v0");
     let harness = Harness::<S>::start(file_source(dir.path(), "app.yaml"));
@@ -263,7 +263,7 @@ macro_rules! faults {
 }
 
 faults! {
-    notify => watchers::NotifyWatcher,
-    inotify => watchers::InotifyWatcher,
-    poll => watchers::PollWatcher,
+    notify => crate::common::Notify,
+    inotify => crate::common::Inotify,
+    poll => crate::common::Poll,
 }

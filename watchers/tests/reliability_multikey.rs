@@ -27,17 +27,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::Instant;
 
-use common::{PATIENCE, Recorder, wait_until};
-use managers::{ArcSwapManager, ConfigManager};
+use common::{PATIENCE, Recorder, Subject, wait_until};
 use watchers::DecodeError;
 use watchers::testing::KubeletVolume;
-use watchers::{ConfigSource, Decode, Files, Loaded, Observer, Strategy, Watch};
+use watchers::{ConfigSource, Decode, Files, Observer, Watch};
 
 const MESSAGE: &str = "message.txt";
 const CHECKSUM: &str = "message.blake3";
 
 /// Both keys of one load.
-#[derive(Debug)]
+#[derive(Debug, serde::Deserialize)]
 struct Pair {
     message: String,
     checksum: String,
@@ -88,21 +87,22 @@ fn naive_read(dir: &Path) -> Option<Pair> {
     Some(Pair { message, checksum })
 }
 
-fn multi_key_consistency<S: Strategy>(updates: u64) {
+fn multi_key_consistency<S: Subject>(updates: u64) {
     let mount = tempfile::tempdir().unwrap();
     let volume = KubeletVolume::new(mount.path());
     volume.project(&payload(0)).unwrap();
     let recorder = Arc::new(Recorder::default());
     let observer: Arc<dyn Observer> = recorder.clone();
     let source = ConfigSource::keys(mount.path(), [MESSAGE, CHECKSUM]);
-    let watch = Watch::<S, Pair, ArcSwapManager<Loaded<Pair>>>::start(
-        source,
-        CheckedPair,
-        common::options(),
-        observer,
-    )
-    .expect("the watch starts");
-    let manager = Arc::clone(watch.manager());
+    let watch = Arc::new(
+        S::choose(Watch::<Pair>::builder(source))
+            .decode(CheckedPair)
+            .options(common::options())
+            .observer(observer)
+            .start()
+            .expect("the watch starts"),
+    );
+    let manager = Arc::clone(&watch);
 
     let stop = Arc::new(AtomicBool::new(false));
     let snapshot_reads = Arc::new(AtomicU64::new(0));
@@ -111,9 +111,9 @@ fn multi_key_consistency<S: Strategy>(updates: u64) {
         thread::spawn(move || {
             let mut torn = Vec::new();
             while !stop.load(Ordering::Relaxed) {
-                let snapshot = manager.snapshot();
-                if !snapshot.config.config.agrees() {
-                    torn.push(format!("{:?}", snapshot.config.config));
+                let snapshot = manager.get();
+                if !snapshot.agrees() {
+                    torn.push(format!("{:?}", *snapshot));
                 }
                 reads.fetch_add(1, Ordering::Relaxed);
             }
@@ -152,7 +152,7 @@ fn multi_key_consistency<S: Strategy>(updates: u64) {
     }
     wait_until(
         format_args!("update {last} published ({})", S::NAME),
-        || watch.manager().snapshot().config.config.message == format!("update {last}"),
+        || watch.get().message == format!("update {last}"),
     );
     stop.store(true, Ordering::Relaxed);
     let torn_snapshots = snapshot_reader.join().unwrap();
@@ -166,7 +166,7 @@ fn multi_key_consistency<S: Strategy>(updates: u64) {
     eprintln!(
         "{}: {last} updates, {} published; snapshot reads {} (torn {}), naive reads {naive_reads} (torn {naive_torn})",
         S::NAME,
-        watch.manager().version() - 1,
+        watch.version() - 1,
         snapshot_reads.load(Ordering::Relaxed),
         torn_snapshots.len(),
     );
@@ -211,7 +211,7 @@ macro_rules! multi_key {
 }
 
 multi_key! {
-    notify => watchers::NotifyWatcher,
-    inotify => watchers::InotifyWatcher,
-    poll => watchers::PollWatcher,
+    notify => crate::common::Notify,
+    inotify => crate::common::Inotify,
+    poll => crate::common::Poll,
 }

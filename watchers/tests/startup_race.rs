@@ -11,10 +11,10 @@ mod common;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::{Harness, TestConfig, file_source, yaml};
+use common::{Harness, Subject, TestConfig, file_source, yaml};
 use watchers::DecodeError;
 use watchers::testing::{KubeletVolume, rename_replace};
-use watchers::{Decode, Files, InotifyWatcher, NotifyWatcher, PollWatcher, Strategy, YamlFile};
+use watchers::{Decode, Files};
 
 /// Decodes as YAML, and during the first decode (the initial load) has the
 /// outside world change the config.
@@ -28,11 +28,11 @@ impl<F: Fn() + Send + Sync + 'static> Decode<TestConfig> for ChangeDuringFirstDe
         if !self.changed.swap(true, Ordering::SeqCst) {
             (self.change)();
         }
-        YamlFile::<TestConfig>::new().decode(files)
+        common::decode_test_config(files)
     }
 }
 
-fn kubelet_update_during_initial_load<S: Strategy>() {
+fn kubelet_update_during_initial_load<S: Subject>() {
     let mount = tempfile::tempdir().unwrap();
     let volume = KubeletVolume::new(mount.path());
     volume.project(&[("app.yaml", yaml("initial"))]).unwrap();
@@ -45,7 +45,7 @@ fn kubelet_update_during_initial_load<S: Strategy>() {
         },
         changed: AtomicBool::new(false),
     };
-    let harness = Harness::<S>::start_with(
+    let harness = Harness::<S>::start_decoding(
         file_source(mount.path(), "app.yaml"),
         decode,
         common::options(),
@@ -59,7 +59,7 @@ fn kubelet_update_during_initial_load<S: Strategy>() {
     harness.wait_for("changed during start-up");
 }
 
-fn editor_save_during_initial_load<S: Strategy>() {
+fn editor_save_during_initial_load<S: Subject>() {
     let dir = tempfile::tempdir().unwrap();
     let path: PathBuf = dir.path().join("app.yaml");
     std::fs::write(&path, yaml("initial")).unwrap();
@@ -68,7 +68,7 @@ fn editor_save_during_initial_load<S: Strategy>() {
         change: move || rename_replace(&target, yaml("saved during start-up").as_bytes()).unwrap(),
         changed: AtomicBool::new(false),
     };
-    let harness = Harness::<S>::start_with(
+    let harness = Harness::<S>::start_decoding(
         file_source(dir.path(), "app.yaml"),
         decode,
         common::options(),
@@ -98,4 +98,4 @@ macro_rules! for_every_strategy {
     )*};
 }
 
-for_every_strategy!(notify: NotifyWatcher, inotify: InotifyWatcher, poll: PollWatcher);
+for_every_strategy!(notify: common::Notify, inotify: common::Inotify, poll: common::Poll);

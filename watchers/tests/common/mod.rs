@@ -1,17 +1,18 @@
-//! What every watchers test shares: the test config, an observer and a
-//! manager that record everything, and waiting with generous deadlines.
+//! What every watchers test shares: the test config, a harness that starts a
+//! watch through the public builder and records every report and publish,
+//! and waiting with generous deadlines.
 
 #![allow(dead_code)] // Each test binary uses a different part.
 
+use std::marker::PhantomData;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use managers::{ConfigManager, Snapshot, Versioned};
 use watchers::{
-    ConfigSource, Decode, LoadError, Loaded, Observer, ReloadOutcome, ReloadReport, Strategy,
-    Trigger, Validate, Watch, WatchHealth, WatchOptions, YamlFile,
+    Builder, ConfigSource, Current, Decode, DecodeError, Files, Format, LoadError, Observer,
+    ReloadOutcome, ReloadReport, Trigger, Validate, Watch, WatchHealth, WatchOptions, WatcherKind,
 };
 
 /// The config every test loads: one message, which must not be empty.
@@ -30,51 +31,18 @@ impl Validate for TestConfig {
     }
 }
 
+/// What the harness's default decoding does, for decoders that add to it:
+/// the first key as YAML, validated.
+pub fn decode_test_config(files: &Files) -> Result<TestConfig, DecodeError> {
+    let (_, bytes) = files.entries.first().ok_or("no file")?;
+    let config: TestConfig = watchers::parse_yaml(bytes)?;
+    config.validate().map_err(DecodeError::Invalid)?;
+    Ok(config)
+}
+
 /// The YAML of a config carrying `message`.
 pub fn yaml(message: &str) -> String {
     format!("message: {message:?}\n")
-}
-
-/// A manager that remembers every config it was given, so a test can assert
-/// what was ever published, not only what is published now.
-pub struct RecordingManager {
-    state: Mutex<(Snapshot<Loaded<TestConfig>>, Vec<String>)>,
-}
-
-impl RecordingManager {
-    /// Every message published, the initial one first.
-    pub fn history(&self) -> Vec<String> {
-        self.state.lock().unwrap().1.clone()
-    }
-}
-
-impl ConfigManager<Loaded<TestConfig>> for RecordingManager {
-    const NAME: &'static str = "recording";
-
-    fn new(initial: Loaded<TestConfig>) -> Self {
-        let history = vec![initial.config.message.clone()];
-        Self {
-            state: Mutex::new((
-                Arc::new(Versioned {
-                    version: 1,
-                    config: initial,
-                }),
-                history,
-            )),
-        }
-    }
-
-    fn publish(&self, config: Loaded<TestConfig>) -> u64 {
-        let mut state = self.state.lock().unwrap();
-        let version = state.0.version + 1;
-        state.1.push(config.config.message.clone());
-        state.0 = Arc::new(Versioned { version, config });
-        version
-    }
-
-    fn snapshot(&self) -> Snapshot<Loaded<TestConfig>> {
-        Arc::clone(&self.state.lock().unwrap().0)
-    }
 }
 
 /// An observer that records every report and counts every hook.
@@ -180,44 +148,109 @@ pub fn options() -> WatchOptions {
     }
 }
 
-/// A running watch with its recorder.
-pub struct Harness<S: Strategy> {
-    pub watch: Watch<S, TestConfig, RecordingManager>,
-    pub recorder: Arc<Recorder>,
+/// What a test runs against: a built-in watcher, or a scripted strategy.
+pub trait Subject {
+    /// For messages.
+    const NAME: &'static str;
+    /// The trigger its changes report (`Poll` for the poller).
+    const TRIGGER: Trigger = Trigger::Event;
+    /// Chooses it on a builder.
+    fn choose<T: Send + Sync + 'static>(builder: Builder<T>) -> Builder<T>;
 }
 
-impl<S: Strategy> Harness<S> {
+macro_rules! subject {
+    ($($name:ident => $kind:ident, $trigger:ident);* $(;)?) => {$(
+        pub struct $name;
+        impl Subject for $name {
+            const NAME: &'static str = WatcherKind::$kind.name();
+            const TRIGGER: Trigger = Trigger::$trigger;
+            fn choose<T: Send + Sync + 'static>(builder: Builder<T>) -> Builder<T> {
+                builder.watcher(WatcherKind::$kind)
+            }
+        }
+    )*};
+}
+
+subject! {
+    Inotify => Inotify, Event;
+    Notify => Notify, Event;
+    Poll => Poll, Poll;
+}
+
+/// A builder for the test config on `S`, as every harness starts: YAML,
+/// validated, the resync off.
+pub fn builder<S: Subject>(source: ConfigSource) -> Builder<TestConfig> {
+    S::choose(
+        Watch::<TestConfig>::builder(source)
+            .format(Format::Yaml)
+            .validate(TestConfig::validate)
+            .options(options()),
+    )
+}
+
+/// A running watch with its recorder and the history of every publish.
+pub struct Harness<S: Subject> {
+    pub watch: Watch<TestConfig>,
+    pub recorder: Arc<Recorder>,
+    history: Arc<Mutex<Vec<String>>>,
+    subject: PhantomData<S>,
+}
+
+impl<S: Subject> Harness<S> {
     pub fn start(source: ConfigSource) -> Self {
-        Self::start_with(source, YamlFile::<TestConfig>::new(), options())
+        Self::start_with(source, options(), |builder| builder)
     }
 
+    /// Starts with `options`, the recorder as observer, the history as a
+    /// publish hook and the config's own validation; `customize` adds more.
     pub fn start_with(
+        source: ConfigSource,
+        options: WatchOptions,
+        customize: impl FnOnce(Builder<TestConfig>) -> Builder<TestConfig>,
+    ) -> Self {
+        let recorder = Arc::new(Recorder::default());
+        let observer: Arc<dyn Observer> = recorder.clone();
+        let history = Arc::new(Mutex::new(Vec::new()));
+        let published = Arc::clone(&history);
+        let builder = Watch::<TestConfig>::builder(source)
+            .format(Format::Yaml)
+            .validate(TestConfig::validate)
+            .observer(observer)
+            .options(options)
+            .on_publish(move |current: &Current<TestConfig>| {
+                published.lock().unwrap().push(current.message.clone());
+            });
+        let watch = customize(S::choose(builder))
+            .start()
+            .expect("the watch starts");
+        Self {
+            watch,
+            recorder,
+            history,
+            subject: PhantomData,
+        }
+    }
+
+    /// Starts with a decoder of its own.
+    pub fn start_decoding(
         source: ConfigSource,
         decode: impl Decode<TestConfig>,
         options: WatchOptions,
     ) -> Self {
-        let recorder = Arc::new(Recorder::default());
-        let observer: Arc<dyn Observer> = recorder.clone();
-        let watch = Watch::start(source, decode, options, observer).expect("the watch starts");
-        Self { watch, recorder }
+        Self::start_with(source, options, |builder| builder.decode(decode))
     }
 
     pub fn message(&self) -> String {
-        self.watch
-            .manager()
-            .snapshot()
-            .config
-            .config
-            .message
-            .clone()
+        self.watch.get().message.clone()
     }
 
     pub fn version(&self) -> u64 {
-        self.watch.manager().version()
+        self.watch.version()
     }
 
+    /// Every message published, the initial one first.
     pub fn history(&self) -> Vec<String> {
-        self.watch.manager().history()
+        self.history.lock().unwrap().clone()
     }
 
     /// Waits until `message` is the published config.

@@ -5,14 +5,30 @@
 
 #![cfg(feature = "testing")]
 
-mod common;
-
 use std::fs;
 
-use common::TestConfig;
 use proptest::prelude::*;
-use watchers::testing::KubeletVolume;
-use watchers::{ConfigSource, ContentHash, Decode, Files, LoadErrorKind, YamlFile};
+
+use super::load;
+use crate::testing::KubeletVolume;
+use crate::{ConfigSource, ContentHash, Files, Format};
+use crate::{Decode, LoadErrorKind};
+
+/// The config these tests load: one message, which must not be empty.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+struct TestConfig {
+    message: String,
+}
+
+/// The first key as YAML, and a non-empty message.
+fn decode_test_config(files: &Files) -> Result<TestConfig, crate::DecodeError> {
+    let (_, bytes) = files.entries.first().ok_or("no file")?;
+    let config: TestConfig = Format::Yaml.parse(bytes)?;
+    if config.message.is_empty() {
+        return Err("message must not be empty".into());
+    }
+    Ok(config)
+}
 
 /// Cases per property: 64, times `RELIABILITY_SCALE`.
 fn cases() -> u32 {
@@ -51,8 +67,8 @@ proptest! {
         let path = dir.path().join("app.yaml");
         fs::write(&path, &bytes).unwrap();
         let files = Files { entries: vec![("app.yaml".to_owned(), bytes.clone())] };
-        let decoded = YamlFile::<TestConfig>::new().decode(&files);
-        let loaded = watchers::load(&ConfigSource::file(&path), &YamlFile::<TestConfig>::new(), limit);
+        let decoded = decode_test_config.decode(&files);
+        let loaded = load(&ConfigSource::file(&path), &decode_test_config, limit);
         match loaded {
             Ok(loaded) => {
                 prop_assert!(!bytes.is_empty() && bytes.len() as u64 <= limit);
@@ -75,7 +91,7 @@ proptest! {
         KubeletVolume::new(mount.path()).project(&payload).unwrap();
         // Read in reverse order: the source's order, not the directory's.
         let source = ConfigSource::keys(mount.path(), keys.iter().rev().cloned());
-        let files = watchers::read_files(&source, 1 << 20).unwrap();
+        let files = super::read_files(&source, 1 << 20).unwrap();
         let expected: Vec<(String, Vec<u8>)> = keys.iter().cloned().zip(contents.iter().cloned()).rev().collect();
         prop_assert_eq!(files.entries, expected);
     }

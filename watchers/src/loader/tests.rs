@@ -1,20 +1,38 @@
 //! The shared loader on its own: snapshots, limits and reasons.
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::{TestConfig, yaml};
-use watchers::testing::{KubeletVolume, symlink_swap};
-use watchers::{ConfigSource, ContentHash, Files, YamlFile, load, read_files};
+use super::{load, read_files};
+use crate::testing::{KubeletVolume, symlink_swap};
+use crate::{ConfigSource, ContentHash, Files, Format};
+
+/// The config these tests load: one message, which must not be empty.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+struct TestConfig {
+    message: String,
+}
+
+/// The first key as YAML, and a non-empty message.
+fn decode_test_config(files: &Files) -> Result<TestConfig, crate::DecodeError> {
+    let (_, bytes) = files.entries.first().ok_or("no file")?;
+    let config: TestConfig = Format::Yaml.parse(bytes)?;
+    if config.message.is_empty() {
+        return Err("message must not be empty".into());
+    }
+    Ok(config)
+}
+
+fn yaml(message: &str) -> String {
+    format!("message: {message:?}\n")
+}
 
 const LIMIT: u64 = 1 << 20;
 
 fn message(source: &ConfigSource) -> Result<String, String> {
-    load(source, &YamlFile::<TestConfig>::new(), LIMIT)
+    load(source, &decode_test_config, LIMIT)
         .map(|loaded| loaded.config.message)
         .map_err(|e| e.to_string())
 }
@@ -23,12 +41,12 @@ fn message(source: &ConfigSource) -> Result<String, String> {
 fn file_source_is_the_parent_and_the_name() {
     let source = ConfigSource::file("/etc/config/app.yaml");
     assert_eq!(
-        (source.dir, source.keys),
+        (source.dir().to_path_buf(), source.names().to_vec()),
         (PathBuf::from("/etc/config"), vec!["app.yaml".to_owned()])
     );
     let bare = ConfigSource::file("app.yaml");
     assert_eq!(
-        (bare.dir, bare.keys),
+        (bare.dir().to_path_buf(), bare.names().to_vec()),
         (PathBuf::from("."), vec!["app.yaml".to_owned()])
     );
 }
@@ -223,12 +241,7 @@ fn load_returns_the_hash_of_what_it_decoded() {
     let dir = tempfile::tempdir().unwrap();
     let path: &Path = &dir.path().join("app.yaml");
     fs::write(path, yaml("hashed")).unwrap();
-    let loaded = load(
-        &ConfigSource::file(path),
-        &YamlFile::<TestConfig>::new(),
-        LIMIT,
-    )
-    .unwrap();
+    let loaded = load(&ConfigSource::file(path), &decode_test_config, LIMIT).unwrap();
     assert_eq!(
         loaded.hash,
         ContentHash::of(&files(&[("app.yaml", &yaml("hashed"))]))

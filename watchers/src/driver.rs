@@ -1,0 +1,210 @@
+//! The shared driver: one thread per [`Watch`](crate::Watch) that debounces
+//! a strategy's signals, reloads, retries what can go away, resyncs and
+//! reports.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+
+use crate::debounce::{Debouncer, Next, Why};
+use crate::loader::Loader;
+use crate::strategy::Signal;
+use crate::watchdog::Watchdog;
+use crate::{Backoff, LoadError, Loaded, Observer, ReloadOutcome, ReloadReport, Trigger};
+
+pub(crate) struct Driver<T, M> {
+    pub(crate) receiver: Receiver<Signal>,
+    pub(crate) loader: Loader<T, M>,
+    pub(crate) debouncer: Debouncer,
+    pub(crate) observer: Arc<dyn Observer>,
+    pub(crate) trigger: Trigger,
+    pub(crate) resync_interval: Option<Duration>,
+    pub(crate) backoff: Backoff,
+    pub(crate) watchdog: Arc<Watchdog>,
+    /// The last failure reported, so a background check that meets the same
+    /// broken file again stays quiet.
+    pub(crate) last_failure: Option<LoadError>,
+    /// A load that failed for a transient reason, to be tried again.
+    pub(crate) retry: Option<Retry>,
+}
+
+/// A pending retry of a load that failed for a reason that can go away.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Retry {
+    at: Instant,
+    /// Retries so far in this streak.
+    attempt: u32,
+    /// What the streak's first reload was, reported when it ends.
+    trigger: Trigger,
+    since: Instant,
+    asked: Asked,
+}
+
+/// Whether a reload was asked for by someone (report everything) or is a
+/// background check (report only what is new).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Asked {
+    Yes,
+    Background,
+}
+
+impl<T, M> Driver<T, M>
+where
+    T: Send + Sync + 'static,
+    M: managers::ConfigManager<Loaded<T>>,
+{
+    pub(crate) fn run(mut self) {
+        let mut next_resync = self.resync_interval.map(|every| Instant::now() + every);
+        loop {
+            let now = Instant::now();
+            let mut wake = match self.debouncer.next(now) {
+                Next::Reload { since, why } => {
+                    self.debouncer.reloading();
+                    let trigger = match why {
+                        Why::Complete => self.trigger,
+                        Why::UnclosedWrite => Trigger::UnclosedWrite,
+                    };
+                    self.reload(trigger, since, Asked::Yes);
+                    continue;
+                }
+                Next::WaitUntil(deadline) => Some(deadline),
+                Next::Idle => None,
+            };
+            if let Some(retry) = self.retry {
+                if now >= retry.at {
+                    self.reload(retry.trigger, retry.since, retry.asked);
+                    continue;
+                }
+                wake = earliest(wake, retry.at);
+            }
+            if let (Some(at), Some(every)) = (next_resync, self.resync_interval) {
+                if now >= at {
+                    next_resync = Some(now + every);
+                    // A writer still writing in place would be read half done;
+                    // its close brings a reload anyway.
+                    if !self.debouncer.write_pending()
+                        && let ReloadOutcome::Published { .. } =
+                            self.reload(Trigger::Resync, now, Asked::Background)
+                    {
+                        self.observer.resync_found_change();
+                    }
+                    continue;
+                }
+                wake = earliest(wake, at);
+            }
+            let received = match wake {
+                Some(deadline) => self.receiver.recv_deadline(deadline),
+                None => self
+                    .receiver
+                    .recv()
+                    .map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            match received {
+                Ok(signal) => {
+                    // Take everything already queued before deciding, so a
+                    // burst of events is one reload.
+                    let mut next = Some(signal);
+                    while let Some(signal) = next {
+                        if !self.handle(signal) {
+                            return;
+                        }
+                        next = self.receiver.try_recv().ok();
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+    }
+
+    /// Applies one signal; `false` means stop.
+    fn handle(&mut self, signal: Signal) -> bool {
+        match signal {
+            Signal::Change(change, at) => self.debouncer.record(change, at),
+            Signal::Overflow(at) => {
+                self.reload(Trigger::Overflow, at, Asked::Yes);
+            }
+            // A poller's "cannot rule out a change": not while a write is in
+            // progress (the settle or the close reloads it).
+            Signal::Verify(at) => {
+                if !self.debouncer.write_pending() {
+                    self.reload(self.trigger, at, Asked::Background);
+                }
+            }
+            Signal::Manual(at) => {
+                self.reload(Trigger::Manual, at, Asked::Yes);
+            }
+            Signal::Stop => return false,
+        }
+        true
+    }
+
+    fn reload(&mut self, trigger: Trigger, since: Instant, asked: Asked) -> ReloadOutcome {
+        // A streak of transient failures reports as the reload that began it.
+        let (trigger, since, asked) = match self.retry {
+            Some(retry) => (
+                retry.trigger,
+                retry.since.min(since),
+                if retry.asked == Asked::Yes {
+                    Asked::Yes
+                } else {
+                    asked
+                },
+            ),
+            None => (trigger, since, asked),
+        };
+        let outcome = {
+            let _running = self.watchdog.start();
+            self.loader.reload()
+        };
+        let took = since.elapsed();
+        if let ReloadOutcome::Failed(error) = &outcome
+            && error.is_transient()
+        {
+            let first = self.retry.is_none();
+            let attempt = self.retry.map_or(1, |retry| retry.attempt + 1);
+            let delay = self.backoff.delay(attempt);
+            self.retry = Some(Retry {
+                at: Instant::now() + delay,
+                attempt,
+                trigger,
+                since,
+                asked,
+            });
+            if first {
+                self.report(trigger, &outcome, took);
+            }
+            self.observer.retrying(error, attempt, delay);
+            return outcome;
+        }
+        let ended_streak = self.retry.take().is_some();
+        let new = match &outcome {
+            ReloadOutcome::Published { .. } => true,
+            ReloadOutcome::Unchanged => asked == Asked::Yes || ended_streak,
+            ReloadOutcome::Failed(error) => {
+                asked == Asked::Yes || ended_streak || self.last_failure.as_ref() != Some(error)
+            }
+        };
+        self.last_failure = match &outcome {
+            ReloadOutcome::Failed(error) => Some(error.clone()),
+            ReloadOutcome::Published { .. } | ReloadOutcome::Unchanged => None,
+        };
+        if new {
+            self.report(trigger, &outcome, took);
+        }
+        outcome
+    }
+
+    fn report(&self, trigger: Trigger, outcome: &ReloadOutcome, took: Duration) {
+        self.observer.reload(&ReloadReport {
+            trigger,
+            outcome: outcome.clone(),
+            took,
+        });
+    }
+}
+
+fn earliest(wake: Option<Instant>, at: Instant) -> Option<Instant> {
+    Some(wake.map_or(at, |deadline| deadline.min(at)))
+}

@@ -1,0 +1,105 @@
+//! What a watch tells its [`Observer`]: how each reload ended, and trouble.
+
+use std::time::Duration;
+
+use crate::{ContentHash, LoadError};
+
+/// What caused a reload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// The load at start-up.
+    Initial,
+    /// A filesystem event (after debounce).
+    Event,
+    /// The periodic resync of an event strategy.
+    Resync,
+    /// `PollWatcher` saw the resolution chain change.
+    Poll,
+    /// The event queue overflowed: events were lost, so reload everything.
+    Overflow,
+    /// [`Watch::reload_now`] (SIGHUP).
+    Manual,
+    /// An in-place write whose writer never closed the file, after
+    /// [`Debounce::unclosed_write_timeout`] without another write.
+    UnclosedWrite,
+}
+
+/// How one reload ended.
+#[derive(Debug, Clone)]
+pub enum ReloadOutcome {
+    /// New content, valid, published as `version`.
+    Published {
+        /// The version it was published as.
+        version: u64,
+        /// The hash of the bytes it was decoded from.
+        hash: ContentHash,
+    },
+    /// The content hash equals the published one: nothing published.
+    Unchanged,
+    /// Rejected; the last good config stays published.
+    Failed(LoadError),
+}
+
+/// One reload, as reported to the [`Observer`].
+#[derive(Debug, Clone)]
+pub struct ReloadReport {
+    /// What caused it.
+    pub trigger: Trigger,
+    /// How it ended.
+    pub outcome: ReloadOutcome,
+    /// From the first event that caused it (or the start of the load) to the
+    /// end of the publish.
+    pub took: Duration,
+}
+
+/// Hooks the service turns into logs and metrics. All default to nothing.
+pub trait Observer: Send + Sync + 'static {
+    /// A raw filesystem event that concerns the config arrived.
+    fn event(&self) {}
+    /// A reload finished.
+    fn reload(&self, report: &ReloadReport) {
+        let _ = report;
+    }
+    /// The resync found changed content that no event had announced.
+    fn resync_found_change(&self) {}
+    /// The watch broke (and is being re-established, or cannot be). Called
+    /// for every failure, also each failed retry of a broken watch.
+    fn watch_error(&self, message: &str) {
+        let _ = message;
+    }
+    /// The watch is established again after [`Observer::watch_error`].
+    fn watch_restored(&self) {}
+    /// A reload has been running for `running_for`, longer than
+    /// [`WatchOptions::stuck_after`]: a read is probably stuck in a hung
+    /// filesystem. Called once per such reload; the last good config is
+    /// still served, but no change is published until it returns.
+    fn reload_stuck(&self, running_for: Duration) {
+        let _ = running_for;
+    }
+    /// The reload [`Observer::reload_stuck`] reported ended after `took`.
+    fn stuck_reload_finished(&self, took: Duration) {
+        let _ = took;
+    }
+    /// A load failed for a reason that can go away and is retried after
+    /// `delay`; `attempt` counts the retries of this streak from 1. The first
+    /// failure of a streak is also reported as a failed reload; the streak
+    /// ends with the next reported reload.
+    fn retrying(&self, error: &LoadError, attempt: u32, delay: Duration) {
+        let _ = (error, attempt, delay);
+    }
+}
+
+/// An observer that ignores everything.
+pub struct NoObserver;
+impl Observer for NoObserver {}
+
+/// Whether the watch still notices changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchHealth {
+    /// Changes are being noticed.
+    Watching,
+    /// The watch is being re-established (e.g. the directory is gone).
+    Degraded(String),
+    /// The watcher stopped and will not notice changes again.
+    Stopped(String),
+}

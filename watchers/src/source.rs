@@ -1,0 +1,95 @@
+//! What is watched: [`ConfigSource`], and the [`ContentHash`] of what was read.
+
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::loader;
+
+/// What to watch: one file, or several keys of one ConfigMap mount read as one
+/// consistent snapshot.
+#[derive(Debug, Clone)]
+pub struct ConfigSource {
+    dir: PathBuf,
+    keys: Vec<String>,
+}
+
+impl ConfigSource {
+    /// One config file. Its parent directory is watched; when that directory
+    /// is a ConfigMap mount (`..data`), the file is read through `..data`.
+    pub fn file(path: impl AsRef<Path>) -> Self {
+        let path = path.as_ref();
+        let dir = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let key = path.file_name().map_or_else(
+            || path.to_string_lossy().into_owned(),
+            |name| name.to_string_lossy().into_owned(),
+        );
+        Self {
+            dir,
+            keys: vec![key],
+        }
+    }
+
+    /// Several keys of one directory, read under one resolution of `..data`.
+    pub fn keys(
+        dir: impl Into<PathBuf>,
+        keys: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        Self {
+            dir: dir.into(),
+            keys: keys.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// The directory holding the keys (a ConfigMap mount, or any directory).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The file names read on every load, in this order.
+    pub fn names(&self) -> &[String] {
+        &self.keys
+    }
+
+    /// The same keys in `dir` (made absolute by the strategies).
+    pub(crate) fn with_dir(&self, dir: PathBuf) -> Self {
+        Self {
+            dir,
+            keys: self.keys.clone(),
+        }
+    }
+
+    /// The path of the first key, for messages.
+    pub fn primary_path(&self) -> PathBuf {
+        self.dir.join(&self.keys[0])
+    }
+
+    /// True when the directory uses the kubelet's `..data` layout.
+    pub fn is_configmap_mount(&self) -> bool {
+        fs::symlink_metadata(self.dir.join(loader::DATA_LINK))
+            .is_ok_and(|metadata| metadata.file_type().is_symlink())
+    }
+}
+
+/// The blake3 hash of the bytes a config was decoded from (all keys, in order).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ContentHash(pub [u8; 32]);
+
+impl fmt::Display for ContentHash {
+    /// Lower-case hex of the first 16 bytes: enough to tell versions apart in
+    /// an `ETag` or a metric label.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0[..16]
+            .iter()
+            .try_for_each(|byte| write!(f, "{byte:02x}"))
+    }
+}
+
+impl fmt::Debug for ContentHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ContentHash({self})")
+    }
+}
