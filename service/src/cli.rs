@@ -52,6 +52,29 @@ pub struct Cli {
     #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
 
+    /// Close a connection whose request head is not complete this long
+    /// after its first byte (after the accept, for its first request): the
+    /// slow-loris bound. A client sends a head in one packet; 10 s covers a
+    /// congested mobile link with retransmits and holds a slow client's
+    /// slot no longer than that.
+    #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
+    pub header_read_timeout: Duration,
+
+    /// Close a kept-alive connection whose next request head is not
+    /// complete this long after the previous response. Longer than the
+    /// 60 s idle timeout of common proxies and load balancers (AWS ALB,
+    /// ingress-nginx upstreams), so the proxy closes first and never sends
+    /// a request on a connection the server is closing; nginx's own
+    /// default.
+    #[arg(long, env = "IDLE_TIMEOUT", default_value = "75s", value_parser = positive_duration)]
+    pub idle_timeout: Duration,
+
+    /// Serve at most this many connections in full; a small reserve above
+    /// it serves only /healthz, /readyz and /metrics [default: 1024, or
+    /// fewer if RLIMIT_NOFILE leaves less room].
+    #[arg(long, env = "MAX_CONNECTIONS", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_connections: Option<usize>,
+
     /// Which config manager to use (only needed when several are compiled in).
     #[arg(long, env = "MANAGER", value_enum)]
     pub manager: Option<ManagerKind>,
@@ -66,6 +89,16 @@ pub struct Cli {
 pub enum LogFormat {
     Text,
     Json,
+}
+
+/// A humantime duration above zero: a timeout of zero would close every
+/// connection at once.
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(duration) if duration.is_zero() => Err("must be more than zero".to_owned()),
+        Ok(duration) => Ok(duration),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 impl Cli {

@@ -17,6 +17,8 @@ use prometheus_client::registry::Registry;
 use tracing::{debug, info, warn};
 use watchers::{Observer, ReloadOutcome, ReloadReport, Trigger};
 
+use crate::listener::HttpMetrics;
+
 /// `result` of `config_reloads_total`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReloadLabels {
@@ -43,6 +45,8 @@ pub struct Metrics {
     resync_changes: Counter,
     watch_errors: Counter,
     reload_duration: Histogram,
+    /// The HTTP connections (the listener's): registered here, moved there.
+    pub http: HttpMetrics,
 }
 
 impl Metrics {
@@ -61,6 +65,7 @@ impl Metrics {
             // debounced or polled one takes up to the interval.
             reload_duration: Histogram::new(exponential_buckets(0.0001, 2.0, 15)),
             registry: Registry::default(),
+            http: HttpMetrics::default(),
         };
         let registry = &mut metrics.registry;
         registry.register(
@@ -117,7 +122,17 @@ impl Metrics {
             "From the trigger of a reload to the end of its publish",
             metrics.reload_duration.clone(),
         );
+        metrics.http.register(&mut metrics.registry);
         metrics
+    }
+
+    /// The registry in the Prometheus text format 0.0.4: what `promtool`
+    /// and scrapers that do not ask for OpenMetrics parse.
+    pub fn encode_prometheus_text(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry)
+            .expect("writing to a String cannot fail");
+        text
     }
 
     /// The registry in the OpenMetrics text format.
