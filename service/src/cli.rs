@@ -53,25 +53,18 @@ pub struct Cli {
     pub shutdown_timeout: Duration,
 
     /// Close a connection whose request head is not complete this long
-    /// after its first byte (after the accept, for its first request): the
-    /// slow-loris bound. A client sends a head in one packet; 10 s covers a
-    /// congested mobile link with retransmits and holds a slow client's
-    /// slot no longer than that.
+    /// after its first byte (after the accept, for its first request).
     #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
     pub header_read_timeout: Duration,
 
     /// Close a kept-alive connection whose next request head is not
-    /// complete this long after the previous response. Longer than the
-    /// 60 s idle timeout of common proxies and load balancers (AWS ALB,
-    /// ingress-nginx upstreams), so the proxy closes first and never sends
-    /// a request on a connection the server is closing; nginx's own
-    /// default.
+    /// complete this long after the previous response.
     #[arg(long, env = "IDLE_TIMEOUT", default_value = "75s", value_parser = positive_duration)]
     pub idle_timeout: Duration,
 
-    /// Serve at most this many connections in full; a small reserve above
-    /// it serves only /healthz, /readyz and /metrics [default: 1024, or
-    /// fewer if RLIMIT_NOFILE leaves less room].
+    /// Serve at most this many connections in full; above it, a small
+    /// reserve serves only /healthz, /readyz and /metrics [default: 1024,
+    /// fewer if RLIMIT_NOFILE is lower].
     #[arg(long, env = "MAX_CONNECTIONS", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub max_connections: Option<usize>,
 

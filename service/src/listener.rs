@@ -29,13 +29,14 @@ mod slots;
 mod streak;
 
 use std::future::Future;
+use std::io;
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tracing::{info, warn};
 
 pub use http_metrics::HttpMetrics;
@@ -60,6 +61,37 @@ pub const RESERVE: usize = 32;
 /// File descriptors the process needs besides connections: stdio, the
 /// listener, the runtime's epoll and wakers, inotify, the config reads.
 const OTHER_FDS: usize = 64;
+
+/// The listen backlog: connections the kernel completes before they are
+/// accepted. std and mio ask for 128, which a burst overflows while the
+/// accept loop is busy; the kernel then drops SYNs and a client (a probe)
+/// waits a second for its retransmit. Linux caps it at
+/// `net.core.somaxconn` (4096 by default since 5.4).
+const BACKLOG: u32 = 1024;
+
+/// Binds a listener on `addr` (`host:port`), trying each address it
+/// resolves to, with a backlog of [`BACKLOG`].
+pub async fn bind(addr: &str) -> io::Result<TcpListener> {
+    let mut last_error = None;
+    for addr in tokio::net::lookup_host(addr).await? {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        match socket.bind(addr).and_then(|()| socket.listen(BACKLOG)) {
+            Ok(listener) => return Ok(listener),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the address resolves to nothing",
+        )
+    }))
+}
 
 /// What bounds the connections.
 #[derive(Debug, Clone, Copy)]

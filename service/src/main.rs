@@ -29,7 +29,6 @@ use std::sync::Arc;
 
 use clap::Parser;
 use managers::ConfigManager;
-use tokio::net::TcpListener;
 use tracing::{info, warn};
 use watchers::{ConfigSource, Loaded, Strategy, Watch, YamlFile};
 
@@ -118,7 +117,7 @@ where
             ));
         }
     };
-    let listener = match TcpListener::bind(&cli.bind).await {
+    let listener = match listener::bind(&cli.bind).await {
         Ok(listener) => listener,
         Err(error) => return fail(format_args!("cannot listen on {}: {error}", cli.bind)),
     };

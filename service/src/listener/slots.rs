@@ -32,6 +32,10 @@ use super::streak::{Ended, Report, Streak};
 /// dropped at its task's next poll, so this is a safety net only.
 const EVICTION_GRACE: Duration = Duration::from_secs(1);
 
+/// How long the cap must not be reached before "below the cap again" is
+/// logged: slow clients timed out in waves make the cap come and go.
+const CAP_QUIET: Duration = Duration::from_secs(10);
+
 /// Which lane a connection was admitted to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Lane {
@@ -190,7 +194,8 @@ impl Slots {
         if !self.over_cap.is_on() {
             return;
         }
-        if let Some(Ended { count, lasted }) = self.over_cap.end(Instant::now()) {
+        if let Some(Ended { count, lasted }) = self.over_cap.end_if_quiet(Instant::now(), CAP_QUIET)
+        {
             info!(
                 admitted_above_cap = count,
                 lasted = %humantime::format_duration(Duration::from_secs(lasted.as_secs())),

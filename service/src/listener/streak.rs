@@ -35,6 +35,7 @@ struct Current {
     started: Instant,
     count: u64,
     last_line: Instant,
+    last_event: Instant,
 }
 
 impl Streak {
@@ -45,10 +46,12 @@ impl Streak {
                 started: now,
                 count: 1,
                 last_line: now,
+                last_event: now,
             });
             return Report::Started;
         };
         current.count += 1;
+        current.last_event = now;
         if now.duration_since(current.last_line) < REMINDER {
             return Report::Quiet;
         }
@@ -66,6 +69,16 @@ impl Streak {
 
     /// Ends the streak, if one is going on.
     pub fn end(&mut self, now: Instant) -> Option<Ended> {
+        self.end_if_quiet(now, Duration::ZERO)
+    }
+
+    /// Ends the streak if no event came for `quiet`: a condition that comes
+    /// and goes stays one streak.
+    pub fn end_if_quiet(&mut self, now: Instant, quiet: Duration) -> Option<Ended> {
+        let current = self.current.as_ref()?;
+        if now.duration_since(current.last_event) < quiet {
+            return None;
+        }
         self.current.take().map(|current| Ended {
             count: current.count,
             lasted: now.duration_since(current.started),
@@ -108,5 +121,23 @@ mod tests {
             })
         );
         assert_eq!(streak.event(start), Report::Started, "a new streak");
+    }
+
+    #[test]
+    fn a_streak_with_gaps_shorter_than_the_quiet_time_is_one_streak() {
+        let start = Instant::now();
+        let quiet = Duration::from_secs(10);
+        let mut streak = Streak::default();
+        assert_eq!(streak.event(start), Report::Started);
+        let later = start + Duration::from_secs(5);
+        assert_eq!(streak.end_if_quiet(later, quiet), None);
+        assert_eq!(streak.event(later), Report::Quiet, "the same streak");
+        assert_eq!(
+            streak.end_if_quiet(later + quiet, quiet),
+            Some(Ended {
+                count: 2,
+                lasted: Duration::from_secs(15)
+            })
+        );
     }
 }
