@@ -57,8 +57,8 @@ pub struct Cli {
     #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
     pub header_read_timeout: Duration,
 
-    /// Close a kept-alive connection whose next request head is not
-    /// complete this long after the previous response.
+    /// Close a connection that is neither reading a request head nor
+    /// running a handler this long after the last byte it wrote.
     #[arg(long, env = "IDLE_TIMEOUT", default_value = "75s", value_parser = positive_duration)]
     pub idle_timeout: Duration,
 

@@ -5,28 +5,27 @@
 //! logs no accept error: 10 000 clients that never finish their headers
 //! held 187 MB and every file descriptor (issue 10). Here, per connection:
 //!
-//! - a **header-read timeout** ([`head_timeout`]): from the first byte of a
-//!   request (from the accept, for a connection's first request) to the end
-//!   of its head;
-//! - an **idle timeout**: a kept-alive connection must deliver its next
-//!   request head within it of the previous response. This is hyper's own
-//!   `header_read_timeout`, which hyper starts whenever it waits for a head;
+//! - a **header-read timeout** and an **idle timeout** ([`timeouts`]): a
+//!   request head must be complete within the first of its first byte (of
+//!   the accept, for a connection's first request); a connection neither
+//!   reading a head nor running a handler is closed the second after the
+//!   last byte it wrote;
 //! - a **cap** on open connections ([`slots`]), with a small reserve above
 //!   it that serves only the operational paths, so a liveness probe is
 //!   answered while the cap is reached;
 //! - **accept errors** (`EMFILE`, ...) counted, logged once per streak and
 //!   retried with a back-off ([`accept_errors`]).
 //!
-//! The request path gains one relaxed atomic add (the head counter the
-//! header-read timeout reads) and nothing else; the accounting is per
-//! connection.
+//! A request that arrives whole costs one relaxed atomic add (the dispatch
+//! count), a clock read at its response's write and a few relaxed loads;
+//! the rest of the accounting is per connection.
 
 mod accept_errors;
 mod connection;
-mod head_timeout;
 mod http_metrics;
 mod slots;
 mod streak;
+mod timeouts;
 
 use std::future::Future;
 use std::io;
@@ -46,10 +45,10 @@ use connection::{ConnectionState, Serving};
 use slots::{Lane, Slots};
 
 /// The cap when `--max-connections` is not given, unless the file
-/// descriptor limit is lower. 1 024 slow connections cost about 20 MB (see
-/// docs/service.md), a third of the Deployment's 64 MiB memory limit, and
-/// are far more than a tiny config's readers (probes, a scraper, a few
-/// clients or a proxy's keep-alive pool) ever hold.
+/// descriptor limit is lower. 1 024 slow connections cost about 22 MB
+/// (measured, docs/service.md), a third of the Deployment's 64 MiB memory
+/// limit, and are far more than a tiny config's readers (probes, a
+/// scraper, a few clients or a proxy's keep-alive pool) ever hold.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 /// Connections accepted above the cap that serve only the operational
@@ -100,7 +99,8 @@ pub struct Limits {
     pub max_connections: usize,
     /// First byte (or accept) to the end of a request head.
     pub header_read_timeout: Duration,
-    /// End of a response to the end of the next request head.
+    /// The last byte written to the next request's first byte, while no
+    /// handler runs.
     pub idle_timeout: Duration,
 }
 

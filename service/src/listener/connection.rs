@@ -4,7 +4,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use axum::Router;
 use axum::http::header::{CONNECTION, RETRY_AFTER};
@@ -13,42 +13,52 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::future::RouteFuture;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::Watcher;
 use tokio::net::TcpStream;
 use tracing::debug;
 
 use super::Limits;
-use super::head_timeout::HeadTimeout;
-use super::http_metrics::{Closed, HttpMetrics};
+use super::http_metrics::HttpMetrics;
 use super::slots::{Lane, Slot};
+use super::timeouts::{Bounds, TimedIo, Timeout};
 use crate::server::OPERATIONAL_PATHS;
 
-/// What a connection's reader and its service share.
+/// What a connection's timeouts and its service share.
 #[derive(Debug, Default)]
 pub(super) struct ConnectionState {
-    /// Request heads dispatched to the service so far.
-    heads: AtomicU64,
-    /// Set when the header-read timeout closed the connection.
-    head_timed_out: AtomicBool,
+    /// Request heads handed to the service so far.
+    dispatched: AtomicU64,
+    /// Which timeout closed the connection: 0 (none), 1 (header-read) or
+    /// 2 (idle).
+    closed_for: AtomicU8,
 }
 
 impl ConnectionState {
-    pub fn heads(&self) -> u64 {
-        self.heads.load(Ordering::Relaxed)
+    pub fn dispatched(&self) -> u64 {
+        self.dispatched.load(Ordering::Relaxed)
     }
 
     /// A head was complete and handed to the service.
-    pub fn dispatched(&self) {
-        self.heads.fetch_add(1, Ordering::Relaxed);
+    pub fn dispatched_one(&self) {
+        self.dispatched.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn head_timed_out(&self) {
-        self.head_timed_out.store(true, Ordering::Relaxed);
+    pub fn timed_out(&self, timeout: Timeout) {
+        let code = match timeout {
+            Timeout::HeaderRead => 1,
+            Timeout::Idle => 2,
+        };
+        self.closed_for.store(code, Ordering::Relaxed);
     }
 
-    pub fn timed_out(&self) -> bool {
-        self.head_timed_out.load(Ordering::Relaxed)
+    /// Which timeout closed the connection, if one did.
+    pub fn closed_for(&self) -> Option<Timeout> {
+        match self.closed_for.load(Ordering::Relaxed) {
+            1 => Some(Timeout::HeaderRead),
+            2 => Some(Timeout::Idle),
+            _ => None,
+        }
     }
 }
 
@@ -58,18 +68,16 @@ pub(super) struct Serving {
     busy: Router,
     main: http1::Builder,
     reserve: http1::Builder,
-    header_read_timeout: std::time::Duration,
+    bounds: Bounds,
     metrics: HttpMetrics,
 }
 
 impl Serving {
     pub fn new(app: Router, limits: &Limits, metrics: HttpMetrics) -> Self {
         let mut main = http1::Builder::new();
-        // hyper's header-read timer runs whenever it waits for a head, so
-        // it is the idle bound; HeadTimeout adds the header-read one.
-        main.timer(TokioTimer::new())
-            .header_read_timeout(limits.idle_timeout)
-            .keep_alive(true);
+        // Both timeouts are TimedIo's: hyper's own header-read timer would
+        // bound idle time with it, and cost a timer a request.
+        main.header_read_timeout(None).keep_alive(true);
         let mut reserve = main.clone();
         // One request per reserve connection: the slot is back at once.
         reserve.keep_alive(false);
@@ -78,7 +86,10 @@ impl Serving {
             busy: Router::new().fallback(busy),
             main,
             reserve,
-            header_read_timeout: limits.header_read_timeout,
+            bounds: Bounds {
+                header_read: limits.header_read_timeout,
+                idle: limits.idle_timeout,
+            },
             metrics,
         }
     }
@@ -106,11 +117,7 @@ pub(super) async fn serve(
     graceful: Watcher,
     slot: Slot,
 ) {
-    let io = TokioIo::new(HeadTimeout::new(
-        stream,
-        serving.header_read_timeout,
-        Arc::clone(&state),
-    ));
+    let io = TokioIo::new(TimedIo::new(stream, serving.bounds, Arc::clone(&state)));
     let builder = match lane {
         Lane::Main => &serving.main,
         Lane::Reserve => &serving.reserve,
@@ -121,14 +128,10 @@ pub(super) async fn serve(
         lane,
     };
     let served = graceful.watch(builder.serve_connection(io, service)).await;
-    // hyper ends a connection that timed out before its first byte
-    // without an error: the reader's flag says it.
-    if state.timed_out() {
-        serving.metrics.closed(Closed::HeaderTimeout);
-    } else if let Err(error) = &served
-        && error.is_timeout()
-    {
-        serving.metrics.closed(Closed::IdleTimeout);
+    // hyper ends a connection that timed out before a request's first
+    // byte without an error: the state says it.
+    if let Some(timeout) = state.closed_for() {
+        serving.metrics.closed(timeout.into());
     }
     if let Err(error) = served {
         debug!(%error, "connection ended with an error");
@@ -149,7 +152,7 @@ impl hyper::service::Service<Request<Incoming>> for Dispatch {
     type Future = RouteFuture<Infallible>;
 
     fn call(&self, request: Request<Incoming>) -> Self::Future {
-        self.state.dispatched();
+        self.state.dispatched_one();
         let router =
             if self.lane == Lane::Reserve && !OPERATIONAL_PATHS.contains(&request.uri().path()) {
                 &self.serving.busy

@@ -163,7 +163,7 @@ impl Slots {
     fn evict_oldest(&mut self) -> bool {
         while let Some(entry) = self.evictable.pop_front() {
             // Finished, or answering its one request: not evictable.
-            if entry.task.is_finished() || entry.state.heads() > 0 {
+            if entry.task.is_finished() || entry.state.dispatched() > 0 {
                 continue;
             }
             entry.task.abort();
