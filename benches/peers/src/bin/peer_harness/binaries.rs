@@ -32,8 +32,12 @@ impl Layout {
         let root = root
             .canonicalize()
             .map_err(|error| format!("workspace root {}: {error}", root.display()))?;
-        let exe = std::env::current_exe().map_err(|error| format!("cannot find the harness binary: {error}"))?;
-        let exe_dir = exe.parent().ok_or("the harness binary has no directory")?.to_owned();
+        let exe = std::env::current_exe()
+            .map_err(|error| format!("cannot find the harness binary: {error}"))?;
+        let exe_dir = exe
+            .parent()
+            .ok_or("the harness binary has no directory")?
+            .to_owned();
         Ok(Self { root, exe_dir })
     }
 
@@ -49,30 +53,53 @@ impl Layout {
 }
 
 /// Builds every binary `subjects` need; returns each subject's program.
-pub fn build(subjects: &[&Subject], layout: &Layout) -> Result<HashMap<&'static str, PathBuf>, String> {
+pub fn build(
+    subjects: &[&Subject],
+    layout: &Layout,
+) -> Result<HashMap<&'static str, PathBuf>, String> {
     let bin_dir = layout.bin_dir();
     fs::create_dir_all(&bin_dir).map_err(|error| format!("{}: {error}", bin_dir.display()))?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let profile: &[&str] = if cfg!(debug_assertions) { &[] } else { &["--release"] };
+    let profile: &[&str] = if cfg!(debug_assertions) {
+        &[]
+    } else {
+        &["--release"]
+    };
     let mut programs = HashMap::new();
 
     if subjects.iter().any(|s| matches!(s.kind, Kind::Rust { .. })) {
         let mut command = Command::new(&cargo);
-        command.args(["build", "-p", "peers", "--bins"]).args(profile);
+        command
+            .args(["build", "-p", "peers", "--bins"])
+            .args(profile);
         run(command.current_dir(&layout.root), "building the Rust peers")?;
     }
-    if subjects.iter().any(|s| matches!(s.kind, Kind::Service { .. })) {
+    if subjects
+        .iter()
+        .any(|s| matches!(s.kind, Kind::Service { .. }))
+    {
         let mut command = Command::new(&cargo);
         command
-            .args(["build", "-p", "service", "--no-default-features", "--features", SERVICE_FEATURES])
+            .args([
+                "build",
+                "-p",
+                "service",
+                "--no-default-features",
+                "--features",
+                SERVICE_FEATURES,
+            ])
             .args(profile);
         run(command.current_dir(&layout.root), "building the service")?;
         // A copy, so another build of the service with other features
         // cannot swap the binary in the middle of a run.
         let copy = bin_dir.join("service");
-        fs::copy(layout.exe_dir.join("service"), &copy).map_err(|error| format!("copying the service: {error}"))?;
+        fs::copy(layout.exe_dir.join("service"), &copy)
+            .map_err(|error| format!("copying the service: {error}"))?;
     }
-    let gopath = format!("{}:/usr/share/gocode", layout.exe_dir.join("peers-gopath").display());
+    let gopath = format!(
+        "{}:/usr/share/gocode",
+        layout.exe_dir.join("peers-gopath").display()
+    );
     for subject in subjects {
         let program = match subject.kind {
             Kind::Go { dir } => {
@@ -86,7 +113,10 @@ pub fn build(subjects: &[&Subject], layout: &Layout) -> Result<HashMap<&'static 
                     .env("GO111MODULE", "off")
                     .env("GOPATH", &gopath)
                     .env("GOFLAGS", "");
-                run(&mut command, &format!("building the Go peer {dir} (needs: apt-get install {GO_PACKAGES})"))?;
+                run(
+                    &mut command,
+                    &format!("building the Go peer {dir} (needs: apt-get install {GO_PACKAGES})"),
+                )?;
                 output
             }
             Kind::Rust { bin } => layout.exe_dir.join(bin),
@@ -99,7 +129,9 @@ pub fn build(subjects: &[&Subject], layout: &Layout) -> Result<HashMap<&'static 
 
 fn run(command: &mut Command, what: &str) -> Result<(), String> {
     eprintln!("peer-harness: {what}");
-    let output = command.output().map_err(|error| format!("{what}: {error}"))?;
+    let output = command
+        .output()
+        .map_err(|error| format!("{what}: {error}"))?;
     if output.status.success() {
         Ok(())
     } else {

@@ -11,8 +11,8 @@
 mod binaries;
 mod open_watch;
 mod poller;
-mod procfs;
 mod process;
+mod procfs;
 mod runs;
 mod subjects;
 mod verdict;
@@ -69,13 +69,22 @@ fn run(cli: &Cli) -> Result<(), String> {
     let programs = binaries::build(&subjects, &layout)?;
     let sources = versions::Sources::read(&layout.root)?;
     let settings = Settings::new(cli.quick, cli.rounds);
-    let patterns: &[Pattern] = if cli.quick { &Pattern::QUICK } else { &Pattern::ALL };
+    let patterns: &[Pattern] = if cli.quick {
+        &Pattern::QUICK
+    } else {
+        &Pattern::ALL
+    };
     let bad_inputs: &[BadInput] = if cli.quick { &[] } else { &BadInput::ALL };
     let mut out = Output::new(cli.out.clone(), command_line());
     let mut runs: HashMap<&str, SubjectRun<'_>> = subjects
         .iter()
         .map(|subject| {
-            let run = SubjectRun::new(subject, &programs[subject.name], &layout.log_dir(), &settings);
+            let run = SubjectRun::new(
+                subject,
+                &programs[subject.name],
+                &layout.log_dir(),
+                &settings,
+            );
             (subject.name, run)
         })
         .collect();
@@ -86,9 +95,15 @@ fn run(cli: &Cli) -> Result<(), String> {
     for pattern in patterns {
         for subject in &subjects {
             eprintln!("peer-harness: {} / {}", subject.name, pattern.name());
-            match runs.get_mut(subject.name).expect("every subject has a run").pattern(*pattern) {
+            match runs
+                .get_mut(subject.name)
+                .expect("every subject has a run")
+                .pattern(*pattern)
+            {
                 Ok(records) => out.write(records)?,
-                Err(error) => failures.push(format!("{} / {}: {error}", subject.name, pattern.name())),
+                Err(error) => {
+                    failures.push(format!("{} / {}: {error}", subject.name, pattern.name()))
+                }
             }
         }
     }
@@ -121,7 +136,11 @@ fn run(cli: &Cli) -> Result<(), String> {
         eprintln!("peer-harness: missing record: {gap}");
     }
     if missing.is_empty() {
-        eprintln!("peer-harness: {} records appended to {}", out.written.len(), cli.out.display());
+        eprintln!(
+            "peer-harness: {} records appended to {}",
+            out.written.len(),
+            cli.out.display()
+        );
         Ok(())
     } else {
         Err(format!("{} records missing (see above)", missing.len()))
@@ -159,7 +178,8 @@ impl Output {
             .into_iter()
             .map(|record| record.with_provenance("command", &self.command))
             .collect();
-        records::append(&self.path, &records).map_err(|error| format!("{}: {error}", self.path.display()))?;
+        records::append(&self.path, &records)
+            .map_err(|error| format!("{}: {error}", self.path.display()))?;
         self.written.extend(records);
         Ok(())
     }
@@ -169,7 +189,10 @@ impl Output {
 fn command_line() -> String {
     let mut args = std::env::args();
     args.next();
-    std::iter::once("peer-harness".to_owned()).chain(args).collect::<Vec<_>>().join(" ")
+    std::iter::once("peer-harness".to_owned())
+        .chain(args)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Every `(subject, scenario, metric)` a complete run has and `written`
@@ -189,7 +212,11 @@ fn missing_records(
     for subject in subjects {
         let mut expected: Vec<(&str, &str)> = vec![("-", "peak_rss"), ("-", "version")];
         expected.extend(patterns.iter().map(|p| (p.name(), "detected")));
-        expected.extend(bad_inputs.iter().flat_map(|b| [(b.name(), "verdict"), (b.name(), "recovers")]));
+        expected.extend(
+            bad_inputs
+                .iter()
+                .flat_map(|b| [(b.name(), "verdict"), (b.name(), "recovers")]),
+        );
         if idle {
             expected.extend([("idle", "wakeups_per_s"), ("idle", "cpu_per_s")]);
         }

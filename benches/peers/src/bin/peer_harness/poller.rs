@@ -46,7 +46,12 @@ impl Client {
         if status != 200 {
             return Answer::Status(status);
         }
-        match response.body_mut().with_config().limit(BODY_LIMIT).read_to_vec() {
+        match response
+            .body_mut()
+            .with_config()
+            .limit(BODY_LIMIT)
+            .read_to_vec()
+        {
             Ok(body) => Answer::Body(body.into()),
             Err(_) => Answer::Down,
         }
@@ -97,7 +102,8 @@ impl Poller {
             {
                 let log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
                 let found = log[seen..].iter().any(|sample| {
-                    sample.at >= since && matches!(&sample.answer, Answer::Body(b) if &b[..] == body)
+                    sample.at >= since
+                        && matches!(&sample.answer, Answer::Body(b) if &b[..] == body)
                 });
                 if found {
                     return true;
@@ -127,7 +133,13 @@ impl Drop for Poller {
     }
 }
 
-fn poll(client: &Client, origin: Instant, interval: Duration, log: &Mutex<Vec<Sample>>, stop: &AtomicBool) {
+fn poll(
+    client: &Client,
+    origin: Instant,
+    interval: Duration,
+    log: &Mutex<Vec<Sample>>,
+    stop: &AtomicBool,
+) {
     let mut next = Instant::now();
     let mut last_body: Option<Arc<[u8]>> = None;
     while !stop.load(Ordering::Relaxed) {

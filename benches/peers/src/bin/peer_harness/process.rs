@@ -34,14 +34,21 @@ impl Running {
         expected: &[u8],
         timeout: Duration,
     ) -> io::Result<Self> {
-        let mut args: Vec<OsString> = vec!["--config".into(), config.into(), "--bind".into(), "127.0.0.1:0".into()];
+        let mut args: Vec<OsString> = vec![
+            "--config".into(),
+            config.into(),
+            "--bind".into(),
+            "127.0.0.1:0".into(),
+        ];
         if let Kind::Service { watcher } = subject.kind {
             args.extend(["--watcher", watcher, "--manager", "arcswap"].map(OsString::from));
         }
         if let Some(dir) = log.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let log_file = File::create(log)?;
+        // Both streams append, so neither overwrites the other's lines.
+        File::create(log)?;
+        let log_file = OpenOptions::new().append(true).open(log)?;
         let mut child = Command::new(program)
             .args(&args)
             .stdin(Stdio::null())
@@ -53,13 +60,14 @@ impl Running {
         let (found, addr) = mpsc::channel();
         let mut log_file = OpenOptions::new().append(true).open(log)?;
         thread::spawn(move || {
+            // Only the first address counts.
             let mut found = Some(found);
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if let Some(addr) = listening_addr(&line) {
-                    if let Some(found) = found.take() {
-                        let _ = found.send(addr);
-                    }
+                if let Some(addr) = listening_addr(&line)
+                    && let Some(found) = found.take()
+                {
+                    let _ = found.send(addr);
                 }
                 let _ = writeln!(log_file, "{line}");
             }
@@ -118,7 +126,9 @@ fn listening_addr(line: &str) -> Option<SocketAddr> {
     }
     line.split_whitespace().find_map(|word| {
         let word = word.rsplit('=').next().unwrap_or(word);
-        word.trim_matches(|c: char| matches!(c, '"' | '\'' | ',' | '.')).parse().ok()
+        word.trim_matches(|c: char| matches!(c, '"' | '\'' | ',' | '.'))
+            .parse()
+            .ok()
     })
 }
 
@@ -131,10 +141,15 @@ mod tests {
         let addr: SocketAddr = "127.0.0.1:40123".parse().unwrap();
         assert_eq!(listening_addr("listening on 127.0.0.1:40123"), Some(addr));
         assert_eq!(
-            listening_addr("2026-11-30T10:00:00.000Z  INFO service: listening addr=127.0.0.1:40123"),
+            listening_addr(
+                "2026-11-30T10:00:00.000Z  INFO service: listening addr=127.0.0.1:40123"
+            ),
             Some(addr)
         );
-        assert_eq!(listening_addr("Listening on '127.0.0.1:40123'...."), Some(addr));
+        assert_eq!(
+            listening_addr("Listening on '127.0.0.1:40123'...."),
+            Some(addr)
+        );
         assert_eq!(listening_addr("connected to 127.0.0.1:40123"), None);
     }
 }

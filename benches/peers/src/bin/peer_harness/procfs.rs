@@ -88,7 +88,10 @@ mod tests {
         // pid (comm) state ppid ... utime=7 stime=3 (fields 14, 15)
         let stat = "42 (a (b) c) S 1 2 3 4 5 6 7 8 9 10 7 3 0 0 20 0 1 0";
         let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).unwrap();
-        assert_eq!(cpu_time(stat).unwrap(), Duration::from_nanos(10 * 1_000_000_000 / hz));
+        assert_eq!(
+            cpu_time(stat).unwrap(),
+            Duration::from_nanos(10 * 1_000_000_000 / hz)
+        );
     }
 
     #[test]

@@ -69,7 +69,12 @@ pub struct SubjectRun<'a> {
 }
 
 impl<'a> SubjectRun<'a> {
-    pub fn new(subject: &'a Subject, program: &'a Path, log_dir: &Path, settings: &'a Settings) -> Self {
+    pub fn new(
+        subject: &'a Subject,
+        program: &'a Path,
+        log_dir: &Path,
+        settings: &'a Settings,
+    ) -> Self {
         Self {
             subject,
             program,
@@ -84,8 +89,17 @@ impl<'a> SubjectRun<'a> {
     }
 
     fn start(&self, config: &Path, scenario: &str, expected: &[u8]) -> io::Result<Running> {
-        let log = self.log_dir.join(format!("{}-{scenario}.log", self.subject.name));
-        Running::start(self.subject, self.program, config, &log, expected, self.settings.start_timeout)
+        let log = self
+            .log_dir
+            .join(format!("{}-{scenario}.log", self.subject.name));
+        Running::start(
+            self.subject,
+            self.program,
+            config,
+            &log,
+            expected,
+            self.settings.start_timeout,
+        )
     }
 
     /// `rounds` updates of `pattern` on one process.
@@ -105,7 +119,11 @@ impl<'a> SubjectRun<'a> {
             let started = poller.at(applied.started);
             let served = poller.wait_for(&applied.body, started, deadline);
             planned.push((started, committed, deadline, applied));
-            thread::sleep(if served { settings.settle } else { settings.settle_after_miss });
+            thread::sleep(if served {
+                settings.settle
+            } else {
+                settings.settle_after_miss
+            });
         }
         let end = poller.now();
         if let Ok(peak) = procfs::peak_rss(running.pid()) {
@@ -141,16 +159,29 @@ impl<'a> SubjectRun<'a> {
             }
         }
         let unexpected = outcomes.iter().filter(|o| o.unexpected_served).count();
-        records.push(self.record(scenario, "unexpected_served", unexpected as f64, "count", rounds));
+        records.push(self.record(
+            scenario,
+            "unexpected_served",
+            unexpected as f64,
+            "count",
+            rounds,
+        ));
         match pattern {
             Pattern::MultiKey => {
                 let from = planned.first().map_or(end, |(started, ..)| *started);
-                let (torn, reads) = verdict::torn_reads(&samples, from, end, |body| !workload::is_torn(body));
+                let (torn, reads) =
+                    verdict::torn_reads(&samples, from, end, |body| !workload::is_torn(body));
                 records.push(self.record(scenario, "torn_reads", torn as f64, "count", reads));
             }
             Pattern::SlowInPlace => {
                 let prefixes: usize = outcomes.iter().map(|o| o.partial_served).sum();
-                records.push(self.record(scenario, "half_written_served", prefixes as f64, "count", rounds));
+                records.push(self.record(
+                    scenario,
+                    "half_written_served",
+                    prefixes as f64,
+                    "count",
+                    rounds,
+                ));
             }
             _ => {}
         }
@@ -206,8 +237,14 @@ impl<'a> SubjectRun<'a> {
             self.record(bad.name(), "verdict", keeps, "verdict", 1)
                 .with_text(verdict.as_str())
                 .with_provenance("bad_file_opened", read),
-            self.record(bad.name(), "recovers", f64::from(u8::from(recovers)), "bool", 1)
-                .with_provenance("bad_file_opened", read),
+            self.record(
+                bad.name(),
+                "recovers",
+                f64::from(u8::from(recovers)),
+                "bool",
+                1,
+            )
+            .with_provenance("bad_file_opened", read),
         ])
     }
 
@@ -226,7 +263,10 @@ impl<'a> SubjectRun<'a> {
         let after = procfs::counters(running.pid())?;
         let seconds = start.elapsed().as_secs_f64();
         drop(running);
-        let wakeups = after.context_switches.saturating_sub(before.context_switches) as f64 / seconds;
+        let wakeups = after
+            .context_switches
+            .saturating_sub(before.context_switches) as f64
+            / seconds;
         let cpu = after.cpu.saturating_sub(before.cpu).as_secs_f64() / seconds;
         let n = seconds.round() as u64;
         Ok(vec![

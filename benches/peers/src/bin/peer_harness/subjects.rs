@@ -25,7 +25,10 @@ pub enum Library {
     },
     /// A crate from Cargo.lock, as a dependency of `of` (a package name),
     /// which picks the version when several are locked.
-    Crate { name: &'static str, of: &'static str },
+    Crate {
+        name: &'static str,
+        of: &'static str,
+    },
 }
 
 /// One subject.
@@ -185,9 +188,15 @@ pub const ALL: &[Subject] = &[
 /// The subjects named in `only` (all when it is empty), in run order, or
 /// the first unknown name.
 pub fn select(only: &[String]) -> Result<Vec<&'static Subject>, String> {
-    if let Some(unknown) = only.iter().find(|name| !ALL.iter().any(|s| s.name == name.as_str())) {
+    if let Some(unknown) = only
+        .iter()
+        .find(|name| !ALL.iter().any(|s| s.name == name.as_str()))
+    {
         let known: Vec<&str> = ALL.iter().map(|s| s.name).collect();
-        return Err(format!("unknown subject {unknown:?}; known: {}", known.join(", ")));
+        return Err(format!(
+            "unknown subject {unknown:?}; known: {}",
+            known.join(", ")
+        ));
     }
     Ok(ALL
         .iter()
@@ -202,7 +211,11 @@ mod tests {
     #[test]
     fn names_are_unique_and_selectable() {
         for (index, subject) in ALL.iter().enumerate() {
-            assert!(ALL[index + 1..].iter().all(|other| other.name != subject.name));
+            assert!(
+                ALL[index + 1..]
+                    .iter()
+                    .all(|other| other.name != subject.name)
+            );
         }
         let picked = select(&["service-poll".into(), "seed".into()]).unwrap();
         let names: Vec<&str> = picked.iter().map(|s| s.name).collect();

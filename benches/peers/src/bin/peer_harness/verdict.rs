@@ -159,7 +159,12 @@ impl Verdict {
 /// last answer in the window is none has died (a process does not come
 /// back); one that answered anything but `last_good` serves garbage; a
 /// failed request between good answers (a stall) is neither.
-pub fn judge_bad(samples: &[Sample], committed: Duration, until: Duration, last_good: &[u8]) -> Verdict {
+pub fn judge_bad(
+    samples: &[Sample],
+    committed: Duration,
+    until: Duration,
+    last_good: &[u8],
+) -> Verdict {
     let window: Vec<&Sample> = samples
         .iter()
         .filter(|sample| sample.at >= committed && sample.at <= until)
@@ -227,7 +232,12 @@ mod tests {
 
     #[test]
     fn an_update_served_in_time_is_detected_with_its_latency_from_the_commit() {
-        let samples = log(&[(90, body("v0")), (101, body("v0")), (104, body("v1")), (105, body("v1"))]);
+        let samples = log(&[
+            (90, body("v0")),
+            (101, body("v0")),
+            (104, body("v1")),
+            (105, body("v1")),
+        ]);
         let outcome = judge_update(&samples, &update(100, 102, 3100, "v1"));
         assert_eq!(outcome.latency, Some(ms(2)));
         assert!(!outcome.unexpected_served);
@@ -235,10 +245,18 @@ mod tests {
 
     #[test]
     fn an_update_never_served_is_missed() {
-        let samples = log(&[(90, body("v0")), (500, body("v0")), (3000, body("v0")), (3200, body("v0"))]);
+        let samples = log(&[
+            (90, body("v0")),
+            (500, body("v0")),
+            (3000, body("v0")),
+            (3200, body("v0")),
+        ]);
         let outcome = judge_update(&samples, &update(100, 100, 3100, "v1"));
         assert_eq!(outcome.latency, None);
-        assert!(!outcome.unexpected_served, "still serving the old value is not garbage");
+        assert!(
+            !outcome.unexpected_served,
+            "still serving the old value is not garbage"
+        );
     }
 
     #[test]
@@ -249,7 +267,10 @@ mod tests {
             Some(ms(949))
         );
         let late = log(&[(0, body("v0")), (3101, body("v1"))]);
-        assert_eq!(judge_update(&late, &update(100, 100, 3100, "v1")).latency, None);
+        assert_eq!(
+            judge_update(&late, &update(100, 100, 3100, "v1")).latency,
+            None
+        );
     }
 
     #[test]
@@ -302,15 +323,28 @@ mod tests {
 
     #[test]
     fn a_subject_that_stops_answering_dies() {
-        let samples = log(&[(0, body("good")), (100, body("good")), (1100, Answer::Down), (1200, Answer::Down)]);
-        assert_eq!(judge_bad(&samples, ms(50), ms(1200), b"good"), Verdict::Dies);
+        let samples = log(&[
+            (0, body("good")),
+            (100, body("good")),
+            (1100, Answer::Down),
+            (1200, Answer::Down),
+        ]);
+        assert_eq!(
+            judge_bad(&samples, ms(50), ms(1200), b"good"),
+            Verdict::Dies
+        );
         assert_eq!(judge_bad(&[], ms(50), ms(1200), b"good"), Verdict::Dies);
     }
 
     #[test]
     fn a_subject_answering_anything_but_the_last_good_serves_garbage() {
         for garbage in [body(""), body("default"), Answer::Status(500)] {
-            let samples = log(&[(0, body("good")), (100, body("good")), (200, garbage.clone()), (300, body("good"))]);
+            let samples = log(&[
+                (0, body("good")),
+                (100, body("good")),
+                (200, garbage.clone()),
+                (300, body("good")),
+            ]);
             assert_eq!(
                 judge_bad(&samples, ms(50), ms(300), b"good"),
                 Verdict::ServesGarbage,
@@ -321,11 +355,22 @@ mod tests {
 
     #[test]
     fn a_subject_answering_only_the_last_good_keeps_it_even_through_a_stall() {
-        let samples = log(&[(0, body("good")), (100, body("good")), (200, Answer::Down), (300, body("good"))]);
-        assert_eq!(judge_bad(&samples, ms(50), ms(300), b"good"), Verdict::KeepsLastGood);
+        let samples = log(&[
+            (0, body("good")),
+            (100, body("good")),
+            (200, Answer::Down),
+            (300, body("good")),
+        ]);
+        assert_eq!(
+            judge_bad(&samples, ms(50), ms(300), b"good"),
+            Verdict::KeepsLastGood
+        );
         // Garbage before the bad commit is not this bad file's doing.
         let earlier = log(&[(0, body("")), (100, body("good"))]);
-        assert_eq!(judge_bad(&earlier, ms(50), ms(300), b"good"), Verdict::KeepsLastGood);
+        assert_eq!(
+            judge_bad(&earlier, ms(50), ms(300), b"good"),
+            Verdict::KeepsLastGood
+        );
     }
 
     #[test]

@@ -43,12 +43,22 @@ impl Sources {
     pub fn read(root: &Path) -> Result<Self, String> {
         let lock = std::fs::read_to_string(root.join("Cargo.lock"))
             .map_err(|error| format!("cannot read Cargo.lock: {error}"))?;
-        let lock: Lock = toml::from_str(&lock).map_err(|error| format!("cannot parse Cargo.lock: {error}"))?;
+        let lock: Lock =
+            toml::from_str(&lock).map_err(|error| format!("cannot parse Cargo.lock: {error}"))?;
         let go = output("go", &["env", "GOVERSION"]);
         let rustc = output("rustc", &["--version"])
             .and_then(|line| line.split_whitespace().nth(1).map(|v| format!("rustc {v}")));
-        let mut commit = output("git", &["-C", &root.to_string_lossy(), "rev-parse", "--short", "HEAD"])
-            .unwrap_or_else(|| "unknown commit".to_owned());
+        let mut commit = output(
+            "git",
+            &[
+                "-C",
+                &root.to_string_lossy(),
+                "rev-parse",
+                "--short",
+                "HEAD",
+            ],
+        )
+        .unwrap_or_else(|| "unknown commit".to_owned());
         let clean = Command::new("git")
             .args(["-C", &root.to_string_lossy(), "diff", "--quiet", "HEAD"])
             .status()
@@ -84,15 +94,16 @@ impl Sources {
                     label,
                     import,
                 } => {
-                    let version = debian_version(package).ok_or_else(|| format!("{package} is not installed"))?;
+                    let version = debian_version(package)
+                        .ok_or_else(|| format!("{package} is not installed"))?;
                     let import = import.map(|path| format!(" ({path})")).unwrap_or_default();
                     parts.push(format!("{label} {}{import}", upstream(&version)));
                     sources.push(format!("debian:{package}={version}"));
                 }
                 Library::Crate { name, of } => {
-                    let version = self
-                        .crate_version(name, of)
-                        .ok_or_else(|| format!("{name} (a dependency of {of}) is not in Cargo.lock"))?;
+                    let version = self.crate_version(name, of).ok_or_else(|| {
+                        format!("{name} (a dependency of {of}) is not in Cargo.lock")
+                    })?;
                     parts.push(format!("{name} {version}"));
                     sources.push(format!("crates.io:{name}={version}"));
                 }
@@ -107,7 +118,12 @@ impl Sources {
     /// The locked version of `name`; when several are locked, the one
     /// package `of` depends on.
     fn crate_version(&self, name: &str, of: &str) -> Option<String> {
-        let locked: Vec<&LockedPackage> = self.lock.package.iter().filter(|p| p.name == name).collect();
+        let locked: Vec<&LockedPackage> = self
+            .lock
+            .package
+            .iter()
+            .filter(|p| p.name == name)
+            .collect();
         if let [only] = locked[..] {
             return Some(only.version.clone());
         }
@@ -125,7 +141,9 @@ impl Sources {
 /// The upstream part of a Debian version: no epoch, no Debian revision.
 fn upstream(version: &str) -> &str {
     let version = version.split_once(':').map_or(version, |(_, rest)| rest);
-    version.rsplit_once('-').map_or(version, |(upstream, _)| upstream)
+    version
+        .rsplit_once('-')
+        .map_or(version, |(upstream, _)| upstream)
 }
 
 fn debian_version(package: &str) -> Option<String> {
@@ -180,8 +198,17 @@ mod tests {
             lock,
             commit: String::new(),
         };
-        assert_eq!(sources.crate_version("config", "hotswap-config").as_deref(), Some("0.14.1"));
-        assert_eq!(sources.crate_version("config", "peers").as_deref(), Some("0.15.27"));
-        assert_eq!(sources.crate_version("hotswap-config", "peers").as_deref(), Some("0.2.2"));
+        assert_eq!(
+            sources.crate_version("config", "hotswap-config").as_deref(),
+            Some("0.14.1")
+        );
+        assert_eq!(
+            sources.crate_version("config", "peers").as_deref(),
+            Some("0.15.27")
+        );
+        assert_eq!(
+            sources.crate_version("hotswap-config", "peers").as_deref(),
+            Some("0.2.2")
+        );
     }
 }

@@ -150,7 +150,9 @@ impl Fixture {
         let started = Instant::now();
         let mut partial = Vec::new();
         let committed = match self.pattern {
-            Pattern::KubeletAfter | Pattern::KubeletBefore | Pattern::MultiKey => self.project(n)?,
+            Pattern::KubeletAfter | Pattern::KubeletBefore | Pattern::MultiKey => {
+                self.project(n)?
+            }
             Pattern::RenameReplace => {
                 let committed = Instant::now();
                 rename_replace(&self.config, &self.yaml(n))?;
@@ -206,7 +208,10 @@ impl Fixture {
     fn yaml(&self, n: u32) -> Vec<u8> {
         match self.pattern {
             Pattern::SlowInPlace => {
-                let lines: String = slow_lines(n).iter().map(|line| format!("  {line}")).collect();
+                let lines: String = slow_lines(n)
+                    .iter()
+                    .map(|line| format!("  {line}"))
+                    .collect();
                 format!("message: |\n{lines}").into_bytes()
             }
             _ => yaml_message(&String::from_utf8_lossy(&self.body(n))),
@@ -223,12 +228,15 @@ impl Fixture {
         let config = self.yaml(n);
         let mut payload: Vec<(String, Vec<u8>)> = vec![(CONFIG.to_owned(), config)];
         if self.pattern == Pattern::MultiKey {
-            payload.push(("extra.yaml".to_owned(), format!("check: v{n}\n").into_bytes()));
+            payload.push((
+                "extra.yaml".to_owned(),
+                format!("check: v{n}\n").into_bytes(),
+            ));
             payload.push(("more.yaml".to_owned(), format!("also: v{n}\n").into_bytes()));
         }
-        volume
-            .project_timed(&payload)?
-            .ok_or_else(|| io::Error::other("the kubelet wrote nothing: the payload did not change"))
+        volume.project_timed(&payload)?.ok_or_else(|| {
+            io::Error::other("the kubelet wrote nothing: the payload did not change")
+        })
     }
 }
 
@@ -238,7 +246,8 @@ pub fn is_torn(body: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(body) else {
         return false;
     };
-    text.split_once('|').is_some_and(|(first, second)| first != second)
+    text.split_once('|')
+        .is_some_and(|(first, second)| first != second)
 }
 
 /// `message: "<text>"` with the text as a YAML double-quoted scalar.
@@ -309,7 +318,12 @@ impl BadInput {
 /// bytes whose `message` expands to 10^levels strings.
 fn alias_bomb(levels: u8) -> Vec<u8> {
     let names: Vec<char> = ('a'..='z').take(usize::from(levels)).collect();
-    let mut yaml = format!("{}: &{} [{}]\n", names[0], names[0], vec!["\"lol\""; 10].join(","));
+    let mut yaml = format!(
+        "{}: &{} [{}]\n",
+        names[0],
+        names[0],
+        ["\"lol\""; 10].join(",")
+    );
     for pair in names.windows(2) {
         let refs = vec![format!("*{}", pair[0]); 10].join(",");
         yaml.push_str(&format!("{}: &{} [{refs}]\n", pair[1], pair[1]));
@@ -354,8 +368,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let fixture = Fixture::new(Pattern::SlowInPlace, dir.path()).unwrap();
         let applied = fixture.apply(1).unwrap();
-        assert_eq!(applied.partial, [b"v1 line 1\n".to_vec(), b"v1 line 1\nv1 line 2\n".to_vec()]);
-        let parsed: serde_json::Value = serde_saphyr::from_str("message: |\n  v1 line 1\n").unwrap();
+        assert_eq!(
+            applied.partial,
+            [b"v1 line 1\n".to_vec(), b"v1 line 1\nv1 line 2\n".to_vec()]
+        );
+        let parsed: serde_json::Value =
+            serde_saphyr::from_str("message: |\n  v1 line 1\n").unwrap();
         assert_eq!(parsed["message"], "v1 line 1\n");
     }
 
@@ -364,7 +382,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let fixture = Fixture::new(Pattern::MultiKey, dir.path()).unwrap();
         assert!(!is_torn(&fixture.body(3)));
-        let mixed = [&fixture.body(1)[..HALF_PADDING + 3], &fixture.body(2)[HALF_PADDING + 3..]].concat();
+        let mixed = [
+            &fixture.body(1)[..HALF_PADDING + 3],
+            &fixture.body(2)[HALF_PADDING + 3..],
+        ]
+        .concat();
         assert!(is_torn(&mixed));
         assert!(!is_torn(b""));
     }
