@@ -33,6 +33,11 @@ pub struct Settings {
     /// The pause after a missed update, so a late reaction to it is over
     /// before the next update is written.
     pub settle_after_miss: Duration,
+    /// A random extra pause, up to this, before each write: a subject that
+    /// acts on a period (the seed's 1 s tick, a poller) would otherwise meet
+    /// every write at the same phase, since each round starts a fixed time
+    /// after the subject's last reaction.
+    pub phase_jitter: Duration,
     /// How long a bad file is watched for a reaction.
     pub bad_window: Duration,
     /// From start to the idle window.
@@ -51,6 +56,7 @@ impl Settings {
             update_timeout: Duration::from_secs(5),
             settle: Duration::from_millis(300),
             settle_after_miss: Duration::from_secs(1),
+            phase_jitter: Duration::from_secs(1),
             bad_window: Duration::from_secs(4),
             idle_warmup: Duration::from_secs(1),
             idle_window: Duration::from_secs(5),
@@ -113,6 +119,7 @@ impl<'a> SubjectRun<'a> {
 
         let mut planned = Vec::new();
         for n in 1..=settings.rounds {
+            thread::sleep(jitter(settings.phase_jitter));
             let applied = fixture.apply(n)?;
             let committed = poller.at(applied.committed);
             let deadline = committed + settings.update_timeout;
@@ -201,6 +208,7 @@ impl<'a> SubjectRun<'a> {
         let mut opens = OpenWatch::new(dir.path(), "config.yaml")?;
         thread::sleep(settings.settle);
 
+        thread::sleep(jitter(settings.phase_jitter));
         opens.opened()?; // forget the opens before the bad file
         let committed = poller.at(Instant::now());
         rename_replace(&config, &bad.contents())?;
@@ -209,6 +217,7 @@ impl<'a> SubjectRun<'a> {
         let read_bad_file = opens.opened()?;
 
         let (next_yaml, next_body) = workload::good_yaml(1);
+        thread::sleep(jitter(settings.phase_jitter));
         let recovery = poller.at(Instant::now());
         rename_replace(&config, &next_yaml)?;
         let deadline = recovery + settings.update_timeout;
@@ -281,5 +290,27 @@ impl<'a> SubjectRun<'a> {
             return Vec::new();
         }
         vec![self.record("-", "peak_rss", self.peak_rss as f64, "bytes", 1)]
+    }
+}
+
+/// A uniformly random duration in `[0, max)`. `RandomState` is seeded by the
+/// OS, which is all the randomness a phase needs.
+fn jitter(max: Duration) -> Duration {
+    use std::hash::{BuildHasher, RandomState};
+    let sample = RandomState::new().hash_one(Instant::now()) % 1_000_000;
+    max.mul_f64(sample as f64 / 1_000_000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_spreads_over_its_range() {
+        let max = Duration::from_secs(1);
+        let samples: Vec<Duration> = (0..200).map(|_| jitter(max)).collect();
+        assert!(samples.iter().all(|d| *d < max));
+        assert!(samples.iter().any(|d| *d < max / 4), "{samples:?}");
+        assert!(samples.iter().any(|d| *d > max * 3 / 4), "{samples:?}");
     }
 }
