@@ -1,6 +1,7 @@
 //! The shared driver: one thread per [`Watch`] that debounces a strategy's
 //! signals, reloads, resyncs and reports.
 
+use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -8,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
+use crate::Change;
 use crate::debounce::{Debouncer, Next, Why};
 use crate::loader::Loader;
-use crate::strategy::{HealthCell, Signal, Signals, Strategy};
+use crate::strategy::{Batches, HealthCell, Signal, Signals, Strategy};
 use crate::watchdog::Watchdog;
 use crate::{
     Backoff, ConfigSource, Decode, LoadError, Loaded, Observer, ReloadOutcome, ReloadReport,
@@ -47,7 +49,13 @@ where
     ) -> Result<Self, StartError> {
         let (sender, receiver) = crossbeam_channel::unbounded();
         let health = Arc::new(HealthCell::new());
-        let signals = Signals::new(sender.clone(), Arc::clone(&health), Arc::clone(&observer));
+        let batches = Arc::new(Batches::default());
+        let signals = Signals::new(
+            sender.clone(),
+            Arc::clone(&health),
+            Arc::clone(&observer),
+            Arc::clone(&batches),
+        );
         let strategy = S::establish(&source, &options, signals.clone()).map_err(|error| {
             StartError::Watch {
                 path: source.dir.clone(),
@@ -98,6 +106,8 @@ where
             watchdog: Arc::clone(&watchdog),
             last_failure: None,
             retry: None,
+            deferred: VecDeque::new(),
+            batches,
         };
         let driver = signals
             .spawn(&format!("watchers-{}-reload", S::NAME), move |_| {
@@ -179,6 +189,9 @@ struct Driver<T, M> {
     last_failure: Option<LoadError>,
     /// A load that failed for a transient reason, to be tried again.
     retry: Option<Retry>,
+    /// Signals taken from the channel during a reload, handled after it.
+    deferred: VecDeque<Signal>,
+    batches: Arc<Batches>,
 }
 
 /// A pending retry of a load that failed for a reason that can go away.
@@ -245,6 +258,12 @@ where
                 }
                 wake = earliest(wake, at);
             }
+            if let Some(signal) = self.deferred.pop_front() {
+                if !self.handle(signal) {
+                    return;
+                }
+                continue;
+            }
             let received = match wake {
                 Some(deadline) => self.receiver.recv_deadline(deadline),
                 None => self
@@ -308,7 +327,41 @@ where
         };
         let outcome = {
             let _running = self.watchdog.start();
-            self.loader.reload()
+            let (receiver, debouncer, deferred, batches) = (
+                &self.receiver,
+                &mut self.debouncer,
+                &mut self.deferred,
+                &self.batches,
+            );
+            // A writer that reopened the file in place right after the close
+            // that started this reload may have been read half done: publish
+            // only once every event from before the read has arrived, and
+            // none was a write (its close reloads).
+            self.loader.reload(|| {
+                batches.settled(|unread| {
+                    // A write since the read began, even one already closed,
+                    // means what was read may be its beginning.
+                    let mut written = false;
+                    for signal in receiver.try_iter() {
+                        match signal {
+                            Signal::Change(change, at) => {
+                                written |= change == Change::Write;
+                                debouncer.record(change, at);
+                            }
+                            other => deferred.push_back(other),
+                        }
+                    }
+                    if unread {
+                        // Look again once the strategy has read them.
+                        debouncer.record(Change::Recheck, Instant::now());
+                    }
+                    !unread && !written && !debouncer.write_pending()
+                })
+            })
+        };
+        let Some(outcome) = outcome else {
+            self.retry = None;
+            return ReloadOutcome::Unchanged;
         };
         let took = since.elapsed();
         if let ReloadOutcome::Failed(error) = &outcome
