@@ -59,6 +59,22 @@ pub struct Cli {
     #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
 
+    /// Close a connection whose request head is not complete this long
+    /// after its first byte (after the accept, for its first request).
+    #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
+    pub header_read_timeout: Duration,
+
+    /// Close a connection that is neither reading a request head nor
+    /// running a handler this long after the last byte it wrote.
+    #[arg(long, env = "IDLE_TIMEOUT", default_value = "75s", value_parser = positive_duration)]
+    pub idle_timeout: Duration,
+
+    /// Serve at most this many connections in full; above it, a small
+    /// reserve serves only /healthz, /readyz and /metrics [default: 1024,
+    /// fewer if RLIMIT_NOFILE is lower].
+    #[arg(long, env = "MAX_CONNECTIONS", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_connections: Option<usize>,
+
     /// Which config manager to use (only needed when several are compiled in).
     #[arg(long, env = "MANAGER", value_enum)]
     pub manager: Option<ManagerKind>,
@@ -73,6 +89,16 @@ pub struct Cli {
 pub enum LogFormat {
     Text,
     Json,
+}
+
+/// A humantime duration above zero: a timeout of zero would close every
+/// connection at once.
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(duration) if duration.is_zero() => Err("must be more than zero".to_owned()),
+        Ok(duration) => Ok(duration),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 impl Cli {

@@ -17,6 +17,7 @@
 
 mod cli;
 mod config;
+mod listener;
 mod logging;
 mod metrics;
 mod observer;
@@ -31,7 +32,6 @@ use std::sync::Arc;
 
 use clap::Parser;
 use managers::ConfigManager;
-use tokio::net::TcpListener;
 use tracing::{info, warn};
 use watchers::{ConfigSource, Loaded, Strategy, Watch, YamlFile};
 
@@ -127,7 +127,7 @@ where
             ));
         }
     };
-    let listener = match TcpListener::bind(&cli.bind).await {
+    let listener = match listener::bind(&cli.bind).await {
         Ok(listener) => listener,
         Err(error) => return fail(format_args!("cannot listen on {}: {error}", cli.bind)),
     };
@@ -153,18 +153,26 @@ where
     info!(%addr, "listening");
 
     let reloader = tokio::spawn(shutdown::reload_on_hangup(hangup, Arc::clone(&watch)));
+    let limits = listener::Limits::new(
+        cli.max_connections,
+        cli.header_read_timeout,
+        cli.idle_timeout,
+    );
+    let http_metrics = metrics.http.clone();
     let app = server::router(Arc::clone(&watch), metrics, cli.stuck_reload_after);
-    let served = shutdown::serve(listener, app, stop, cli.shutdown_timeout).await;
+    let deadline = shutdown::serve(
+        listener,
+        app,
+        limits,
+        http_metrics,
+        stop,
+        cli.shutdown_timeout,
+    )
+    .await;
     reloader.abort();
     let _ = reloader.await;
-    let deadline = served
-        .as_ref()
-        .map_or_else(|_| std::time::Instant::now(), |deadline| *deadline);
     shutdown::stop_watch(watch, deadline).await;
-    match served {
-        Ok(_) => ExitCode::SUCCESS,
-        Err(error) => fail(format_args!("server failed: {error}")),
-    }
+    ExitCode::SUCCESS
 }
 
 /// The start-up error on one line, naming the configured path even when the

@@ -15,6 +15,8 @@ use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 use watchers::{ReloadOutcome, ReloadReport, Trigger};
 
+use crate::listener::HttpMetrics;
+
 /// `result` of `config_reloads_total`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReloadLabels {
@@ -51,6 +53,8 @@ pub struct Metrics {
     reload_running: Gauge<f64, AtomicU64>,
     stuck_reloads: Counter,
     reload_duration: Histogram,
+    /// The HTTP connections (the listener's): registered here, moved there.
+    pub http: HttpMetrics,
 }
 
 impl Metrics {
@@ -73,6 +77,7 @@ impl Metrics {
             // debounced or polled one takes up to the interval.
             reload_duration: Histogram::new(exponential_buckets(0.0001, 2.0, 15)),
             registry: Registry::default(),
+            http: HttpMetrics::default(),
         };
         let registry = &mut metrics.registry;
         registry.register(
@@ -149,14 +154,28 @@ impl Metrics {
             "From the event that caused a reload to the end of its publish",
             metrics.reload_duration.clone(),
         );
+        metrics.http.register(&mut metrics.registry);
         metrics
     }
 
-    /// The registry in the OpenMetrics text format, with the age of the
-    /// reload running now (read at scrape time: a hung reload cannot update it).
-    pub fn encode(&self, reload_running_for: Option<Duration>) -> String {
+    /// Sets the age of the reload running now: read at scrape time, since a
+    /// reload stuck in a hung filesystem cannot update it itself.
+    pub fn set_reload_running(&self, running_for: Option<Duration>) {
         self.reload_running
-            .set(reload_running_for.map_or(0.0, |age| age.as_secs_f64()));
+            .set(running_for.map_or(0.0, |age| age.as_secs_f64()));
+    }
+
+    /// The registry in the Prometheus text format 0.0.4: what `promtool`
+    /// and scrapers that do not ask for OpenMetrics parse.
+    pub fn encode_prometheus_text(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry)
+            .expect("writing to a String cannot fail");
+        text
+    }
+
+    /// The registry in the OpenMetrics text format.
+    pub fn encode(&self) -> String {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .expect("writing to a String cannot fail");

@@ -2,30 +2,46 @@
 //! (each occurrence counted), and the log says what an operator needs once
 //! per streak, never quoting the config's content.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tracing::{debug, info, warn};
 use watchers::{LoadError, Observer, ReloadOutcome, ReloadReport, Trigger};
 
 use crate::metrics::{Metrics, one_line, trigger_name};
-use crate::streak::{Log, Streak};
+use crate::streak::{Ended, Report, Streak};
 
 /// Logs reloads and watch trouble, and feeds [`Metrics`].
 pub struct ReloadObserver {
     metrics: Arc<Metrics>,
-    watch_errors: Streak,
-    retries: Streak,
+    watch_errors: Mutex<Streak>,
+    retries: Mutex<Streak>,
 }
 
 impl ReloadObserver {
     pub fn new(metrics: Arc<Metrics>) -> Self {
         Self {
             metrics,
-            watch_errors: Streak::default(),
-            retries: Streak::default(),
+            watch_errors: Mutex::default(),
+            retries: Mutex::default(),
         }
     }
+}
+
+/// One more occurrence of a streak's trouble: what to log.
+fn hit(streak: &Mutex<Streak>) -> Report {
+    lock(streak).event(Instant::now())
+}
+
+/// The streak's trouble is over: how long it lasted, if it was going on.
+fn end(streak: &Mutex<Streak>) -> Option<Ended> {
+    lock(streak).end(Instant::now())
+}
+
+fn lock(streak: &Mutex<Streak>) -> std::sync::MutexGuard<'_, Streak> {
+    streak
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Observer for ReloadObserver {
@@ -40,7 +56,7 @@ impl Observer for ReloadObserver {
         // A reload reported after retries ends their streak.
         let retries = match &report.outcome {
             ReloadOutcome::Failed(error) if error.is_transient() => None,
-            _ => self.retries.end().map(|total| total.saturating_sub(1)),
+            _ => end(&self.retries).map(|ended| ended.count.saturating_sub(1)),
         };
         match &report.outcome {
             ReloadOutcome::Published { version, hash } => {
@@ -50,7 +66,7 @@ impl Observer for ReloadObserver {
             // At start-up the caller reports it, as the one line on stderr.
             ReloadOutcome::Failed(_) if report.trigger == Trigger::Initial => {}
             ReloadOutcome::Failed(error) if error.is_transient() => {
-                self.retries.hit();
+                hit(&self.retries);
                 warn!(
                     trigger,
                     path = %error.path.display(),
@@ -73,15 +89,15 @@ impl Observer for ReloadObserver {
 
     fn retrying(&self, error: &LoadError, attempt: u32, delay: Duration) {
         self.metrics.retry();
-        if let Log::Summary { unlogged, total } = self.retries.hit() {
+        if let Report::Ongoing { count, lasted } = hit(&self.retries) {
             warn!(
                 path = %error.path.display(),
                 kind = error.kind.label(),
                 reason = one_line(&error.kind.to_string()),
                 attempt,
                 retry_in = ?delay,
-                retries_since_last_line = unlogged,
-                retries = total,
+                failures = count,
+                ?lasted,
                 "config still cannot be read, retrying"
             );
         }
@@ -94,21 +110,21 @@ impl Observer for ReloadObserver {
 
     fn watch_error(&self, message: &str) {
         self.metrics.watch_error();
-        match self.watch_errors.hit() {
-            Log::First => warn!(error = one_line(message), "config watch broke"),
-            Log::Summary { unlogged, total } => warn!(
+        match hit(&self.watch_errors) {
+            Report::Started => warn!(error = one_line(message), "config watch broke"),
+            Report::Ongoing { count, lasted } => warn!(
                 error = one_line(message),
-                errors_since_last_line = unlogged,
-                errors = total,
+                errors = count,
+                ?lasted,
                 "config watch still broken"
             ),
-            Log::Quiet => {}
+            Report::Quiet => {}
         }
     }
 
     fn watch_restored(&self) {
-        if let Some(errors) = self.watch_errors.end() {
-            info!(errors, "config watch re-established");
+        if let Some(Ended { count, lasted }) = end(&self.watch_errors) {
+            info!(errors = count, ?lasted, "config watch re-established");
         }
     }
 

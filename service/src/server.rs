@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{FromRef, State};
-use axum::http::header::{CONTENT_TYPE, ETAG};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::header::{ACCEPT, CONTENT_TYPE, ETAG, VARY};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use managers::ConfigManager;
@@ -22,6 +22,17 @@ const X_CONFIG_VERSION: HeaderName = HeaderName::from_static("x-config-version")
 const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
 const OPENMETRICS: HeaderValue =
     HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8");
+const PROMETHEUS_TEXT: HeaderValue =
+    HeaderValue::from_static(prometheus_client::encoding::prometheus_text::CONTENT_TYPE);
+
+const HEALTHZ: &str = "/healthz";
+const READYZ: &str = "/readyz";
+const METRICS: &str = "/metrics";
+
+/// The paths served even above the connection cap (the listener's
+/// reserve): the kubelet's probes, and the scrape that shows the cap is
+/// reached.
+pub const OPERATIONAL_PATHS: [&str; 3] = [HEALTHZ, READYZ, METRICS];
 
 /// What the handlers share: the running watch and the metrics.
 pub struct AppState<S: Strategy, M: ConfigManager<Loaded<ServiceConfig>>> {
@@ -64,9 +75,9 @@ where
 {
     Router::new()
         .route("/", get(message::<M>))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz::<S, M>))
-        .route("/metrics", get(metrics_text::<S, M>))
+        .route(HEALTHZ, get(healthz))
+        .route(READYZ, get(readyz::<S, M>))
+        .route(METRICS, get(metrics_text::<S, M>))
         .with_state(AppState {
             watch,
             metrics,
@@ -139,12 +150,78 @@ where
     (status, body)
 }
 
-/// The metrics in the OpenMetrics text format.
-async fn metrics_text<S, M>(State(state): State<AppState<S, M>>) -> impl IntoResponse
+/// The metrics in the Prometheus text format 0.0.4, or in OpenMetrics if
+/// the scraper's `Accept` prefers it (Prometheus asks for OpenMetrics
+/// first; `promtool check metrics`, curl and older scrapers get the text
+/// format they parse).
+async fn metrics_text<S, M>(State(state): State<AppState<S, M>>, headers: HeaderMap) -> Response
 where
     S: Strategy,
     M: ConfigManager<Loaded<ServiceConfig>>,
 {
-    let text = state.metrics.encode(state.watch.reload_running_for());
-    ([(CONTENT_TYPE, OPENMETRICS)], text)
+    let metrics = &state.metrics;
+    metrics.set_reload_running(state.watch.reload_running_for());
+    let accept = headers.get(ACCEPT).and_then(|value| value.to_str().ok());
+    let (content_type, body) = if accept.is_some_and(prefers_openmetrics) {
+        (OPENMETRICS, metrics.encode())
+    } else {
+        (PROMETHEUS_TEXT, metrics.encode_prometheus_text())
+    };
+    (
+        [
+            (CONTENT_TYPE, content_type),
+            (VARY, HeaderValue::from_static("accept")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Whether an `Accept` header ranks `application/openmetrics-text` at
+/// least as high as anything the text format would answer (`text/plain`,
+/// `text/*`, `*/*`), with a non-zero `q` (RFC 9110, section 12.5.1).
+fn prefers_openmetrics(accept: &str) -> bool {
+    let (mut openmetrics, mut text) = (0.0_f32, 0.0_f32);
+    for range in accept.split(',') {
+        let mut parameters = range.split(';');
+        let media_type = parameters.next().unwrap_or_default().trim();
+        let quality = parameters
+            .filter_map(|parameter| parameter.split_once('='))
+            .find(|(name, _)| name.trim().eq_ignore_ascii_case("q"))
+            .map_or(1.0, |(_, value)| value.trim().parse().unwrap_or(0.0));
+        if media_type.eq_ignore_ascii_case("application/openmetrics-text") {
+            openmetrics = openmetrics.max(quality);
+        } else if ["text/plain", "text/*", "*/*"]
+            .iter()
+            .any(|text_type| media_type.eq_ignore_ascii_case(text_type))
+        {
+            text = text.max(quality);
+        }
+    }
+    openmetrics > 0.0 && openmetrics >= text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefers_openmetrics;
+
+    #[test]
+    fn openmetrics_only_when_the_scraper_ranks_it_first() {
+        // Prometheus 2.x's scrape header.
+        assert!(prefers_openmetrics(
+            "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;\
+             version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
+        ));
+        assert!(prefers_openmetrics("application/openmetrics-text"));
+        assert!(prefers_openmetrics(
+            "Application/OpenMetrics-Text; version=1.0.0, text/plain"
+        ));
+        assert!(!prefers_openmetrics("*/*"));
+        assert!(!prefers_openmetrics("text/plain;version=0.0.4"));
+        assert!(!prefers_openmetrics("application/openmetrics-text;q=0"));
+        assert!(!prefers_openmetrics(
+            "text/plain;q=0.9, application/openmetrics-text;q=0.5"
+        ));
+        assert!(!prefers_openmetrics("application/json"));
+    }
 }

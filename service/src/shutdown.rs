@@ -1,8 +1,7 @@
 //! Signals: SIGHUP reloads, SIGTERM/SIGINT drain and stop, within a bound.
 
-use std::future::IntoFuture;
 use std::io;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -14,6 +13,7 @@ use tracing::{info, warn};
 use watchers::{Loaded, Strategy};
 
 use crate::config::ServiceConfig;
+use crate::listener::{self, HttpMetrics, Limits};
 use crate::server::ServiceWatch;
 
 /// SIGTERM (Kubernetes, systemd) and SIGINT (Ctrl-C).
@@ -54,39 +54,27 @@ where
 }
 
 /// Serves until a stop signal, then stops accepting and lets in-flight
-/// requests finish for at most `drain_timeout` (axum alone would wait for
-/// ever). Returns the moment by which everything must have stopped.
+/// requests finish for at most `drain_timeout` (hyper's graceful shutdown
+/// alone would wait for ever on a stalled connection). Returns the moment
+/// by which everything must have stopped.
 pub async fn serve(
-    listener: TcpListener,
+    tcp: TcpListener,
     app: Router,
+    limits: Limits,
+    metrics: HttpMetrics,
     stop: StopSignals,
     drain_timeout: Duration,
-) -> io::Result<Instant> {
-    let signalled = Arc::new(OnceLock::new());
-    let (draining, drain_started) = oneshot::channel();
-    let server = axum::serve(listener, app).with_graceful_shutdown({
-        let signalled = Arc::clone(&signalled);
-        async move {
-            let signal = stop.recv().await;
-            let _ = signalled.set(Instant::now());
-            info!(signal, timeout = %humantime::format_duration(drain_timeout), "stopping: draining in-flight requests");
-            let _ = draining.send(());
-        }
-    });
-    let drain_deadline = async move {
-        match drain_started.await {
-            Ok(()) => tokio::time::sleep(drain_timeout).await,
-            // The server ended on its own: only its branch can finish.
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        served = server.into_future() => served?,
-        () = drain_deadline => warn!("in-flight requests did not finish within the shutdown timeout: exiting anyway"),
+) -> Instant {
+    let (signal, open) = listener::serve_until(tcp, app, limits, metrics, stop.recv()).await;
+    let signalled = Instant::now();
+    info!(signal, timeout = %humantime::format_duration(drain_timeout), "stopping: draining in-flight requests");
+    if tokio::time::timeout(drain_timeout, open.drain())
+        .await
+        .is_err()
+    {
+        warn!("in-flight requests did not finish within the shutdown timeout: exiting anyway");
     }
-    Ok(signalled
-        .get()
-        .map_or_else(Instant::now, |at| *at + drain_timeout))
+    signalled + drain_timeout
 }
 
 /// Drops the watch (which joins its threads) on a plain thread, waiting at

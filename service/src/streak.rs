@@ -1,77 +1,88 @@
-//! One log line per streak of the same trouble, not one per occurrence: a
-//! watch that cannot be re-established is retried ten times a second, and
-//! each retry is counted in the metrics, but the log says it once, then at
-//! most once a minute how many more there were, then that it ended.
+//! Rate-limited logging of a condition that repeats: one line when a streak
+//! starts, at most one a minute while it lasts, one with the count when it
+//! ends. A flood of errors must not become a flood of log lines.
 
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// How often a streak that goes on is summarised.
-const SUMMARY_EVERY: Duration = Duration::from_secs(60);
+/// How often a streak that goes on is logged again.
+const REMINDER: Duration = Duration::from_secs(60);
 
-/// The state of one kind of trouble.
-#[derive(Default)]
-pub struct Streak(Mutex<Option<State>>);
-
-struct State {
-    /// Occurrences since the streak began.
-    total: u64,
-    /// Occurrences not logged since the last line.
-    unlogged: u64,
-    last_logged: Instant,
-}
-
-/// What the caller should log for one occurrence.
+/// What to log for an event.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Log {
-    /// The first of a streak: log it.
-    First,
-    /// The streak goes on: log a summary of `unlogged` occurrences since the
-    /// last line (`total` since it began).
-    Summary { unlogged: u64, total: u64 },
-    /// Counted, not logged.
+pub(crate) enum Report {
+    /// The first event of a streak.
+    Started,
+    /// The streak goes on: `count` events over `lasted`.
+    Ongoing { count: u64, lasted: Duration },
+    /// Nothing: already said.
     Quiet,
 }
 
+/// A streak's end: `count` events over `lasted`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Ended {
+    pub count: u64,
+    pub lasted: Duration,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Streak {
+    current: Option<Current>,
+}
+
+#[derive(Debug)]
+struct Current {
+    started: Instant,
+    count: u64,
+    last_line: Instant,
+    last_event: Instant,
+}
+
 impl Streak {
-    /// One more occurrence.
-    pub fn hit(&self) -> Log {
-        self.hit_at(Instant::now())
-    }
-
-    fn hit_at(&self, now: Instant) -> Log {
-        let mut state = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let Some(state) = state.as_mut() else {
-            *state = Some(State {
-                total: 1,
-                unlogged: 0,
-                last_logged: now,
+    /// Counts one event at `now`.
+    pub fn event(&mut self, now: Instant) -> Report {
+        let Some(current) = &mut self.current else {
+            self.current = Some(Current {
+                started: now,
+                count: 1,
+                last_line: now,
+                last_event: now,
             });
-            return Log::First;
+            return Report::Started;
         };
-        state.total += 1;
-        state.unlogged += 1;
-        if now.duration_since(state.last_logged) < SUMMARY_EVERY {
-            return Log::Quiet;
+        current.count += 1;
+        current.last_event = now;
+        if now.duration_since(current.last_line) < REMINDER {
+            return Report::Quiet;
         }
-        state.last_logged = now;
-        Log::Summary {
-            unlogged: std::mem::take(&mut state.unlogged),
-            total: state.total,
+        current.last_line = now;
+        Report::Ongoing {
+            count: current.count,
+            lasted: now.duration_since(current.started),
         }
     }
 
-    /// The trouble is over; returns how many occurrences the streak had, if
-    /// one was going on.
-    pub fn end(&self) -> Option<u64> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take()
-            .map(|state| state.total)
+    /// Whether a streak is going on.
+    pub fn is_on(&self) -> bool {
+        self.current.is_some()
+    }
+
+    /// Ends the streak, if one is going on.
+    pub fn end(&mut self, now: Instant) -> Option<Ended> {
+        self.end_if_quiet(now, Duration::ZERO)
+    }
+
+    /// Ends the streak if no event came for `quiet`: a condition that comes
+    /// and goes stays one streak.
+    pub fn end_if_quiet(&mut self, now: Instant, quiet: Duration) -> Option<Ended> {
+        let current = self.current.as_ref()?;
+        if now.duration_since(current.last_event) < quiet {
+            return None;
+        }
+        self.current.take().map(|current| Ended {
+            count: current.count,
+            lasted: now.duration_since(current.started),
+        })
     }
 }
 
@@ -80,25 +91,53 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_streak_logs_its_first_then_a_summary_a_minute_then_its_end() {
-        let streak = Streak::default();
-        let t0 = Instant::now();
-        assert_eq!(streak.hit_at(t0), Log::First);
-        for tick in 1..600 {
+    fn a_streak_is_reported_at_its_start_once_a_minute_and_at_its_end() {
+        let start = Instant::now();
+        let mut streak = Streak::default();
+        assert_eq!(streak.end(start), None, "no streak yet");
+        assert_eq!(streak.event(start), Report::Started);
+        for second in 1..60 {
             assert_eq!(
-                streak.hit_at(t0 + Duration::from_millis(100 * tick)),
-                Log::Quiet
+                streak.event(start + Duration::from_secs(second)),
+                Report::Quiet
             );
         }
         assert_eq!(
-            streak.hit_at(t0 + Duration::from_secs(60)),
-            Log::Summary {
-                unlogged: 600,
-                total: 601
+            streak.event(start + REMINDER),
+            Report::Ongoing {
+                count: 61,
+                lasted: REMINDER
             }
         );
-        assert_eq!(streak.end(), Some(601));
-        assert_eq!(streak.end(), None);
-        assert_eq!(streak.hit_at(t0 + Duration::from_secs(61)), Log::First);
+        assert_eq!(
+            streak.event(start + REMINDER + Duration::from_secs(1)),
+            Report::Quiet
+        );
+        assert_eq!(
+            streak.end(start + Duration::from_secs(90)),
+            Some(Ended {
+                count: 62,
+                lasted: Duration::from_secs(90)
+            })
+        );
+        assert_eq!(streak.event(start), Report::Started, "a new streak");
+    }
+
+    #[test]
+    fn a_streak_with_gaps_shorter_than_the_quiet_time_is_one_streak() {
+        let start = Instant::now();
+        let quiet = Duration::from_secs(10);
+        let mut streak = Streak::default();
+        assert_eq!(streak.event(start), Report::Started);
+        let later = start + Duration::from_secs(5);
+        assert_eq!(streak.end_if_quiet(later, quiet), None);
+        assert_eq!(streak.event(later), Report::Quiet, "the same streak");
+        assert_eq!(
+            streak.end_if_quiet(later + quiet, quiet),
+            Some(Ended {
+                count: 2,
+                lasted: Duration::from_secs(15)
+            })
+        );
     }
 }

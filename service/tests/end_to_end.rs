@@ -573,10 +573,12 @@ fn the_endpoints_answer_as_documented() {
     assert_eq!(service.get("/healthz").unwrap().status, 200);
     assert_eq!(service.get("/readyz").unwrap().status, 200);
 
+    // Without an Accept asking for OpenMetrics: the Prometheus text format
+    // (tests/reliability_http.rs checks both with promtool).
     let metrics = service.get("/metrics").unwrap();
     assert_eq!(
         metrics.header("content-type"),
-        Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        Some("text/plain; version=0.0.4; charset=utf-8")
     );
     let text = metrics.text();
     let hash = etag.trim_matches('"');

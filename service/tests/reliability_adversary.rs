@@ -154,7 +154,7 @@ fn final_update_after_emfile_is_served(watcher: &str) {
         .log()
         .iter()
         .skip(log_lines)
-        .filter(|line| line.contains("retry"))
+        .filter(|line| line.contains("config") && line.contains("retry"))
         .count();
     assert_eq!(retry_lines, 1, "one line per streak of retries");
 }

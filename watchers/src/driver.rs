@@ -2,6 +2,7 @@
 //! a strategy's signals, reloads, retries what can go away, resyncs and
 //! reports.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -9,7 +10,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use crate::debounce::{Debouncer, Next, Why};
 use crate::loader::Loader;
-use crate::strategy::Signal;
+use crate::strategy::{Batches, Change, Signal};
 use crate::watchdog::Watchdog;
 use crate::{Backoff, LoadError, Loaded, Observer, ReloadOutcome, ReloadReport, Trigger};
 
@@ -27,6 +28,9 @@ pub(crate) struct Driver<T, M> {
     pub(crate) last_failure: Option<LoadError>,
     /// A load that failed for a transient reason, to be tried again.
     pub(crate) retry: Option<Retry>,
+    /// Signals taken from the channel during a reload, handled after it.
+    pub(crate) deferred: VecDeque<Signal>,
+    pub(crate) batches: Arc<Batches>,
 }
 
 /// A pending retry of a load that failed for a reason that can go away.
@@ -93,6 +97,12 @@ where
                 }
                 wake = earliest(wake, at);
             }
+            if let Some(signal) = self.deferred.pop_front() {
+                if !self.handle(signal) {
+                    return;
+                }
+                continue;
+            }
             let received = match wake {
                 Some(deadline) => self.receiver.recv_deadline(deadline),
                 None => self
@@ -156,7 +166,41 @@ where
         };
         let outcome = {
             let _running = self.watchdog.start();
-            self.loader.reload()
+            let (receiver, debouncer, deferred, batches) = (
+                &self.receiver,
+                &mut self.debouncer,
+                &mut self.deferred,
+                &self.batches,
+            );
+            // A writer that reopened the file in place right after the close
+            // that started this reload may have been read half done: publish
+            // only once every event from before the read has arrived, and
+            // none was a write (its close reloads).
+            self.loader.reload(|| {
+                batches.settled(|unread| {
+                    // A write since the read began, even one already closed,
+                    // means what was read may be its beginning.
+                    let mut written = false;
+                    for signal in receiver.try_iter() {
+                        match signal {
+                            Signal::Change(change, at) => {
+                                written |= change == Change::Write;
+                                debouncer.record(change, at);
+                            }
+                            other => deferred.push_back(other),
+                        }
+                    }
+                    if unread {
+                        // Look again once the strategy has read them.
+                        debouncer.record(Change::Recheck, Instant::now());
+                    }
+                    !unread && !written && !debouncer.write_pending()
+                })
+            })
+        };
+        let Some(outcome) = outcome else {
+            self.retry = None;
+            return ReloadOutcome::Unchanged;
         };
         let took = since.elapsed();
         if let ReloadOutcome::Failed(error) = &outcome

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -77,6 +77,10 @@ impl Strategy for InotifyWatcher {
         };
         let mut chain = ChainWatch::new(source);
         chain.establish(&mut backend)?;
+        // A duplicate of the inotify descriptor, for the driver to ask
+        // whether events wait unread before it publishes.
+        let unread = backend.inotify.as_fd().try_clone_to_owned()?;
+        signals.unread_events(move || readable(&unread));
         let wake = Arc::new(Wake::new()?);
         let thread_wake = Arc::clone(&wake);
         let retry = options.poll_interval;
@@ -214,6 +218,9 @@ fn read_events(
 ) -> io::Result<bool> {
     let mut refresh = false;
     loop {
+        // From the kernel read to the last signal sent: a reload deciding
+        // whether it may publish waits for the whole batch.
+        let _batch = signals.forwarding();
         let events = match backend.inotify.read_events(buffer) {
             Ok(events) => events,
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(refresh),
@@ -269,6 +276,17 @@ fn read_events(
             signals.change_at(change, read_at);
         }
     }
+}
+
+/// Whether `fd` has something to read now.
+fn readable(fd: &OwnedFd) -> bool {
+    let mut pollfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one live pollfd for the whole call; a zero timeout never blocks.
+    unsafe { libc::poll(&mut pollfd, 1, 0) > 0 }
 }
 
 /// What an event on a name that matters says about the content.

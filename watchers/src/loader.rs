@@ -170,19 +170,15 @@ where
         self.published
     }
 
-    /// Reads the source again and publishes it if its content is new and valid.
-    pub(crate) fn reload(&mut self) -> ReloadOutcome {
-        let files = match read_files(&self.source, self.max_config_bytes) {
-            Ok(files) => files,
-            Err(error) => return ReloadOutcome::Failed(error),
-        };
-        let hash = ContentHash::of(&files);
-        if hash == self.published {
-            return ReloadOutcome::Unchanged;
-        }
-        match self.decode.decode(&files) {
-            Ok(config) => {
-                let version = self.manager.publish(Loaded { config, hash });
+    /// Reads the source again and publishes it if its content is new and
+    /// valid, and `may_publish` agrees once it is decoded; `None` when it
+    /// did not (the content may already be a newer write's beginning).
+    pub(crate) fn reload(&mut self, may_publish: impl FnOnce() -> bool) -> Option<ReloadOutcome> {
+        Some(match self.load_new() {
+            Ok(None) => ReloadOutcome::Unchanged,
+            Ok(Some(loaded)) if may_publish() => {
+                let hash = loaded.hash;
+                let version = self.manager.publish(loaded);
                 self.published = hash;
                 // One writer: the snapshot is the config just published.
                 let current = Current::new(self.manager.snapshot());
@@ -192,10 +188,23 @@ where
                 self.changes.send_replace(current);
                 ReloadOutcome::Published { version, hash }
             }
-            Err(error) => {
-                ReloadOutcome::Failed(LoadError::new(self.source.primary_path(), error.into()))
-            }
+            Ok(Some(_)) => return None,
+            Err(error) => ReloadOutcome::Failed(error),
+        })
+    }
+
+    /// Reads and decodes the source; `None` if its content is the published one.
+    fn load_new(&self) -> Result<Option<Loaded<T>>, LoadError> {
+        let files = read_files(&self.source, self.max_config_bytes)?;
+        let hash = ContentHash::of(&files);
+        if hash == self.published {
+            return Ok(None);
         }
+        let config = self
+            .decode
+            .decode(&files)
+            .map_err(|error| LoadError::new(self.source.primary_path(), error.into()))?;
+        Ok(Some(Loaded { config, hash }))
     }
 }
 

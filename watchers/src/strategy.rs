@@ -13,7 +13,7 @@
 use std::any::Any;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
@@ -67,6 +67,34 @@ pub struct Signals {
     sender: Sender<Signal>,
     health: Arc<HealthCell>,
     observer: Arc<dyn Observer>,
+    batches: Arc<Batches>,
+}
+
+/// What a reload asks before it publishes an in-place write's content:
+/// whether every event that happened before it read the file has reached the
+/// driver. A writer that reopens the file right after the close that started
+/// the reload may have been read half done; its first event is then either
+/// in the driver's channel, in a batch the strategy is forwarding, or still
+/// in the kernel.
+#[derive(Default)]
+pub(crate) struct Batches {
+    /// Held by a strategy while it forwards a batch of events it read.
+    forwarding: Mutex<()>,
+    /// Whether the kernel holds events the strategy has not read yet.
+    unread: OnceLock<Box<dyn Fn() -> bool + Send + Sync>>,
+}
+
+impl Batches {
+    /// Waits for a batch being forwarded, then says whether events are
+    /// still unread; `f` runs with the batch lock held, so no batch starts.
+    pub(crate) fn settled<R>(&self, f: impl FnOnce(bool) -> R) -> R {
+        let _batch = self
+            .forwarding
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let unread = self.unread.get().is_some_and(|unread| unread());
+        f(unread)
+    }
 }
 
 impl Signals {
@@ -74,12 +102,31 @@ impl Signals {
         sender: Sender<Signal>,
         health: Arc<HealthCell>,
         observer: Arc<dyn Observer>,
+        batches: Arc<Batches>,
     ) -> Self {
         Self {
             sender,
             health,
             observer,
+            batches,
         }
+    }
+
+    /// Hold the returned guard while classifying and forwarding a batch of
+    /// events read from the kernel: a reload about to publish waits for it,
+    /// so it cannot miss a write that happened before its read.
+    pub fn forwarding(&self) -> impl Drop + '_ {
+        self.batches
+            .forwarding
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// How to ask whether the kernel holds events not read yet (for inotify:
+    /// its descriptor is readable). Set once; without it, only the events
+    /// already forwarded are considered.
+    pub fn unread_events(&self, probe: impl Fn() -> bool + Send + Sync + 'static) {
+        let _ = self.batches.unread.set(Box::new(probe));
     }
 
     /// A change of the config's files (a raw event, classified), read now.

@@ -2,6 +2,7 @@
 //! one with anything but the defaults.
 
 use std::any::Any;
+use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -16,7 +17,7 @@ use crate::debounce::Debouncer;
 use crate::decode::{FormatDecoder, Validator};
 use crate::driver::Driver;
 use crate::loader::Loader;
-use crate::strategy::{Erased, HealthCell, Signal, Signals, Strategy};
+use crate::strategy::{Batches, Erased, HealthCell, Signal, Signals, Strategy};
 use crate::watchdog::Watchdog;
 use crate::{
     ConfigSource, Current, Decode, Format, Loaded, NoObserver, Observer, Published, ReloadOutcome,
@@ -418,7 +419,13 @@ where
     };
     let (sender, receiver) = crossbeam_channel::unbounded();
     let health = Arc::new(HealthCell::new());
-    let signals = Signals::new(sender.clone(), Arc::clone(&health), Arc::clone(&observer));
+    let batches = Arc::new(Batches::default());
+    let signals = Signals::new(
+        sender.clone(),
+        Arc::clone(&health),
+        Arc::clone(&observer),
+        Arc::clone(&batches),
+    );
     let (watcher, trigger, resync) = (strategy.name, strategy.trigger, strategy.resync);
     let established = strategy
         .establish(&source, &options, signals.clone())
@@ -469,6 +476,8 @@ where
         watchdog: Arc::clone(&watchdog),
         last_failure: None,
         retry: None,
+        deferred: VecDeque::new(),
+        batches,
     };
     let driver = signals
         .spawn(&format!("watchers-{watcher}-reload"), move |_| driver.run())

@@ -16,8 +16,10 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{Harness, Subject, file_source, yaml};
-use watchers::testing::{KubeletVolume, rename_replace, write_in_place};
+use watchers::testing::{KubeletVolume, rename_replace, write_in_chunks, write_in_place};
 use watchers::{ReloadOutcome, Trigger};
 
 /// 300 updates, times `RELIABILITY_SCALE`.
@@ -35,6 +37,10 @@ enum Writer {
     Kubelet,
     RenameReplace,
     InPlace,
+    /// In place, a YAML literal block in two `write(2)`s: the first is a
+    /// valid config on its own, so a reload that reads between the two (the
+    /// next writer's, right after the previous close) would publish it.
+    InPlaceTwoWrites,
 }
 
 /// Writes `updates` configs with `writer` as fast as it can, then waits for
@@ -49,10 +55,18 @@ fn burst<S: Subject>(writer: Writer, updates: usize) {
         }
         Writer::RenameReplace => rename_replace(&path, yaml(message).as_bytes()).unwrap(),
         Writer::InPlace => write_in_place(&path, yaml(message).as_bytes()).unwrap(),
+        Writer::InPlaceTwoWrites => {
+            let (head, tail) = message.split_once('\n').expect("two lines");
+            let (head, tail) = (format!("message: |\n  {head}\n"), format!("  {tail}"));
+            write_in_chunks(&path, &[head.as_bytes(), tail.as_bytes()], Duration::ZERO).unwrap();
+        }
     };
-    write("start");
+    let message = |update: usize| match writer {
+        Writer::InPlaceTwoWrites => format!("burst {update}\ntail\n"),
+        _ => format!("burst {update}"),
+    };
+    write(&message(0).replace("burst 0", "start"));
     let harness = Harness::<S>::start(file_source(dir.path(), "app.yaml"));
-    let message = |update: usize| format!("burst {update}");
     for update in 0..updates {
         write(&message(update));
     }
@@ -62,9 +76,8 @@ fn burst<S: Subject>(writer: Writer, updates: usize) {
     let history = harness.history();
     let mut previous = None;
     for published in &history[1..] {
-        let update: usize = published
-            .strip_prefix("burst ")
-            .and_then(|number| number.parse().ok())
+        let update = (0..updates)
+            .find(|update| message(*update) == *published)
             .unwrap_or_else(|| panic!("published {published:?}, which was never written whole"));
         assert!(
             previous < Some(update),
@@ -84,7 +97,7 @@ fn burst<S: Subject>(writer: Writer, updates: usize) {
             .load(std::sync::atomic::Ordering::SeqCst)
     );
     assert_eq!(reloads, history.len() - 1, "every publish was reported");
-    if !matches!(writer, Writer::InPlace) {
+    if !matches!(writer, Writer::InPlace | Writer::InPlaceTwoWrites) {
         // Atomic writers never expose a partial file.
         assert!(failures.is_empty(), "{failures:?}");
     }
@@ -116,6 +129,31 @@ macro_rules! bursts {
             fn in_place_burst_of_10k() { burst::<S>(Writer::InPlace, 10_000) }
         }
     )*};
+}
+
+/// Back-to-back in-place rewrites whose first write is a valid config: the
+/// reload a close starts can read the next writer's beginning. It is
+/// published only once every event from before its read has reached the
+/// driver and none was a write: inotify's batches are fenced against the
+/// reload, so nothing is missed.
+#[test]
+fn inotify_in_place_burst_of_valid_prefixes_never_publishes_one() {
+    burst::<common::Inotify>(Writer::InPlaceTwoWrites, normal_run());
+}
+
+/// The poller publishes an in-place change only once it stayed the same for
+/// `poll_settle`, which a burst never does before its end.
+#[test]
+fn poll_in_place_burst_of_valid_prefixes_never_publishes_one() {
+    burst::<common::Poll>(Writer::InPlaceTwoWrites, normal_run());
+}
+
+/// notify reads the kernel on a thread of its own that cannot be fenced:
+/// an event it has read but not yet handed over is missed by the check.
+#[test]
+#[ignore = "known race: about 1 run in 15 publishes one prefix; run with --ignored"]
+fn notify_in_place_burst_of_valid_prefixes_never_publishes_one() {
+    burst::<common::Notify>(Writer::InPlaceTwoWrites, normal_run());
 }
 
 bursts! {

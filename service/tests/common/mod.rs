@@ -81,7 +81,15 @@ pub struct Service {
 impl Service {
     /// Starts the binary without waiting for it.
     pub fn spawn(flags: &Flags) -> Starting {
-        let mut child = command()
+        Self::spawn_with(flags, |_| {})
+    }
+
+    /// Starts the binary after `customize` has adjusted its command (e.g.
+    /// a resource limit set in the child), without waiting for it.
+    pub fn spawn_with(flags: &Flags, customize: impl FnOnce(&mut Command)) -> Starting {
+        let mut command = command();
+        customize(&mut command);
+        let mut child = command
             .args(flags.args())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
