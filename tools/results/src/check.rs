@@ -1,6 +1,7 @@
 //! Is a generated report complete? Every expected figure is referenced by
 //! the markdown, exists, and is a non-empty SVG whose tags nest; every
-//! section has its table or says why it was skipped.
+//! section has its table or says why it was skipped; no template syntax is
+//! left over.
 
 use std::path::Path;
 
@@ -13,6 +14,11 @@ pub fn check_output(docs_dir: &Path) -> Vec<String> {
         Ok(markdown) => markdown,
         Err(error) => return vec![format!("results.md: {error}")],
     };
+    for marker in ["{{", "{%", "}}", "%}", "NaN", "inf "] {
+        if let Some(line) = markdown.lines().find(|line| line.contains(marker)) {
+            problems.push(format!("results.md has `{marker}` left over: {line}"));
+        }
+    }
     for (heading, figures) in SECTIONS {
         let Some(section) = section(&markdown, heading) else {
             problems.push(format!("section `{heading}` is missing"));
