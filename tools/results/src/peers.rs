@@ -8,9 +8,8 @@ use std::collections::BTreeSet;
 use minijinja::{Value, context};
 
 use crate::data::{Data, median, ordered};
-use crate::format::{in_unit, nanos, seconds};
 use crate::plot::{Chart, Kind, Series};
-use crate::report::{Figures, Table};
+use crate::report::{Figures, Table, cell, detected_all, latency_cell};
 
 const GROUP: &str = "peers";
 
@@ -69,102 +68,43 @@ pub fn section(data: &Data, figures: &mut Figures) -> Value {
     }
     let subjects = ordered(records.iter().map(|r| r.subject.as_str()), SUBJECTS, |_| ());
     let scenarios_with = |metric: &str, known: &[&str]| {
-        let found = records
-            .iter()
-            .filter(|r| r.metric == metric)
-            .map(|r| r.scenario.as_str());
-        ordered(found, known, |_| ())
+        ordered(
+            records
+                .iter()
+                .filter(|r| r.metric == metric)
+                .map(|r| r.scenario.as_str()),
+            known,
+            |_| (),
+        )
     };
     let patterns = scenarios_with("detected", PATTERNS);
     let bad_inputs = scenarios_with("verdict", BAD_INPUTS);
-    let value =
-        |scenario: &str, subject: &str, metric: &str| data.value(GROUP, scenario, subject, metric);
-    let cell = |scenario: &str, subject: &str, metric: &str| {
-        data.get(GROUP, scenario, subject, metric)
-            .map_or("–".into(), |r| {
-                r.text.clone().unwrap_or_else(|| in_unit(r.value, &r.unit))
-            })
-    };
-    let rows = |columns: &[String], cell: &dyn Fn(&str, &str) -> String| -> Vec<Vec<String>> {
-        subjects
+    let series = subjects.iter().map(|s| {
+        let p50 = patterns
             .iter()
-            .map(|s| {
-                std::iter::once(format!("`{s}`"))
-                    .chain(columns.iter().map(|c| cell(c, s)))
-                    .collect()
-            })
-            .collect()
-    };
-    let header = |first: &str, columns: &[String]| {
-        std::iter::once(first.to_owned())
-            .chain(columns.iter().map(|c| format!("`{c}`")))
-            .collect()
-    };
-
-    let matrix = Table {
-        header: header("peer", &patterns),
-        rows: rows(&patterns, &|p, s| detected_cell(data, p, s)),
-    };
+            .map(|p| data.value(GROUP, p, s, "latency_p50").map(|v| v * 1e9));
+        Series::new(s, p50.collect())
+    });
     let figure = figures.draw(
         "peers_latency.svg",
-        &Chart {
-            title: "Peers: p50 from an update's commit to the new config served".into(),
-            x_label: "update pattern".into(),
-            y_label: "p50 latency (log scale)".into(),
-            categories: patterns.clone(),
-            series: subjects
-                .iter()
-                .map(|s| {
-                    let p50 = patterns
-                        .iter()
-                        .map(|p| value(p, s, "latency_p50").map(|v| v * 1e9));
-                    Series::new(s.clone(), p50.collect())
-                })
-                .collect(),
-            kind: Kind::Bars,
-            log_y: true,
-            format_y: nanos,
-        },
+        Chart::new(
+            Kind::Bars,
+            "Peers: p50 from an update's commit to the new config served",
+            "update pattern",
+            "p50 latency (log scale)",
+        )
+        .over(&patterns, series.collect()),
     );
-    let bad = Table {
-        header: header("peer", &bad_inputs),
-        rows: rows(&bad_inputs, &|b, s| bad_cell(data, b, s)),
+    let counted = |scenario: &str, metric: &str, subject: &str| {
+        data.get(GROUP, scenario, subject, metric)
+            .map_or("–".into(), |r| format!("{} of {}", r.value, r.n))
     };
-    let reads = Table {
-        header: [
-            "peer",
-            "torn reads (`multi-key`)",
-            "half-written configs served (`slow-in-place`)",
-        ]
-        .map(String::from)
-        .into(),
-        rows: rows(
-            &["multi-key".into(), "slow-in-place".into()],
-            &|scenario, s| {
-                let metric = if scenario == "multi-key" {
-                    "torn_reads"
-                } else {
-                    "half_written_served"
-                };
-                data.get(GROUP, scenario, s, metric)
-                    .map_or("–".into(), |r| format!("{} of {}", r.value, r.n))
-            },
-        ),
-    };
-    let cost = Table {
-        header: ["peer", "idle wake-ups", "idle CPU", "peak RSS", "version"]
-            .map(String::from)
-            .into(),
-        rows: rows(
-            &[
-                "wakeups_per_s".into(),
-                "cpu_per_s".into(),
-                "peak_rss".into(),
-                "version".into(),
-            ],
-            &|metric, s| cell(if metric.ends_with("_s") { "idle" } else { "-" }, s, metric),
-        ),
-    };
+    let reads_header = [
+        "peer",
+        "torn reads (`multi-key`)",
+        "half-written configs served (`slow-in-place`)",
+    ];
+    let cost_header = ["peer", "idle wake-ups", "idle CPU", "peak RSS", "version"];
     let missing: Vec<&str> = SUBJECTS
         .iter()
         .copied()
@@ -174,36 +114,19 @@ pub fn section(data: &Data, figures: &mut Figures) -> Value {
         .iter()
         .flat_map(|r| r.provenance.iter().map(|(k, v)| format!("{k}: {v}")))
         .collect();
-    let summaries: Vec<Value> = subjects
-        .iter()
-        .map(|s| summary(data, s, &patterns, &bad_inputs))
-        .collect();
     context! {
-        matrix, figure, bad, reads, cost, missing, summaries,
+        figure, missing,
+        matrix => Table::grid("peer", &patterns, &subjects, |s, p| latency_cell(data, GROUP, p, s, false)),
+        bad => Table::grid("peer", &bad_inputs, &subjects, |s, b| bad_cell(data, b, s)),
+        reads => Table::rows(&reads_header, &subjects, |s| {
+            vec![counted("multi-key", "torn_reads", s), counted("slow-in-place", "half_written_served", s)]
+        }),
+        cost => Table::rows(&cost_header, &subjects, |s| {
+            let idle = |metric| cell(data, GROUP, "idle", s, metric);
+            vec![idle("wakeups_per_s"), idle("cpu_per_s"), cell(data, GROUP, "-", s, "peak_rss"), cell(data, GROUP, "-", s, "version")]
+        }),
+        summaries => subjects.iter().map(|s| summary(data, s, &patterns, &bad_inputs)).collect::<Vec<_>>(),
         provenance => provenance.into_iter().take(12).collect::<Vec<_>>(),
-    }
-}
-
-/// `✓ 10/10 · 1.20 ms` (p50), `✗ 0/10`.
-fn detected_cell(data: &Data, pattern: &str, subject: &str) -> String {
-    let Some(detected) = data.get(GROUP, pattern, subject, "detected") else {
-        return "–".into();
-    };
-    let mark = if detected.value as u64 == detected.n && detected.n > 0 {
-        "✓"
-    } else {
-        "✗"
-    };
-    match data.value(GROUP, pattern, subject, "latency_p50") {
-        Some(p50) if detected.value > 0.0 => {
-            format!(
-                "{mark} {}/{} · {}",
-                detected.value,
-                detected.n,
-                seconds(p50)
-            )
-        }
-        _ => format!("{mark} {}/{}", detected.value, detected.n),
     }
 }
 
@@ -230,7 +153,7 @@ fn summary(data: &Data, subject: &str, patterns: &[String], bad_inputs: &[String
         let Some(detected) = data.get(GROUP, pattern, subject, "detected") else {
             continue;
         };
-        if detected.value as u64 == detected.n && detected.n > 0 {
+        if detected_all(detected) {
             complete.push(pattern.clone());
         } else {
             missed.push(format!("`{pattern}` {}/{}", detected.value, detected.n));

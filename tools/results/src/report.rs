@@ -5,11 +5,12 @@
 use std::collections::BTreeMap;
 
 use minijinja::syntax::SyntaxConfig;
+use minijinja::value::Serde;
 use minijinja::{Environment, UndefinedBehavior, Value, context};
 use serde::Serialize;
 
-use crate::data::{Data, ordered};
-use crate::format::{count, in_unit, nanos, ratio, seconds, significant};
+use crate::data::{Data, median, ordered};
+use crate::format::{bytes, count, in_unit, nanos, ratio, seconds, significant};
 use crate::peers;
 use crate::plot::{self, Chart, Kind, Marker, Series};
 
@@ -32,10 +33,10 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
     ("Peers", &["peers_latency.svg"]),
 ];
 
-const TEMPLATE: &str = include_str!("../templates/results.md.j2");
-
-/// The parts `all` runs, each one records file.
+/// The parts `all` runs, each writing `<part>.jsonl`.
 pub const PARTS: [&str; 5] = ["managers", "watchers", "go", "load", "peers"];
+
+const TEMPLATE: &str = include_str!("../templates/results.md.j2");
 
 pub struct Report {
     pub markdown: String,
@@ -49,23 +50,44 @@ pub struct Table {
     pub rows: Vec<Vec<String>>,
 }
 
-#[derive(Serialize)]
-pub struct Figure {
-    pub file: String,
-    pub title: String,
-    /// Why it could not be drawn.
-    pub problem: Option<String>,
+impl Table {
+    /// One row per name (in code font), its other cells from `cells`.
+    pub fn rows(header: &[&str], names: &[String], cells: impl Fn(&str) -> Vec<String>) -> Self {
+        let rows = names
+            .iter()
+            .map(|name| {
+                std::iter::once(format!("`{name}`"))
+                    .chain(cells(name))
+                    .collect()
+            })
+            .collect();
+        Self {
+            header: header.iter().map(|h| h.to_string()).collect(),
+            rows,
+        }
+    }
+
+    /// Columns named after `columns` (in code font, after `corner`), one
+    /// cell per row and column from `cell(row, column)`.
+    pub fn grid(
+        corner: &str,
+        columns: &[String],
+        names: &[String],
+        cell: impl Fn(&str, &str) -> String,
+    ) -> Self {
+        let mut table = Self::rows(&[corner], names, |row| {
+            columns.iter().map(|c| cell(row, c)).collect()
+        });
+        table
+            .header
+            .extend(columns.iter().map(|c| format!("`{c}`")));
+        table
+    }
 }
 
 impl From<Table> for Value {
     fn from(table: Table) -> Self {
-        Value::from(minijinja::value::Serde(table))
-    }
-}
-
-impl From<Figure> for Value {
-    fn from(figure: Figure) -> Self {
-        Value::from(minijinja::value::Serde(figure))
+        Value::from(Serde(table))
     }
 }
 
@@ -74,20 +96,16 @@ impl From<Figure> for Value {
 pub struct Figures(Vec<(String, String)>);
 
 impl Figures {
-    /// Renders `chart` as `file`.
-    pub fn draw(&mut self, file: &str, chart: &Chart) -> Figure {
-        let problem = match plot::render(chart) {
+    /// Renders `chart` as `file`; what the template shows for it.
+    pub fn draw(&mut self, file: &str, chart: Chart) -> Value {
+        let problem = match plot::render(&chart) {
             Ok(svg) => {
                 self.0.push((file.to_owned(), svg));
                 None
             }
             Err(error) => Some(error),
         };
-        Figure {
-            file: file.to_owned(),
-            title: chart.title.clone(),
-            problem,
-        }
+        context! { file, title => chart.title, problem }
     }
 }
 
@@ -103,13 +121,20 @@ pub fn render(data: &Data) -> Result<Report, minijinja::Error> {
             )
         })
         .collect();
-    let machine = |metric| data.text("results", "-", "machine", metric);
-    let managers = managers(data, &mut figures);
-    let watchers = watchers(data, &mut figures);
-    let load = load(data, &mut figures);
-    let peers = peers::section(data, &mut figures);
-    let guide = guide(data);
-
+    let machine: BTreeMap<&str, String> =
+        ["cores", "cpu", "date", "commit", "command", "load", "quick"]
+            .into_iter()
+            .filter_map(|fact| Some((fact, data.text("results", "-", "machine", fact)?.to_owned())))
+            .collect();
+    let context = context! {
+        quick => machine.contains_key("quick"), machine, parts,
+        managers => managers(data, &mut figures),
+        watchers => watchers(data, &mut figures),
+        load => load(data, &mut figures),
+        peers => peers::section(data, &mut figures),
+        guide => context! { manager => manager_claim(data), watchers => watcher_claims(data), service => service_claim(data) },
+        skipped => SKIPPED, no_results => NO_RESULTS,
+    };
     let mut env = Environment::new();
     // `a.b` on a missing `a` is missing too: a section without records says so.
     env.set_undefined_behavior(UndefinedBehavior::Chainable);
@@ -121,39 +146,44 @@ pub fn render(data: &Data) -> Result<Report, minijinja::Error> {
     );
     env.add_filter("ns", nanos);
     env.add_filter("secs", seconds);
-    env.add_filter("count", count);
     env.add_filter("sig", significant);
     env.add_function("ratio", ratio);
     env.add_template("results.md", TEMPLATE)?;
-    let markdown = env.get_template("results.md")?.render(context! {
-        quick => data.text("results", "-", "machine", "quick").is_some(),
-        machine => context! {
-            cores => machine("cores"), cpu => machine("cpu"), date => machine("date"),
-            commit => machine("commit"), command => machine("command"), load => machine("load"),
-        },
-        parts, managers, watchers, load, peers, guide,
-        skipped => SKIPPED, no_results => NO_RESULTS,
-    })?;
+    let markdown = env.get_template("results.md")?.render(context)?;
     Ok(Report {
         markdown: markdown.trim_end().to_owned() + "\n",
         figures: figures.0,
     })
 }
 
+/// A record's value in its unit, `–` when there is none.
+pub fn cell(data: &Data, group: &str, scenario: &str, subject: &str, metric: &str) -> String {
+    data.get(group, scenario, subject, metric)
+        .map_or("–".into(), |r| match &r.text {
+            Some(text) => text.clone(),
+            None => in_unit(r.value, &r.unit),
+        })
+}
+
 /// `(reader threads, with a writer)` of `read_<n>t[_writer]`.
 fn read_scenario(scenario: &str) -> Option<(u32, bool)> {
     let rest = scenario.strip_prefix("read_")?;
-    let (threads, writer) = match rest.strip_suffix("_writer") {
-        Some(threads) => (threads, true),
-        None => (rest, false),
-    };
+    let (threads, writer) = rest
+        .strip_suffix("_writer")
+        .map_or((rest, false), |threads| (threads, true));
     Some((threads.strip_suffix('t')?.parse().ok()?, writer))
+}
+
+fn read_name((readers, writer): (u32, bool)) -> String {
+    format!("read_{readers}t{}", if writer { "_writer" } else { "" })
 }
 
 fn readers_label((readers, writer): (u32, bool)) -> String {
     let plural = if readers == 1 { "" } else { "s" };
-    let writer = if writer { " + writer" } else { "" };
-    format!("{readers} reader{plural}{writer}")
+    format!(
+        "{readers} reader{plural}{}",
+        if writer { " + writer" } else { "" }
+    )
 }
 
 /// The floor first, the candidates, the seed's designs, then Go's.
@@ -191,35 +221,28 @@ fn managers(data: &Data, figures: &mut Figures) -> Value {
     scenarios.sort();
     scenarios.dedup();
     let subjects = ordered(reads.iter().map(|r| r.subject.as_str()), MANAGERS, |_| ());
-    let read = |subject: &str, (readers, writer): (u32, bool)| {
-        let scenario = format!("read_{readers}t{}", if writer { "_writer" } else { "" });
-        data.value("managers", &scenario, subject, "ns_per_read")
+    let read = |subject: &str, scenario| {
+        data.value("managers", &read_name(scenario), subject, "ns_per_read")
     };
     let quiet: Vec<(u32, bool)> = scenarios.iter().copied().filter(|s| !s.1).collect();
-    let series = subjects
-        .iter()
-        .map(|subject| {
-            let values = quiet.iter().map(|&s| read(subject, s)).collect();
-            let marker = if is_reference(subject) {
-                Marker::Triangle
-            } else {
-                Marker::Circle
-            };
-            Series::new(subject.clone(), values).marked(marker)
-        })
-        .collect();
+    let threads: Vec<String> = quiet.iter().map(|s| s.0.to_string()).collect();
+    let series = subjects.iter().map(|subject| {
+        let marker = if is_reference(subject) {
+            Marker::Triangle
+        } else {
+            Marker::Circle
+        };
+        Series::new(subject, quiet.iter().map(|&s| read(subject, s)).collect()).marked(marker)
+    });
     let quiet_figure = figures.draw(
         "read_cost_quiet.svg",
-        &Chart {
-            title: "Read cost vs reader threads, no writer".into(),
-            x_label: "reader threads".into(),
-            y_label: "time per read (log scale)".into(),
-            categories: quiet.iter().map(|s| s.0.to_string()).collect(),
-            series,
-            kind: Kind::Lines,
-            log_y: true,
-            format_y: nanos,
-        },
+        Chart::new(
+            Kind::Lines,
+            "Read cost vs reader threads, no writer",
+            "reader threads",
+            "time per read (log scale)",
+        )
+        .over(&threads, series.collect()),
     );
     // Each reader count measured with a writer, beside the same count without.
     let writer_series = scenarios
@@ -231,73 +254,43 @@ fn managers(data: &Data, figures: &mut Figures) -> Value {
                 readers_label(s),
                 subjects.iter().map(|x| read(x, s)).collect(),
             )
-        })
-        .collect();
+        });
     let writer_figure = figures.draw(
         "read_cost_writer.svg",
-        &Chart {
-            title: "Read cost while a writer publishes 1000 times a second".into(),
-            x_label: "manager".into(),
-            y_label: "time per read (log scale)".into(),
-            categories: subjects.clone(),
-            series: writer_series,
-            kind: Kind::Bars,
-            log_y: true,
-            format_y: nanos,
-        },
+        Chart::new(
+            Kind::Bars,
+            "Read cost while a writer publishes 1000 times a second",
+            "manager",
+            "time per read (log scale)",
+        )
+        .over(&subjects, writer_series.collect()),
     );
-    let mut header = vec!["manager".to_owned()];
-    header.extend(scenarios.iter().map(|&s| readers_label(s)));
-    let rows = subjects
-        .iter()
-        .map(|subject| {
-            let cells = scenarios
-                .iter()
-                .map(|&s| read(subject, s).map_or("–".into(), nanos));
-            std::iter::once(format!("`{subject}`"))
-                .chain(cells)
-                .collect()
-        })
-        .collect();
+    let header: Vec<String> = scenarios.iter().map(|&s| readers_label(s)).collect();
+    let mut table = Table::rows(&["manager"], &subjects, |s| {
+        scenarios
+            .iter()
+            .map(|&scenario| read(s, scenario).map_or("–".into(), nanos))
+            .collect()
+    });
+    table.header.extend(header);
 
+    let publish = |s: &str| data.value("managers", "publish", s, "ns_per_publish");
     let publishers: Vec<String> = subjects
         .iter()
-        .filter(|s| {
-            data.value("managers", "publish", s, "ns_per_publish")
-                .is_some()
-        })
+        .filter(|s| publish(s).is_some())
         .cloned()
         .collect();
-    let publish_values: Vec<Option<f64>> = publishers
-        .iter()
-        .map(|s| data.value("managers", "publish", s, "ns_per_publish"))
-        .collect();
-    let publish = (!publishers.is_empty()).then(|| {
-        let figure = figures.draw(
-            "publish_cost.svg",
-            &Chart {
-                title: "Publish cost".into(),
-                x_label: "manager".into(),
-                y_label: "time per publish (log scale)".into(),
-                categories: publishers.clone(),
-                series: vec![Series::new("one publish", publish_values.clone())],
-                kind: Kind::Bars,
-                log_y: true,
-                format_y: nanos,
-            },
-        );
-        let rows = publishers
-            .iter()
-            .zip(&publish_values)
-            .map(|(s, v)| vec![format!("`{s}`"), v.map_or("–".into(), nanos)])
-            .collect();
-        context! { figure, table => Table { header: vec!["manager".into(), "publish".into()], rows } }
+    let publishing = (!publishers.is_empty()).then(|| {
+        let series = Series::new("one publish", publishers.iter().map(|s| publish(s)).collect());
+        context! {
+            figure => figures.draw(
+                "publish_cost.svg",
+                Chart::new(Kind::Bars, "Publish cost", "manager", "time per publish (log scale)").over(&publishers, vec![series]),
+            ),
+            table => Table::rows(&["manager", "publish"], &publishers, |s| vec![cell(data, "managers", "publish", s, "ns_per_publish")]),
+        }
     });
-    context! {
-        quiet => quiet_figure, writer => writer_figure,
-        table => Table { header, rows },
-        publish,
-    }
+    context! { quiet => quiet_figure, writer => writer_figure, table, publish => publishing }
 }
 
 /// Event-driven first, then polls from fastest to slowest.
@@ -309,25 +302,29 @@ fn strategy_rank(name: &str) -> u64 {
 
 const PATTERNS: &[&str] = &["kubelet", "rename_replace", "in_place", "symlink_swap"];
 
-/// `detected`'s mark, count and, when something was detected, p50 / p99.
-pub fn latency_cell(data: &Data, group: &str, scenario: &str, subject: &str) -> String {
+/// Whether every attempted update was detected.
+pub fn detected_all(record: &records::Record) -> bool {
+    record.n > 0 && record.value as u64 == record.n
+}
+
+/// `✓ 200/200 · 110 µs / 377 µs` (p50 / p99 with `p99`), `✗ 0/10`.
+pub fn latency_cell(data: &Data, group: &str, scenario: &str, subject: &str, p99: bool) -> String {
     let Some(detected) = data.get(group, scenario, subject, "detected") else {
         return "–".into();
     };
-    let mark = if detected.value as u64 == detected.n {
-        "✓"
-    } else {
-        "✗"
+    let mark = if detected_all(detected) { "✓" } else { "✗" };
+    let mut text = format!("{mark} {}/{}", detected.value, detected.n);
+    let latency = |metric| {
+        data.value(group, scenario, subject, metric)
+            .filter(|_| detected.value > 0.0)
     };
-    let mut cell = format!("{mark} {}/{}", detected.value, detected.n);
-    if let (Some(p50), Some(p99), true) = (
-        data.value(group, scenario, subject, "latency_p50"),
-        data.value(group, scenario, subject, "latency_p99"),
-        detected.value > 0.0,
-    ) {
-        cell += &format!(" · {} / {}", seconds(p50), seconds(p99));
+    if let Some(p50) = latency("latency_p50") {
+        text += &format!(" · {}", seconds(p50));
+        if let Some(p99) = latency("latency_p99").filter(|_| p99) {
+            text += &format!(" / {}", seconds(p99));
+        }
     }
-    cell
+    text
 }
 
 fn watchers(data: &Data, figures: &mut Figures) -> Value {
@@ -346,57 +343,26 @@ fn watchers(data: &Data, figures: &mut Figures) -> Value {
         strategy_rank,
     );
     let noticing = (!latency.is_empty()).then(|| {
-        let series = strategies
-            .iter()
-            .map(|strategy| {
-                let values = patterns
-                    .iter()
-                    .map(|p| {
-                        data.value("watchers", p, strategy, "latency_p50")
-                            .map(|s| s * 1e9)
-                    })
-                    .collect();
-                Series::new(strategy.clone(), values)
-            })
-            .collect();
-        let figure = figures.draw(
-            "watcher_latency.svg",
-            &Chart {
-                title: "Update noticed: p50 latency per pattern and watcher".into(),
-                x_label: "update pattern".into(),
-                y_label: "commit to new config read (log scale)".into(),
-                categories: patterns.clone(),
-                series,
-                kind: Kind::Bars,
-                log_y: true,
-                format_y: nanos,
-            },
-        );
-        let mut header = vec!["watcher".to_owned()];
-        header.extend(
-            patterns
-                .iter()
-                .map(|p| format!("`{p}`: detected, p50 / p99")),
-        );
-        let rows = strategies
-            .iter()
-            .map(|s| {
-                let cells = patterns
-                    .iter()
-                    .map(|p| latency_cell(data, "watchers", p, s));
-                std::iter::once(format!("`{s}`")).chain(cells).collect()
-            })
-            .collect();
-        context! { figure, table => Table { header, rows } }
+        let series = strategies.iter().map(|s| {
+            let p50 = patterns.iter().map(|p| data.value("watchers", p, s, "latency_p50").map(|v| v * 1e9));
+            Series::new(s, p50.collect())
+        });
+        let mut table = Table::grid("watcher", &patterns, &strategies, |s, p| latency_cell(data, "watchers", p, s, true));
+        table.header[1..].iter_mut().for_each(|h| *h += ": detected, p50 / p99");
+        context! {
+            figure => figures.draw(
+                "watcher_latency.svg",
+                Chart::new(Kind::Bars, "Update noticed: p50 latency per pattern and watcher", "update pattern", "commit to new config read (log scale)")
+                    .over(&patterns, series.collect()),
+            ),
+            table,
+        }
     });
-
-    let reloads: Vec<_> = data.group("reload").collect();
-    let reload = (!reloads.is_empty()).then(|| Table {
-        header: vec!["config".into(), "reload".into()],
-        rows: reloads
-            .iter()
-            .map(|r| vec![format!("`{}`", r.scenario), nanos(r.value)])
-            .collect(),
+    let configs: Vec<String> = data.group("reload").map(|r| r.scenario.clone()).collect();
+    let reload = (!configs.is_empty()).then(|| {
+        Table::rows(&["config", "reload"], &configs, |c| {
+            vec![cell(data, "reload", c, "-", "ns_per_reload")]
+        })
     });
 
     let idle_strategies = ordered(
@@ -407,81 +373,47 @@ fn watchers(data: &Data, figures: &mut Figures) -> Value {
         strategy_rank,
     );
     let idle = (!idle_strategies.is_empty()).then(|| {
-        let value = |s: &str, metric| data.value("watchers", "idle", s, metric);
-        let figure = figures.draw(
-            "idle_cost.svg",
-            &Chart {
-                title: "Idle cost per watcher".into(),
-                x_label: "watcher".into(),
-                y_label: "per second idle (log scale)".into(),
-                categories: idle_strategies.clone(),
-                series: vec![
-                    Series::new(
-                        "wake-ups of the watcher's threads",
-                        idle_strategies
-                            .iter()
-                            .map(|s| value(s, "wakeups_per_s"))
-                            .collect(),
-                    ),
-                    Series::new(
-                        "process CPU, µs",
-                        idle_strategies
-                            .iter()
-                            .map(|s| value(s, "cpu_per_s").map(|v| v * 1e6))
-                            .collect(),
-                    ),
-                ],
-                kind: Kind::Bars,
-                log_y: true,
-                format_y: count,
-            },
-        );
-        let cell = |s: &str, metric| {
-            data.get("watchers", "idle", s, metric)
-                .map_or("–".into(), |r| in_unit(r.value, &r.unit))
+        let per_second = |metric, scale: f64| {
+            let values = idle_strategies.iter().map(|s| data.value("watchers", "idle", s, metric).map(|v| v * scale));
+            values.collect()
         };
-        let rows = idle_strategies
-            .iter()
-            .map(|s| {
-                let seconds = data
-                    .get("watchers", "idle", s, "threads")
-                    .map_or(0, |r| r.n);
-                vec![
-                    format!("`{s}`"),
-                    cell(s, "threads"),
-                    cell(s, "wakeups_per_s"),
-                    cell(s, "cpu_per_s"),
-                    format!("{seconds} s"),
-                ]
-            })
-            .collect();
-        let header = [
-            "watcher",
-            "threads",
-            "wake-ups",
-            "process CPU",
-            "measured over",
+        let series = vec![
+            Series::new("wake-ups of the watcher's threads", per_second("wakeups_per_s", 1.0)),
+            Series::new("process CPU, µs", per_second("cpu_per_s", 1e6)),
         ];
-        context! { figure, table => Table { header: header.map(String::from).into(), rows } }
+        let header = ["watcher", "threads", "wake-ups", "process CPU", "measured over"];
+        context! {
+            figure => figures.draw(
+                "idle_cost.svg",
+                Chart::new(Kind::Bars, "Idle cost per watcher", "watcher", "per second idle (log scale)")
+                    .over(&idle_strategies, series)
+                    .formatted(count),
+            ),
+            table => Table::rows(&header, &idle_strategies, |s| {
+                let mut cells: Vec<String> = ["threads", "wakeups_per_s", "cpu_per_s"].iter().map(|m| cell(data, "watchers", "idle", s, m)).collect();
+                cells.push(data.get("watchers", "idle", s, "threads").map_or("–".into(), |r| format!("{} s", r.n)));
+                cells
+            }),
+        }
     });
     context! { noticing, reload, idle }
 }
 
-const LOAD_MANAGERS: &[&str] = &["arcswap", "mutex", "rwlock", "channel", "watch"];
-
 fn load(data: &Data, figures: &mut Figures) -> Value {
+    let quiet = data
+        .group("load")
+        .filter(|r| r.scenario == "quiet")
+        .map(|r| r.subject.as_str());
     let managers = ordered(
-        data.group("load")
-            .filter(|r| r.scenario == "quiet")
-            .map(|r| r.subject.as_str()),
-        LOAD_MANAGERS,
+        quiet,
+        &["arcswap", "mutex", "rwlock", "channel", "watch"],
         |_| (),
     );
     if managers.is_empty() {
         return Value::UNDEFINED;
     }
-    let value = |scenario: &str, m: &str, metric| data.value("load", scenario, m, metric);
-    let series = |name: &str, scenario: &str, metric: &'static str| {
+    let value = |scenario: &str, m: &str, metric: &str| data.value("load", scenario, m, metric);
+    let series = |name: &str, scenario: &str, metric: &str| {
         Series::new(
             name,
             managers
@@ -492,47 +424,23 @@ fn load(data: &Data, figures: &mut Figures) -> Value {
     };
     let figure = figures.draw(
         "service_throughput.svg",
-        &Chart {
-            title: "Service throughput per manager".into(),
-            x_label: "manager".into(),
-            y_label: "requests per second".into(),
-            categories: managers.clone(),
-            series: vec![
+        Chart::new(
+            Kind::Bars,
+            "Service throughput per manager",
+            "manager",
+            "requests per second",
+        )
+        .over(
+            &managers,
+            vec![
                 series("axum floor", "quiet", "floor_requests_per_s"),
                 series("service, quiet", "quiet", "requests_per_s"),
                 series("service, reloading", "reloading", "requests_per_s"),
             ],
-            kind: Kind::Bars,
-            log_y: false,
-            format_y: count,
-        },
+        )
+        .linear()
+        .formatted(count),
     );
-    let cell = |scenario: &str, m: &str, metric| {
-        data.get("load", scenario, m, metric)
-            .map_or("–".into(), |r| in_unit(r.value, &r.unit))
-    };
-    let rows = managers
-        .iter()
-        .map(|m| {
-            let failed = ["quiet", "reloading"]
-                .iter()
-                .filter_map(|s| value(s, m, "non_2xx"))
-                .sum::<f64>();
-            let applied = data.get("load", "reloading", m, "reloads_applied");
-            vec![
-                format!("`{m}`"),
-                cell("quiet", m, "floor_requests_per_s"),
-                cell("quiet", m, "requests_per_s"),
-                cell("quiet", m, "ratio_to_floor"),
-                cell("reloading", m, "requests_per_s"),
-                value("reloading", m, "reload_cost")
-                    .map_or("–".into(), |v| format!("{:.1}%", 100.0 * v)),
-                applied.map_or("–".into(), |r| format!("{} of {}", r.value, r.n)),
-                count(failed),
-                cell("-", m, "peak_rss"),
-            ]
-        })
-        .collect();
     let header = [
         "manager",
         "floor req/s",
@@ -544,33 +452,36 @@ fn load(data: &Data, figures: &mut Figures) -> Value {
         "non-2xx",
         "peak RSS",
     ];
-    let latency = data
-        .group("load")
-        .find(|r| r.scenario == "reload_latency")
-        .map(|r| {
-            let m = r.subject.as_str();
-            context! {
-                manager => m, n => r.n,
-                p50 => value("reload_latency", m, "latency_p50"),
-                p99 => value("reload_latency", m, "latency_p99"),
-                max => value("reload_latency", m, "latency_max"),
-            }
-        });
-    let setup = data
-        .group("load")
-        .find_map(|r| r.provenance.get("setup").cloned());
+    let table = Table::rows(&header, &managers, |m| {
+        let failed: f64 = ["quiet", "reloading"]
+            .iter()
+            .filter_map(|s| value(s, m, "non_2xx"))
+            .sum();
+        let applied = data.get("load", "reloading", m, "reloads_applied");
+        vec![
+            cell(data, "load", "quiet", m, "floor_requests_per_s"),
+            cell(data, "load", "quiet", m, "requests_per_s"),
+            cell(data, "load", "quiet", m, "ratio_to_floor"),
+            cell(data, "load", "reloading", m, "requests_per_s"),
+            value("reloading", m, "reload_cost")
+                .map_or("–".into(), |v| format!("{:.1}%", 100.0 * v)),
+            applied.map_or("–".into(), |r| format!("{} of {}", r.value, r.n)),
+            count(failed),
+            cell(data, "load", "-", m, "peak_rss"),
+        ]
+    });
+    let latency = data.group("load").find(|r| r.scenario == "reload_latency").map(|r| {
+        let at = |metric| value("reload_latency", &r.subject, metric);
+        context! { manager => r.subject.clone(), n => r.n, p50 => at("latency_p50"), p99 => at("latency_p99"), max => at("latency_max") }
+    });
     context! {
-        figure, table => Table { header: header.map(String::from).into(), rows },
-        floor_rss => value("-", "floor", "peak_rss").map(crate::format::bytes),
-        latency, setup,
+        figure, table, latency,
+        floor_rss => value("-", "floor", "peak_rss").map(bytes),
+        setup => data.group("load").find_map(|r| r.provenance.get("setup").cloned()),
     }
 }
 
-/// The numbers the decision guide quotes; its sentences are the template's.
-fn guide(data: &Data) -> Value {
-    context! { manager => manager_claim(data), watchers => watcher_claims(data), service => service_claim(data) }
-}
-
+/// The numbers the decision guide quotes for the manager.
 fn manager_claim(data: &Data) -> Option<Value> {
     let reads: Vec<_> = data
         .group("managers")
@@ -582,42 +493,35 @@ fn manager_claim(data: &Data) -> Option<Value> {
         .filter(|s| !s.1)
         .map(|s| s.0)
         .max()?;
-    let scenario = format!("read_{readers}t");
+    let scenario = read_name((readers, false));
     let at = |subject: &str| data.value("managers", &scenario, subject, "ns_per_read");
     let best = reads
         .iter()
         .filter(|r| r.scenario == scenario && !is_reference(&r.subject))
         .min_by(|a, b| a.value.total_cmp(&b.value))?;
-    let others: Vec<Value> = [
-        "arcswap",
-        "mutex",
-        "rwlock",
-        "watch",
-        "channel",
-        "go_atomic_value",
-        "go_mutex",
-        "go_channel",
-    ]
-    .iter()
-    .filter(|name| **name != best.subject)
-    .filter_map(|name| Some(context! { name => *name, ns => at(name)? }))
-    .collect();
+    let others: Vec<Value> = MANAGERS[2..]
+        .iter()
+        .filter(|name| **name != best.subject && **name != "go_rwmutex")
+        .filter_map(|name| Some(context! { name => *name, ns => at(name)? }))
+        .collect();
+    // The fewest readers measured with a writer, beside the same without.
     let writer = reads
         .iter()
+        .filter(|r| r.subject == best.subject)
         .filter_map(|r| {
             read_scenario(&r.scenario)
-                .filter(|s| s.1 && r.subject == best.subject)
+                .filter(|s| s.1)
                 .map(|s| (s.0, r.value))
         })
         .min_by_key(|s| s.0)
-        .and_then(|(n, with)| {
+        .and_then(|(readers, with)| {
             let without = data.value(
                 "managers",
-                &format!("read_{n}t"),
+                &read_name((readers, false)),
                 &best.subject,
                 "ns_per_read",
             )?;
-            Some(context! { readers => n, with, without })
+            Some(context! { readers, with, without })
         });
     Some(context! {
         best => best.subject.clone(), ns => best.value, readers, floor => at("plain_arc"), others, writer,
@@ -625,50 +529,55 @@ fn manager_claim(data: &Data) -> Option<Value> {
     })
 }
 
-/// Strategies that detected every update of every pattern, fastest first by
-/// the median of their p50s over the patterns (one pattern's p50 moves with
-/// noise; four together do not), with their kubelet p50 and idle wake-ups.
-fn watcher_claims(data: &Data) -> Option<Value> {
+/// The event strategy and the slowest poll that detected every update of
+/// every pattern; the event one fastest by the median of its p50s over the
+/// patterns (one pattern's p50 moves with noise; four together do not).
+fn watcher_claims(data: &Data) -> Value {
     let detected: Vec<_> = data
         .group("watchers")
         .filter(|r| r.metric == "detected")
         .collect();
-    let strategies = ordered(
+    let complete: Vec<(String, f64)> = ordered(
         detected.iter().map(|r| r.subject.as_str()),
         &[],
         strategy_rank,
-    );
-    let mut complete: Vec<(String, f64)> = strategies
-        .into_iter()
-        .filter_map(|s| {
-            let rows: Vec<_> = detected.iter().filter(|r| r.subject == s).collect();
-            if !rows.iter().all(|r| r.value as u64 == r.n) {
-                return None;
-            }
-            let p50s = rows
-                .iter()
-                .filter_map(|r| data.value("watchers", &r.scenario, &s, "latency_p50"));
-            let typical = crate::data::median(p50s.collect())?;
-            Some((s, typical))
-        })
-        .collect();
-    complete.sort_by(|a, b| a.1.total_cmp(&b.1));
-    let describe = |name: &str| {
+    )
+    .into_iter()
+    .filter(|s| {
+        detected
+            .iter()
+            .filter(|r| &r.subject == s)
+            .all(|r| detected_all(r))
+    })
+    .filter_map(|s| {
+        let p50s = detected.iter().filter(|r| r.subject == s);
+        let typical = median(
+            p50s.filter_map(|r| data.value("watchers", &r.scenario, &s, "latency_p50"))
+                .collect(),
+        )?;
+        Some((s, typical))
+    })
+    .collect();
+    let describe = |(name, _): &(String, f64)| {
         context! {
             name,
             kubelet_p50 => data.value("watchers", "kubelet", name, "latency_p50"),
             wakeups => data.value("watchers", "idle", name, "wakeups_per_s"),
         }
     };
-    let event = complete.iter().find(|(s, _)| !s.starts_with("poll"));
+    let event = complete
+        .iter()
+        .filter(|(s, _)| !s.starts_with("poll"))
+        .min_by(|a, b| a.1.total_cmp(&b.1));
     // The slowest complete poll: the cheapest one that is still correct.
     let poll = complete
         .iter()
         .filter(|(s, _)| s.starts_with("poll"))
         .max_by_key(|(s, _)| strategy_rank(s));
-    Some(context! { event => event.map(|e| describe(&e.0)), poll => poll.map(|p| describe(&p.0)) })
+    context! { event => event.map(describe), poll => poll.map(describe) }
 }
 
+/// The slowest manager's share of the floor, and the others' range.
 fn service_claim(data: &Data) -> Option<Value> {
     let mut ratios: Vec<(String, f64)> = data
         .group("load")
