@@ -66,7 +66,10 @@ pub fn check_svg(svg: &str) -> Result<(), String> {
     let document = roxmltree::Document::parse(svg).map_err(|error| error.to_string())?;
     let root = document.root_element();
     if root.tag_name().name() != "svg" {
-        return Err(format!("the root is <{}>, not <svg>", root.tag_name().name()));
+        return Err(format!(
+            "the root is <{}>, not <svg>",
+            root.tag_name().name()
+        ));
     }
     if root.descendants().filter(|node| node.is_element()).count() < 3 {
         return Err("nothing drawn".into());
@@ -89,8 +92,16 @@ mod tests {
         assert!(check_svg("  ").is_err());
         assert!(check_svg("<svg><g></svg>").unwrap_err().contains("g"));
         assert!(check_svg("<svg><rect/><rect").is_err());
-        assert!(check_svg("<html><a/><b/><c/></html>").unwrap_err().contains("not <svg>"));
-        assert!(check_svg("<svg></svg>").unwrap_err().contains("nothing drawn"));
+        assert!(
+            check_svg("<html><a/><b/><c/></html>")
+                .unwrap_err()
+                .contains("not <svg>")
+        );
+        assert!(
+            check_svg("<svg></svg>")
+                .unwrap_err()
+                .contains("nothing drawn")
+        );
     }
 
     #[test]

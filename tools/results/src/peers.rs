@@ -114,8 +114,33 @@ pub fn section(data: &Data, figures: &mut Figures) -> Value {
         .iter()
         .flat_map(|r| r.provenance.iter().map(|(k, v)| format!("{k}: {v}")))
         .collect();
+    let glance_header = [
+        "peer",
+        "serves every update pattern",
+        "keeps the last good config on bad input",
+        "no torn reads",
+        "never serves a half-written config",
+    ];
+    let glance = Table::rows(&glance_header, &subjects, |s| {
+        let patterns = patterns
+            .iter()
+            .filter_map(|p| data.get(GROUP, p, s, "detected"));
+        let bad = bad_inputs
+            .iter()
+            .filter_map(|b| data.text(GROUP, b, s, "verdict"));
+        let none = |scenario, metric| {
+            data.get(GROUP, scenario, s, metric)
+                .map(|r| (r.value == 0.0, 1))
+        };
+        vec![
+            feature(patterns.map(|r| (detected_all(r), 1))),
+            feature(bad.map(|v| (v == "keeps-last-good", 1))),
+            feature(none("multi-key", "torn_reads").into_iter()),
+            feature(none("slow-in-place", "half_written_served").into_iter()),
+        ]
+    });
     context! {
-        figure, missing,
+        figure, missing, glance,
         matrix => Table::grid("peer", &patterns, &subjects, |s, p| latency_cell(data, GROUP, p, s, false)),
         bad => Table::grid("peer", &bad_inputs, &subjects, |s, b| bad_cell(data, b, s)),
         reads => Table::rows(&reads_header, &subjects, |s| {
@@ -127,6 +152,20 @@ pub fn section(data: &Data, figures: &mut Figures) -> Value {
         }),
         summaries => subjects.iter().map(|s| summary(data, s, &patterns, &bad_inputs)).collect::<Vec<_>>(),
         provenance => provenance.into_iter().take(12).collect::<Vec<_>>(),
+    }
+}
+
+/// `✓ measured`, `✗ 3 of 9, measured`, `– not measured`, from one
+/// `(passed, counted)` per case.
+fn feature(cases: impl Iterator<Item = (bool, u32)>) -> String {
+    let (passed, total) = cases.fold((0, 0), |(passed, total), (ok, one)| {
+        (passed + u32::from(ok), total + one)
+    });
+    match total {
+        0 => "– not measured".into(),
+        _ if passed == total => "✓ measured".into(),
+        _ if total == 1 => "✗ measured".into(),
+        _ => format!("✗ {passed} of {total}, measured"),
     }
 }
 

@@ -111,6 +111,9 @@ fn the_peer_matrix_lists_every_peer_in_a_stable_order() {
         peers.contains("13.6 MiB | go1.19.8, fsnotify v1.4.9, yaml.v2 |"),
         "{peers}"
     );
+    // At a glance: every cell says it was measured, or that it was not.
+    let seed = "| `seed` | ✗ 6 of 9, measured | ✗ 0 of 6, measured | ✓ measured | ✗ measured |";
+    assert!(peers.contains(seed), "{peers}");
 }
 
 #[test]
@@ -210,6 +213,9 @@ fn a_dead_peer_and_an_unknown_pattern_still_render_after_the_known_ones() {
         peers.contains("| `crashes-at-once` | dies; no recovery | – |"),
         "{peers}"
     );
+    let glance =
+        "| `crashes-at-once` | ✗ 0 of 2, measured | ✗ measured | – not measured | – not measured |";
+    assert!(peers.contains(glance), "{peers}");
     assert!(
         peers.contains(
             "Kept the last good config on 0 of 1 bad inputs; dies on `bad-invalid-yaml`."
