@@ -10,7 +10,7 @@
 //!
 //! ```text
 //! cargo run --release -p benches --bin load                     # every manager, 3 pairs of 10 s runs (~15 min)
-//! cargo run --release -p benches --bin load -- --quick          # arcswap, 1 pair of 1 s runs
+//! cargo run -p benches --bin load -- --quick                    # arcswap, 1 pair of 1 s runs, debug builds
 //! cargo run --release -p benches --bin load -- --managers arcswap,mutex --pairs 5
 //! ```
 
@@ -31,7 +31,9 @@ struct Args {
     /// The JSON-lines file to append the records to.
     #[arg(long, default_value = "target/records/load.jsonl")]
     out: PathBuf,
-    /// One manager, one pair of 1 s runs, 20 latency updates: checks the pipeline.
+    /// One manager, one pair of 1 s runs, 20 latency updates, debug builds
+    /// (those `cargo test --workspace --all-features` left): checks the
+    /// pipeline, not the speed.
     #[arg(long)]
     quick: bool,
     #[arg(
@@ -77,7 +79,7 @@ fn main() {
 }
 
 fn run(args: &Args) -> Result<(), String> {
-    let binaries = build()?;
+    let binaries = build(if args.quick { "dev" } else { "release" })?;
     let work = tempfile::tempdir().map_err(|error| format!("temporary directory: {error}"))?;
     let mount = work.path().join("mount");
     let script = work.path().join("summary.lua");
@@ -182,15 +184,24 @@ fn run(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
-/// `cargo build --release` of the service (inotify and every manager, chosen
-/// with `--manager`) and the two examples, in the invoking target directory.
-fn build() -> Result<Binaries, String> {
+/// Builds the service (every manager and watcher, chosen with `--manager`
+/// and `--watcher`: the build the test suite makes too) and the two
+/// examples with cargo `profile`, in the invoking target directory.
+fn build(profile: &str) -> Result<Binaries, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    eprintln!("building the service, the floor and the writer (release) ...");
+    eprintln!("building the service, the floor and the writer ({profile}) ...");
     let output = Command::new(cargo)
-        .args(["build", "--release", "-p", "service", "--bin", "service"])
+        .args([
+            "build",
+            "--profile",
+            profile,
+            "-p",
+            "service",
+            "--all-features",
+            "--bin",
+            "service",
+        ])
         .args(["--example", "floor", "--example", "load_writer"])
-        .args(["--features", "inotify,arcswap,mutex,rwlock,channel,watch"])
         .arg("--message-format=json-render-diagnostics")
         .stderr(Stdio::inherit())
         .output()

@@ -55,10 +55,10 @@ pub fn run_all(layout: &Layout, quick: bool, command: &str) -> Result<Vec<String
     let quick_flag: &[&str] = if quick { &["--quick"] } else { &[] };
     for part in crate::report::PARTS {
         let out = layout.part(part);
-        if let Err(error) = fs::remove_file(&out) {
-            if error.kind() != std::io::ErrorKind::NotFound {
-                return Err(format!("{}: {error}", out.display()));
-            }
+        if let Err(error) = fs::remove_file(&out)
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(format!("{}: {error}", out.display()));
         }
         let prepared = match part {
             "managers" | "watchers" => bench(layout, &executables, part, quick),
@@ -66,6 +66,8 @@ pub fn run_all(layout: &Layout, quick: bool, command: &str) -> Result<Vec<String
             "load" if !on_path("wrk") => Err(
                 "`wrk` is not installed (`apt-get install wrk`), so the service was not load-tested.".into(),
             ),
+            // Quick: debug builds, as the test suite left them.
+            "load" if quick => Ok(cargo_run(layout, &["-p", "benches", "--bin", "load", "--"], &out, quick_flag)),
             "load" => Ok(cargo_run(layout, &["--release", "-p", "benches", "--bin", "load", "--"], &out, quick_flag)),
             "peers" if !has_package(layout, "peers") => Err(
                 "package `peers` (the peer harness, benches/peers) is not in this workspace, so no peer was run.".into(),
