@@ -82,6 +82,7 @@ fn all(quick: bool, from_saved: bool, keep: bool) -> Result<ExitCode, String> {
         .map_or_else(|| workspace.join("target"), PathBuf::from);
     let scratch = tempfile::Builder::new()
         .prefix("results-quick")
+        .keep(keep)
         .tempdir()
         .map_err(|error| format!("temporary directory: {error}"))?;
     let (records, docs) = if quick {
@@ -127,7 +128,7 @@ fn all(quick: bool, from_saved: bool, keep: bool) -> Result<ExitCode, String> {
 
     problems.extend(check::check_output(&docs));
     if keep {
-        eprintln!("kept {}", scratch.keep().display());
+        eprintln!("kept {}", scratch.path().display());
     }
     Ok(report_problems(&problems))
 }

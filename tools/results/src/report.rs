@@ -147,6 +147,7 @@ pub fn render(data: &Data) -> Result<Report, minijinja::Error> {
     env.add_filter("ns", nanos);
     env.add_filter("secs", seconds);
     env.add_filter("sig", significant);
+    env.add_filter("fixed2", |value: f64| format!("{value:.2}"));
     env.add_function("ratio", ratio);
     env.add_template("results.md", TEMPLATE)?;
     let markdown = env.get_template("results.md")?.render(context)?;

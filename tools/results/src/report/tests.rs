@@ -353,3 +353,24 @@ fn read_scenarios_are_parsed_from_their_names() {
     assert_eq!(read_scenario("publish"), None);
     assert_eq!(readers_label((1, true)), "1 reader + writer");
 }
+
+#[test]
+fn any_one_subject_alone_renders() {
+    // A quick run measures one manager under load; a filtered bench run, a
+    // few ids: whatever subset of the records there is, the page renders.
+    let all = all_fixtures();
+    let mut subjects: Vec<(String, String)> = all
+        .iter()
+        .map(|r| (r.group.clone(), r.subject.clone()))
+        .collect();
+    subjects.dedup();
+    for (group, subject) in subjects {
+        let alone = all
+            .iter()
+            .filter(|r| r.group == group && r.subject == subject)
+            .cloned();
+        if let Err(error) = render(&Data::new(alone)) {
+            panic!("{group}/*/{subject} alone: {error:#}");
+        }
+    }
+}
