@@ -82,7 +82,7 @@ fn all(quick: bool, from_saved: bool, keep: bool) -> Result<ExitCode, String> {
         .map_or_else(|| workspace.join("target"), PathBuf::from);
     let scratch = tempfile::Builder::new()
         .prefix("results-quick")
-        .keep(keep)
+        .disable_cleanup(keep)
         .tempdir()
         .map_err(|error| format!("temporary directory: {error}"))?;
     let (records, docs) = if quick {

@@ -126,8 +126,14 @@ pub fn render(data: &Data) -> Result<Report, minijinja::Error> {
             .into_iter()
             .filter_map(|fact| Some((fact, data.text("results", "-", "machine", fact)?.to_owned())))
             .collect();
+    // Busy: more runnable work than cores over the last minute.
+    let load_1m: Option<f64> = machine
+        .get("load")
+        .and_then(|load| load.split(' ').next()?.parse().ok());
+    let cores: Option<f64> = machine.get("cores").and_then(|cores| cores.parse().ok());
+    let busy = matches!((load_1m, cores), (Some(load), Some(cores)) if load > cores);
     let context = context! {
-        quick => machine.contains_key("quick"), machine, parts,
+        quick => machine.contains_key("quick"), machine => context! { busy, ..Value::from(machine) }, parts,
         managers => managers(data, &mut figures),
         watchers => watchers(data, &mut figures),
         load => load(data, &mut figures),

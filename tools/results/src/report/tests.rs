@@ -1,7 +1,8 @@
-//! The renderer on fixtures: `tests/fixtures/bench-sample.jsonl` (records of
-//! a quick run of every bench) and `tests/fixtures/peers-sample.jsonl` (a
-//! peer harness's records, with made-up but realistic values: the harness is
-//! built on another branch).
+//! The renderer on fixtures: `tests/fixtures/quick-run.jsonl` (the records
+//! of a real `all --quick`, the peer harness absent), `bench-sample.jsonl`
+//! (every bench's records, with the figures of an earlier full run) and
+//! `peers-sample.jsonl` (a peer harness's records, with made-up but
+//! realistic values: the harness is built on another branch).
 
 use std::path::Path;
 
@@ -75,6 +76,26 @@ fn every_fixture_renders_a_complete_report() {
         report.markdown
     );
     assert_eq!(report.figures.len(), 7);
+}
+
+#[test]
+fn a_real_quick_run_renders_a_complete_report() {
+    let report = render_records(fixture("quick-run.jsonl"));
+    assert_eq!(
+        written(&report),
+        Vec::<String>::new(),
+        "{}",
+        report.markdown
+    );
+    assert!(report.markdown.contains("> **Quick mode**"));
+    assert!(report.markdown.contains("**Skipped:** package `peers`"));
+    // Its load average (4.23) was above its 2 cores: the page says so.
+    assert!(report.markdown.contains("busier than its 2 cores"));
+    let quiet = render_records(fixture("bench-sample.jsonl")).markdown;
+    assert!(
+        !quiet.contains("busier than"),
+        "load average 1.40 on 2 cores is not busy"
+    );
 }
 
 #[test]
