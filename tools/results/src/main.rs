@@ -118,6 +118,18 @@ fn all(quick: bool, from_saved: bool, keep: bool) -> Result<ExitCode, String> {
     for (name, svg) in &report.figures {
         fs::write(img.join(name), svg).map_err(|error| format!("{name}: {error}"))?;
     }
+    // A figure not drawn this time (a section without records) must not
+    // survive from an earlier run.
+    let drawn: Vec<&str> = report
+        .figures
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect();
+    for name in report::SECTIONS.iter().flat_map(|(_, figures)| *figures) {
+        if !drawn.contains(name) {
+            let _ = fs::remove_file(img.join(name));
+        }
+    }
     fs::write(docs.join("results.md"), &report.markdown)
         .map_err(|error| format!("results.md: {error}"))?;
     eprintln!(
