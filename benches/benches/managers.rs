@@ -4,10 +4,13 @@
 //! ```text
 //! cargo bench -p benches --bench managers                  # everything, a few minutes
 //! cargo bench -p benches --bench managers -- managers/read_ # the read scenarios only
-//! benches/compare.sh                                        # reads, beside the Go seed's
 //! ```
 //!
-//! Ids are `managers/<scenario>/<impl>`:
+//! After criterion has run, the bench appends one record per id it measured
+//! (criterion's median; `ns_per_read` or `ns_per_publish`) to
+//! `target/records/managers.jsonl` (`BENCH_RECORDS` overrides; see
+//! `benches::output`). The Go side (`benches/go`) writes the same records
+//! for Go's managers. Ids are `managers/<scenario>/<impl>`:
 //!
 //! | scenario | what runs |
 //! |---|---|
@@ -33,8 +36,9 @@
 use std::time::Duration;
 
 use benches::manager_scenarios::{Cached, Managed, PlainArc, Subject, time_publishes, time_reads};
+use benches::output::{self, CriterionRun};
 use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion};
 use managers::{ArcSwapManager, ChannelManager, MutexManager, RwLockManager, WatchManager};
 
 /// (scenario, reader threads, with a 1 kHz writer)
@@ -76,14 +80,26 @@ fn managers(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group! {
-    name = benches;
+fn main() {
+    let run = CriterionRun::start();
     // Short runs: 33 benchmarks should finish in a few minutes on a shared
     // machine; fewer samples also mean fewer thread start-ups per benchmark.
-    config = Criterion::default()
+    let mut criterion = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(2))
-        .sample_size(30);
-    targets = managers
+        .sample_size(30)
+        .output_directory(run.dir())
+        .configure_from_args();
+    managers(&mut criterion);
+    criterion.final_summary();
+    let records = run
+        .records(|scenario| {
+            if scenario == "publish" {
+                "ns_per_publish"
+            } else {
+                "ns_per_read"
+            }
+        })
+        .expect("criterion's estimates of this run");
+    output::write("managers", &records);
 }
-criterion_main!(benches);

@@ -5,16 +5,16 @@
 //! - `latency`: from the commit of an update (the kubelet's `..data` rename,
 //!   or the pattern's final write/rename) to the new config being returned by
 //!   a manager read, per pattern x strategy: ids `watchers/<pattern>/<strategy>`.
-//!   `seed` is the 2016 demo's design as a baseline: the resolved file watched,
-//!   a flag set by its events, checked by a 1 s ticker.
+//!   The 2016 seed's design is measured by the real seed, built from its Go
+//!   code, in the peer harness (`benches/peers`), not re-created here.
 //! - `idle`: CPU time and wake-ups of each strategy over an idle period:
-//!   ids `idle/<strategy>`.
+//!   ids `watchers/idle/<strategy>`.
 //! - `reload`: criterion, read + parse + validate + hash + publish of one
 //!   config: ids `reload/size_1k` ... `reload/keys_100`.
 //!
-//! Latency and idle results are printed and saved as JSON under
-//! `target/watchers-bench/<id>.json` (nanoseconds); reload results are
-//! criterion's, under `target/criterion/reload/`.
+//! Every result is printed and appended as records (the names are in the
+//! `records` crate's docs) to `target/records/watchers.jsonl`
+//! (`BENCH_RECORDS` overrides; see `benches::output`).
 //!
 //! ```text
 //! cargo bench --bench watchers                        # everything (about 7 minutes on 2 cores)
@@ -28,16 +28,16 @@ use std::hash::{BuildHasher, RandomState};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use benches::output::{self, CriterionRun};
 use benches::watchers_bench::{
-    BenchConfig, EveryKey, IdleResult, LatencyResult, Usage, config_yaml, human, save, scratch_root,
+    BenchConfig, EveryKey, IdleResult, LatencyResult, Usage, config_yaml, human, scratch_root,
 };
 use criterion::Criterion;
 use managers::{ArcSwapManager, ConfigManager};
+use records::Record;
 use watchers::testing::{KubeletVolume, rename_replace, symlink_swap, write_in_place};
 use watchers::{
     ConfigSource, Decode, InotifyWatcher, Loaded, NoObserver, NotifyWatcher, PollWatcher, Strategy,
@@ -48,20 +48,28 @@ type Manager = ArcSwapManager<Loaded<BenchConfig>>;
 
 fn main() {
     let settings = Settings::from_env();
+    let mut records = Vec::new();
     if settings.runs("latency") {
-        latency(&settings);
+        records.extend(latency(&settings));
     }
     if settings.runs("idle") {
-        idle(&settings);
+        records.extend(idle(&settings));
     }
     if settings.runs("reload") {
+        let run = CriterionRun::start();
         let mut criterion = Criterion::default()
             .warm_up_time(Duration::from_secs(1))
             .measurement_time(Duration::from_secs(3))
+            .output_directory(run.dir())
             .configure_from_args();
         reload(&mut criterion);
         criterion.final_summary();
+        records.extend(
+            run.records(|_| "ns_per_reload")
+                .expect("criterion's estimates of this run"),
+        );
     }
+    output::write("watchers", &records);
 }
 
 /// What to run, from the environment and the command line.
@@ -71,7 +79,7 @@ struct Settings {
     filter: Option<String>,
     /// Updates per latency row for the event strategies and fast polls.
     updates: usize,
-    /// Updates per row when each one takes up to a second (poll_1s, seed).
+    /// Updates per row when each one takes up to a second (poll_1s).
     slow_updates: usize,
     idle: Duration,
 }
@@ -202,12 +210,8 @@ fn message_yaml(n: usize) -> String {
 #[derive(Clone, Copy)]
 enum Watcher {
     Notify,
-    Inotify {
-        resync: Option<Duration>,
-    },
+    Inotify { resync: Option<Duration> },
     Poll(Duration),
-    /// The seed's design (see [`Seed`]).
-    Seed,
 }
 
 impl Watcher {
@@ -219,7 +223,6 @@ impl Watcher {
                 resync: Some(every),
             } => format!("inotify_resync_{}", humantime(every)),
             Self::Poll(interval) => format!("poll_{}", humantime(interval)),
-            Self::Seed => "seed".into(),
         }
     }
 
@@ -228,7 +231,6 @@ impl Watcher {
         match self {
             Self::Notify | Self::Inotify { .. } => Duration::from_secs(2),
             Self::Poll(interval) => interval * 2 + Duration::from_secs(1),
-            Self::Seed => Duration::from_millis(2500),
         }
     }
 
@@ -238,7 +240,6 @@ impl Watcher {
         match self {
             Self::Notify | Self::Inotify { .. } => Duration::from_millis(1),
             Self::Poll(interval) => interval,
-            Self::Seed => SEED_TICK,
         }
     }
 
@@ -260,7 +261,6 @@ impl Watcher {
                 start_watch::<InotifyWatcher>(source, options(resync, default_poll))
             }
             Self::Poll(interval) => start_watch::<PollWatcher>(source, options(None, interval)),
-            Self::Seed => Seed::start(source),
         }
     }
 }
@@ -293,71 +293,6 @@ fn start_watch<S: Strategy>(source: ConfigSource, options: WatchOptions) -> Runn
     }
 }
 
-/// The seed's tick: its event flag is checked once a second.
-const SEED_TICK: Duration = Duration::from_secs(1);
-
-/// The 2016 demo's design, in a few lines, as the baseline: the config path
-/// is resolved once and that file watched (fsnotify on a symlink watches its
-/// target); any event sets a flag; a 1 s ticker reloads when the flag is set.
-/// After a kubelet update or a rename-replace the watched inode is deleted,
-/// so every later update is missed; a symlink swap is never seen.
-struct Seed {
-    _watcher: notify::RecommendedWatcher,
-    stop: Option<mpsc::Sender<()>>,
-    ticker: Option<thread::JoinHandle<()>>,
-}
-
-impl Seed {
-    fn start(source: ConfigSource) -> Running {
-        use notify::Watcher as _;
-        let decode = YamlFile::<BenchConfig>::new();
-        let initial = watchers::load(&source, &decode, 16 << 20).expect("seed: initial config");
-        let manager = Arc::new(Manager::new(initial));
-
-        let changed = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&changed);
-        let mut watcher =
-            notify::recommended_watcher(move |_event| flag.store(true, Ordering::Relaxed))
-                .expect("seed: watcher");
-        let resolved =
-            fs::canonicalize(source.primary_path()).expect("seed: resolve the config path");
-        watcher
-            .watch(&resolved, notify::RecursiveMode::NonRecursive)
-            .expect("seed: watch");
-
-        let (stop, stopped) = mpsc::channel::<()>();
-        let publisher = Arc::clone(&manager);
-        let ticker = thread::spawn(move || {
-            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(SEED_TICK) {
-                if changed.swap(false, Ordering::Relaxed) {
-                    // The seed exits on a bad config; here it only keeps the old one.
-                    if let Ok(loaded) = watchers::load(&source, &decode, 16 << 20) {
-                        publisher.publish(loaded);
-                    }
-                }
-            }
-        });
-        let seed = Self {
-            _watcher: watcher,
-            stop: Some(stop),
-            ticker: Some(ticker),
-        };
-        Running {
-            manager,
-            _watch: Box::new(seed),
-        }
-    }
-}
-
-impl Drop for Seed {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(ticker) = self.ticker.take() {
-            let _ = ticker.join();
-        }
-    }
-}
-
 /// A random duration in `[0, upper)`.
 fn random_below(upper: Duration) -> Duration {
     let fraction = RandomState::new().hash_one(Instant::now()) as f64 / u64::MAX as f64;
@@ -371,7 +306,7 @@ fn scratch_dir() -> tempfile::TempDir {
         .expect("scratch directory")
 }
 
-fn latency(settings: &Settings) {
+fn latency(settings: &Settings) -> Vec<Record> {
     let ms = Duration::from_millis;
     let watchers = [
         Watcher::Notify,
@@ -379,8 +314,8 @@ fn latency(settings: &Settings) {
         Watcher::Poll(ms(10)),
         Watcher::Poll(ms(100)),
         Watcher::Poll(ms(1000)),
-        Watcher::Seed,
     ];
+    let mut records = Vec::new();
     println!(
         "\nlatency: commit -> new config read from the manager (scratch dirs in {})",
         scratch_root().display()
@@ -400,21 +335,15 @@ fn latency(settings: &Settings) {
             } else {
                 settings.updates
             };
-            let result = measure_latency(id, pattern, watcher, updates);
+            let result = measure_latency(pattern, watcher, updates);
             println!("{}", result.row());
-            if let Err(error) = save(&result.id, &result.json()) {
-                eprintln!("cannot save {}: {error}", result.id);
-            }
+            records.extend(result.records());
         }
     }
+    records
 }
 
-fn measure_latency(
-    id: String,
-    pattern: Pattern,
-    watcher: Watcher,
-    updates: usize,
-) -> LatencyResult {
+fn measure_latency(pattern: Pattern, watcher: Watcher, updates: usize) -> LatencyResult {
     let dir = scratch_dir();
     let source = pattern.prepare(dir.path()).expect("initial config");
     let running = watcher.start(source);
@@ -443,14 +372,14 @@ fn measure_latency(
         }
     }
     LatencyResult {
-        id,
+        pattern: pattern.name().to_owned(),
+        strategy: watcher.name(),
         attempted: updates,
         detected,
-        timeout,
     }
 }
 
-fn idle(settings: &Settings) {
+fn idle(settings: &Settings) -> Vec<Record> {
     let ms = Duration::from_millis;
     let watchers = [
         Watcher::Notify,
@@ -461,8 +390,8 @@ fn idle(settings: &Settings) {
         Watcher::Poll(ms(10)),
         Watcher::Poll(ms(100)),
         Watcher::Poll(ms(1000)),
-        Watcher::Seed,
     ];
+    let mut records = Vec::new();
     println!(
         "\nidle: {} with nothing changing (a kubelet volume; wake-ups = context switches)",
         human(settings.idle)
@@ -472,7 +401,7 @@ fn idle(settings: &Settings) {
         "id", "threads", "process CPU", "wake-ups", "watcher wake-ups", "watcher CPU"
     );
     for watcher in watchers {
-        let id = format!("idle/{}", watcher.name());
+        let id = format!("watchers/idle/{}", watcher.name());
         if !settings.selects(&id) {
             continue;
         }
@@ -487,12 +416,12 @@ fn idle(settings: &Settings) {
         thread::sleep(settings.idle);
         let end = Usage::now().expect("usage");
         drop(running);
-        let result = IdleResult::between(id, &before_start, &start, &end, settings.idle);
+        let result =
+            IdleResult::between(watcher.name(), &before_start, &start, &end, settings.idle);
         println!("{}", result.row());
-        if let Err(error) = save(&result.id, &result.json()) {
-            eprintln!("cannot save {}: {error}", result.id);
-        }
+        records.extend(result.records());
     }
+    records
 }
 
 /// One reload as the watchers do it (`watchers::load`: read every key under

@@ -3,20 +3,36 @@
 // two standard-library alternatives (sync.RWMutex, sync/atomic.Value), read
 // in the same scenarios as the Rust bench (benches/benches/managers.rs).
 //
-//	go test -run '^$' -bench . -benchtime 1s
+//	go test -run '^$' -bench . -benchtime 1s                              # go's own report
+//	go test -run '^TestRecords$' -records out.jsonl -repeats 3 -benchtime 1s  # the workspace's records
 //
 // Each benchmark reports ns/read: wall time / (goroutines x reads per
 // goroutine), the wall time running from the release of all readers to the
 // last one finishing, the same aggregate as the Rust side. GOMAXPROCS is left
 // at its default (every core); the goroutine count is explicit.
+//
+// With -records, TestRecords runs every benchmark -repeats times and appends
+// one record per scenario and manager (the median) to that file, as JSON
+// lines with the fields of the Rust `records` crate: group "managers",
+// scenario as in the Rust bench, subject "go_<manager>", metric "ns_per_read".
 package configbench
 
 import (
+	"encoding/json"
+	"flag"
 	"fmt"
+	"os"
+	"runtime"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+)
+
+var (
+	recordsPath = flag.String("records", "", "append the benchmarks' results as JSON-lines records to this file")
+	repeats     = flag.Int("repeats", 3, "with -records: runs of each benchmark; the record is their median")
 )
 
 // Config is the seed's config: one message.
@@ -162,9 +178,11 @@ var scenarios = []struct {
 	writer     bool
 }{
 	{"read_1t", 1, false},
+	{"read_1t_writer", 1, true},
 	{"read_2t", 2, false},
 	{"read_2t_writer", 2, true},
 	{"read_8t", 8, false},
+	{"read_8t_writer", 8, true},
 }
 
 // sink keeps every read's result alive, so no read can be optimised away.
@@ -214,21 +232,74 @@ func writeEveryMillisecond(m ConfigManager, stop <-chan struct{}, stopped chan<-
 	}
 }
 
+// benchmark is one scenario with one manager, reporting ns/read.
+func benchmark(goroutines int, writer bool, newManager func() ConfigManager) func(*testing.B) {
+	return func(b *testing.B) {
+		m := newManager()
+		defer m.Close()
+		if writer {
+			stop, stopped := make(chan struct{}), make(chan struct{})
+			go writeEveryMillisecond(m, stop, stopped)
+			defer func() { close(stop); <-stopped }()
+		}
+		took := readAll(b, m, goroutines)
+		b.ReportMetric(float64(took.Nanoseconds())/float64(goroutines*b.N), "ns/read")
+	}
+}
+
 func BenchmarkManagers(b *testing.B) {
 	for _, s := range scenarios {
 		for _, mk := range managers {
-			s, mk := s, mk
-			b.Run(s.name+"/"+mk.name, func(b *testing.B) {
-				m := mk.make()
-				defer m.Close()
-				if s.writer {
-					stop, stopped := make(chan struct{}), make(chan struct{})
-					go writeEveryMillisecond(m, stop, stopped)
-					defer func() { close(stop); <-stopped }()
-				}
-				took := readAll(b, m, s.goroutines)
-				b.ReportMetric(float64(took.Nanoseconds())/float64(s.goroutines*b.N), "ns/read")
-			})
+			b.Run(s.name+"/"+mk.name, benchmark(s.goroutines, s.writer, mk.make))
+		}
+	}
+}
+
+// Record is one line of the workspace's record format (benches/records).
+type Record struct {
+	Group      string            `json:"group"`
+	Scenario   string            `json:"scenario"`
+	Subject    string            `json:"subject"`
+	Metric     string            `json:"metric"`
+	Value      float64           `json:"value"`
+	Unit       string            `json:"unit"`
+	N          uint64            `json:"n"`
+	Provenance map[string]string `json:"provenance,omitempty"`
+}
+
+// TestRecords writes the benchmarks' records when -records is given.
+func TestRecords(t *testing.T) {
+	if *recordsPath == "" {
+		t.Skip("no -records file given")
+	}
+	file, err := os.OpenFile(*recordsPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	encoder := json.NewEncoder(file)
+	provenance := map[string]string{
+		"source":    fmt.Sprintf("median of %d testing.Benchmark runs", *repeats),
+		"version":   runtime.Version(),
+		"benchtime": flag.Lookup("test.benchtime").Value.String(),
+	}
+	for _, s := range scenarios {
+		for _, mk := range managers {
+			var runs []float64
+			for i := 0; i < *repeats; i++ {
+				result := testing.Benchmark(benchmark(s.goroutines, s.writer, mk.make))
+				runs = append(runs, result.Extra["ns/read"])
+			}
+			sort.Float64s(runs)
+			median := runs[len(runs)/2]
+			if len(runs)%2 == 0 {
+				median = (runs[len(runs)/2-1] + median) / 2
+			}
+			fmt.Fprintf(os.Stderr, "managers/%s/go_%s: %.3g ns/read\n", s.name, mk.name, median)
+			record := Record{"managers", s.name, "go_" + mk.name, "ns_per_read", median, "ns", uint64(len(runs)), provenance}
+			if err := encoder.Encode(record); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }

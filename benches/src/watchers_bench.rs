@@ -1,6 +1,6 @@
 //! What the `watchers` bench measures with and writes out: the config it
-//! reloads, latency percentiles, the process's CPU time and wake-ups, and
-//! JSON result files a results tool reads from `target/watchers-bench/`.
+//! reloads, latency percentiles, the process's CPU time and wake-ups, each
+//! result as [`Record`]s (`benches::output` says where they go).
 
 use std::fmt::Write as _;
 use std::fs;
@@ -8,6 +8,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use records::Record;
 use watchers::{Decode, DecodeError, Files, Validate};
 
 /// The config every watcher bench reloads: a message (what a service would
@@ -107,58 +108,58 @@ impl Percentiles {
 /// Updates applied in one latency run, and how many the watcher published.
 #[derive(Debug)]
 pub struct LatencyResult {
-    pub id: String,
+    pub pattern: String,
+    pub strategy: String,
     pub attempted: usize,
     /// Latency of each update that was published before its timeout.
     pub detected: Vec<Duration>,
-    pub timeout: Duration,
 }
 
 impl LatencyResult {
-    pub fn missed(&self) -> usize {
-        self.attempted - self.detected.len()
+    /// `watchers/<pattern>/<strategy>`.
+    pub fn id(&self) -> String {
+        format!("watchers/{}/{}", self.pattern, self.strategy)
     }
 
     /// One line of the printed table.
     pub fn row(&self) -> String {
         let detected = format!("{}/{}", self.detected.len(), self.attempted);
-        match Percentiles::of(&self.detected) {
-            Some(p) => format!(
-                "{:<40} {:>9} {:>12} {:>12} {:>12}",
-                self.id,
-                detected,
-                human(p.p50),
-                human(p.p99),
-                human(p.max)
-            ),
-            None => format!(
-                "{:<40} {:>9} {:>12} {:>12} {:>12}",
-                self.id, detected, "-", "-", "-"
-            ),
-        }
-    }
-
-    pub fn json(&self) -> String {
-        let stats = Percentiles::of(&self.detected).map_or_else(
-            || "\"p50_ns\": null, \"p99_ns\": null, \"max_ns\": null, \"mean_ns\": null".to_owned(),
-            |p| {
-                format!(
-                    "\"p50_ns\": {}, \"p99_ns\": {}, \"max_ns\": {}, \"mean_ns\": {}",
-                    p.p50.as_nanos(),
-                    p.p99.as_nanos(),
-                    p.max.as_nanos(),
-                    p.mean.as_nanos()
-                )
-            },
+        let [p50, p99, max] = Percentiles::of(&self.detected).map_or_else(
+            || ["-".into(), "-".into(), "-".into()],
+            |p| [human(p.p50), human(p.p99), human(p.max)],
         );
         format!(
-            "{{\"id\": \"{}\", \"attempted\": {}, \"detected\": {}, \"missed\": {}, \"timeout_ns\": {}, {stats}}}\n",
-            self.id,
-            self.attempted,
-            self.detected.len(),
-            self.missed(),
-            self.timeout.as_nanos()
+            "{:<40} {detected:>9} {p50:>12} {p99:>12} {max:>12}",
+            self.id()
         )
+    }
+
+    /// `detected` (of `n` attempted), and the latency percentiles of the
+    /// detected updates when there are any.
+    pub fn records(&self) -> Vec<Record> {
+        let record = |metric: &str, value: f64, unit: &str, n: usize| {
+            Record::new(
+                "watchers",
+                &self.pattern,
+                &self.strategy,
+                metric,
+                value,
+                unit,
+                n as u64,
+            )
+        };
+        let detected = self.detected.len();
+        let mut records = vec![record("detected", detected as f64, "count", self.attempted)];
+        if let Some(p) = Percentiles::of(&self.detected) {
+            for (metric, value) in [
+                ("latency_p50", p.p50),
+                ("latency_p99", p.p99),
+                ("latency_max", p.max),
+            ] {
+                records.push(record(metric, value.as_secs_f64(), "s", detected));
+            }
+        }
+        records
     }
 }
 
@@ -246,7 +247,7 @@ fn cpu_ticks(stat: &str) -> u64 {
 /// What a watcher cost while nothing changed.
 #[derive(Debug)]
 pub struct IdleResult {
-    pub id: String,
+    pub strategy: String,
     pub idle: Duration,
     pub process_cpu: Duration,
     pub process_switches: u64,
@@ -260,7 +261,7 @@ impl IdleResult {
     /// The difference between two samples; `before_start` tells which
     /// threads the watcher started.
     pub fn between(
-        id: String,
+        strategy: String,
         before_start: &Usage,
         start: &Usage,
         end: &Usage,
@@ -282,7 +283,7 @@ impl IdleResult {
             watcher_ticks += ticks_end - ticks_start;
         }
         Self {
-            id,
+            strategy,
             idle,
             process_cpu: end.process_cpu.saturating_sub(start.process_cpu),
             process_switches: end.process_switches - start.process_switches,
@@ -295,7 +296,7 @@ impl IdleResult {
     pub fn row(&self) -> String {
         format!(
             "{:<32} {:>8} {:>14} {:>10} {:>16} {:>16}",
-            self.id,
+            format!("watchers/idle/{}", self.strategy),
             self.watcher_threads,
             human(self.process_cpu),
             self.process_switches,
@@ -304,44 +305,25 @@ impl IdleResult {
         )
     }
 
-    pub fn json(&self) -> String {
-        format!(
-            "{{\"id\": \"{}\", \"idle_ns\": {}, \"process_cpu_ns\": {}, \"process_wakeups\": {}, \"watcher_threads\": {}, \
-             \"watcher_wakeups\": {}, \"watcher_cpu_ns\": {}}}\n",
-            self.id,
-            self.idle.as_nanos(),
-            self.process_cpu.as_nanos(),
-            self.process_switches,
-            self.watcher_threads,
-            self.watcher_switches,
-            self.watcher_cpu.as_nanos()
-        )
+    /// Per second idle: `wakeups_per_s` of the watcher's own threads and the
+    /// process's `cpu_per_s`; and the watcher's `threads`. `n` is the
+    /// seconds observed.
+    pub fn records(&self) -> Vec<Record> {
+        let seconds = self.idle.as_secs_f64();
+        let n = self.idle.as_secs().max(1);
+        let record = |metric: &str, value: f64, unit: &str| {
+            Record::new("watchers", "idle", &self.strategy, metric, value, unit, n)
+        };
+        vec![
+            record(
+                "wakeups_per_s",
+                self.watcher_switches as f64 / seconds,
+                "1/s",
+            ),
+            record("cpu_per_s", self.process_cpu.as_secs_f64() / seconds, "s/s"),
+            record("threads", self.watcher_threads as f64, "count"),
+        ]
     }
-}
-
-/// `target/watchers-bench`, found as criterion finds `target/criterion`:
-/// `CARGO_TARGET_DIR`, else three levels above the bench executable
-/// (`target/release/deps/watchers-…`).
-pub fn results_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .or_else(|| {
-            let exe = std::env::current_exe().ok()?;
-            Some(exe.parent()?.parent()?.parent()?.to_path_buf())
-        });
-    target
-        .unwrap_or_else(|| PathBuf::from("target"))
-        .join("watchers-bench")
-}
-
-/// Writes `json` to `<results_dir>/<id>.json` (the id's `/` become folders).
-pub fn save(id: &str, json: &str) -> io::Result<PathBuf> {
-    let path = results_dir().join(format!("{id}.json"));
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent)?;
-    }
-    fs::write(&path, json)?;
-    Ok(path)
 }
 
 /// `812µs`, `1.20ms`, `950ms`: three significant digits.
@@ -375,6 +357,38 @@ mod tests {
         assert_eq!(p.p99, Duration::from_micros(99));
         assert_eq!(p.max, Duration::from_micros(100));
         assert!(Percentiles::of(&[]).is_none());
+    }
+
+    #[test]
+    fn latency_records_say_what_was_detected_and_how_fast() {
+        let mut result = LatencyResult {
+            pattern: "kubelet".into(),
+            strategy: "inotify".into(),
+            attempted: 4,
+            detected: (1..=3).map(Duration::from_millis).collect(),
+        };
+        let records = result.records();
+        let metrics: Vec<(&str, f64, u64)> = records
+            .iter()
+            .map(|r| (r.metric.as_str(), r.value, r.n))
+            .collect();
+        assert_eq!(
+            metrics,
+            [
+                ("detected", 3.0, 4),
+                ("latency_p50", 0.002, 3),
+                ("latency_p99", 0.003, 3),
+                ("latency_max", 0.003, 3)
+            ]
+        );
+        assert!(
+            records.iter().all(|r| r.group == "watchers"
+                && r.scenario == "kubelet"
+                && r.subject == "inotify")
+        );
+        // Nothing detected: no latency to report, not a zero one.
+        result.detected.clear();
+        assert_eq!(result.records().len(), 1);
     }
 
     #[test]

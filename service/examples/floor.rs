@@ -1,10 +1,11 @@
 //! The floor of the load benchmark: the least an axum server can do to
 //! answer `GET /` from a config that can be swapped — an `ArcSwap` read and
 //! the body handed over without a copy. No logging, no metrics, no watcher.
-//! `benches/load/run.sh` compares the service with it.
+//! The load benchmark (`cargo run -p benches --bin load`) compares the
+//! service with it.
 //!
 //! ```text
-//! cargo run --release -p service --example floor -- 127.0.0.1:8081
+//! cargo run --release -p service --example floor -- 127.0.0.1:0   # prints the port it got
 //! ```
 
 use std::sync::Arc;

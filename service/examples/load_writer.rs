@@ -1,12 +1,13 @@
-//! The load benchmark's config writer (`benches/load/run.sh`): updates a
-//! ConfigMap-style volume exactly as the kubelet does
+//! The load benchmark's config writer (`cargo run -p benches --bin load`):
+//! updates a ConfigMap-style volume exactly as the kubelet does
 //! (`watchers::testing::KubeletVolume`), at a steady rate or one update at a
-//! time while measuring how long the service takes to serve it.
+//! time while measuring how long the service takes to serve it. Results are
+//! `records` lines on stdout (subject `-`: the load benchmark names it).
 //!
 //! ```text
 //! load_writer init    /tmp/mount                       # first projection of config.yaml
-//! load_writer write   /tmp/mount --rate 100 --seconds 12
-//! load_writer latency /tmp/mount --addr 127.0.0.1:18081 --updates 200
+//! load_writer write   /tmp/mount --rate 100 --seconds 12 --addr 127.0.0.1:40123
+//! load_writer latency /tmp/mount --addr 127.0.0.1:40123 --updates 200
 //! ```
 
 #[path = "../tests/common/http.rs"]
@@ -18,6 +19,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
+use records::Record;
 use watchers::testing::KubeletVolume;
 
 #[derive(Parser)]
@@ -30,13 +32,17 @@ struct Args {
 enum Command {
     /// Projects the first version of `config.yaml`.
     Init { mount: PathBuf },
-    /// Projects a new version `--rate` times a second for `--seconds`.
+    /// Projects a new version `--rate` times a second for `--seconds`; with
+    /// `--addr`, reports how many the service there applied (its
+    /// `config_reloads_total{result="success"}` before and after).
     Write {
         mount: PathBuf,
         #[arg(long, default_value_t = 100)]
         rate: u32,
         #[arg(long, default_value_t = 12)]
         seconds: u64,
+        #[arg(long)]
+        addr: Option<SocketAddr>,
     },
     /// Projects `--updates` versions one by one; for each, the time from the
     /// `..data` commit to the first `GET /` that serves it.
@@ -59,6 +65,20 @@ fn project(volume: &KubeletVolume, message: &str) -> std::io::Result<()> {
         .map(drop)
 }
 
+/// The service's count of applied reloads.
+fn reloads_applied(addr: SocketAddr) -> std::io::Result<f64> {
+    const SERIES: &str = "config_reloads_total{result=\"success\"} ";
+    let metrics = http::get(addr, "/metrics")?.text();
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(SERIES)?.trim().parse().ok())
+        .ok_or_else(|| std::io::Error::other("no config_reloads_total{result=\"success\"}"))
+}
+
+fn print(record: Record) {
+    println!("{}", record.to_line());
+}
+
 fn main() -> std::io::Result<()> {
     match Args::parse().command {
         Command::Init { mount } => project(&KubeletVolume::new(mount), &message("init", 0)),
@@ -66,7 +86,9 @@ fn main() -> std::io::Result<()> {
             mount,
             rate,
             seconds,
+            addr,
         } => {
+            let before = addr.map(reloads_applied).transpose()?;
             let volume = KubeletVolume::new(mount);
             let period = Duration::from_secs(1) / rate;
             let start = Instant::now();
@@ -81,10 +103,22 @@ fn main() -> std::io::Result<()> {
                     thread::sleep(wait);
                 }
             }
-            println!(
-                "wrote {written} updates in {:.1}s",
-                start.elapsed().as_secs_f64()
-            );
+            let took = start.elapsed().as_secs_f64();
+            if let (Some(addr), Some(before)) = (addr, before) {
+                // The last update's reload may still be in flight.
+                thread::sleep(Duration::from_millis(500));
+                let applied = reloads_applied(addr)? - before;
+                print(Record::new(
+                    "load",
+                    "reloading",
+                    "-",
+                    "reloads_applied",
+                    applied,
+                    "count",
+                    written,
+                ));
+            }
+            eprintln!("wrote {written} updates in {took:.1}s");
             Ok(())
         }
         Command::Latency {
@@ -114,15 +148,27 @@ fn main() -> std::io::Result<()> {
                 thread::sleep(Duration::from_millis(10));
             }
             took.sort();
-            let at = |quantile: f64| took[((took.len() - 1) as f64 * quantile).round() as usize];
-            println!(
-                "reload latency over {} updates: p50 {:?} p90 {:?} p99 {:?} max {:?}",
-                took.len(),
-                at(0.5),
-                at(0.9),
-                at(0.99),
-                took[took.len() - 1]
-            );
+            // Nearest rank, as the watchers bench computes its percentiles.
+            let at = |quantile: f64| {
+                let rank = (quantile * took.len() as f64).ceil() as usize;
+                took[rank.clamp(1, took.len()) - 1].as_secs_f64()
+            };
+            let n = took.len() as u64;
+            for (metric, quantile) in [
+                ("latency_p50", 0.5),
+                ("latency_p99", 0.99),
+                ("latency_max", 1.0),
+            ] {
+                print(Record::new(
+                    "load",
+                    "reload_latency",
+                    "-",
+                    metric,
+                    at(quantile),
+                    "s",
+                    n,
+                ));
+            }
             Ok(())
         }
     }

@@ -24,6 +24,35 @@
 //! Go writes the same lines with `encoding/json`; the field names above are
 //! the whole contract.
 //!
+//! # Names
+//!
+//! Every number of the workspace, as `group/scenario/subject` and its
+//! metrics. A name, once published, keeps its meaning; a new number gets a
+//! new name. `-` stands for "no scenario" (or "no subject").
+//!
+//! | group/scenario/subject | metric (unit; what `n` counts) | written by |
+//! |---|---|---|
+//! | `managers/read_<k>t[_writer]/<manager>` | `ns_per_read` (ns, aggregated over the k reader threads; criterion samples, or Go runs) | `cargo bench --bench managers`; `benches/go` (`go_<manager>`) |
+//! | `managers/publish/<manager>` | `ns_per_publish` (ns; samples) | `cargo bench --bench managers` |
+//! | `watchers/<pattern>/<strategy>` | `detected` (count; updates attempted), `latency_p50`, `latency_p99`, `latency_max` (s; updates detected) | `cargo bench --bench watchers` |
+//! | `watchers/idle/<strategy>` | `wakeups_per_s` (1/s, the watcher's own threads), `cpu_per_s` (s/s, the process), `threads` (count); `n`: seconds observed | `cargo bench --bench watchers` |
+//! | `reload/<config>/-` | `ns_per_reload` (ns; samples) | `cargo bench --bench watchers` |
+//! | `load/quiet/<manager>`, `load/reloading/<manager>` | `requests_per_s`, `floor_requests_per_s` (req/s, medians; pairs), `ratio_to_floor` (ratio; pairs), `non_2xx` (count; requests); reloading also `reload_cost` (ratio; pairs), `reloads_applied` (count; updates written) | `cargo run -p benches --bin load` |
+//! | `load/-/<manager>`, `load/-/floor` | `peak_rss` (bytes) | `cargo run -p benches --bin load` |
+//! | `load/reload_latency/<manager>` | `latency_p50`, `latency_p99`, `latency_max` (s; updates) | `cargo run -p benches --bin load` |
+//! | `peers/<pattern>/<peer>` | `detected` (count; attempted), `latency_p50`, `latency_p99` (s; absent when none detected); `multi-key`: `torn_reads` (count; reads); `slow-in-place`: `half_written_served` (count; rounds) | the peer harness (`benches/peers`) |
+//! | `peers/bad-<input>/<peer>` | `verdict` (text: `keeps-last-good`, `serves-garbage`, `dies`), `recovers` (1 or 0) | the peer harness |
+//! | `peers/idle/<peer>`, `peers/-/<peer>` | `wakeups_per_s`, `cpu_per_s`; `peak_rss` (bytes), `version` (text) | the peer harness |
+//! | `results/-/machine`, `results/<part>/-` | `cores`, `cpu`, `date`, `commit`, `command`, `load` (text); per part `command` or `skipped` (text: why) | `tools/results` |
+//!
+//! Patterns of the watchers bench: `kubelet`, `rename_replace`, `in_place`,
+//! `symlink_swap`; strategies: `inotify`, `notify`, `inotify_resync_1s`
+//! (idle only), `poll_<interval>`. Peer patterns: `kubelet-after`,
+//! `kubelet-before`, `multi-key`, `rename-replace`, `in-place`,
+//! `slow-in-place`, `symlink-swap`, `delete-recreate`, `dir-swap`; peers:
+//! `seed`, `viper`, `koanf`, `fsnotify-naive`, `hotswap-config`,
+//! `notify-debouncer-full`, and this service as `service-<watcher>`.
+//!
 //! ```
 //! let record = records::Record::new("watchers", "kubelet", "inotify", "latency_p50", 0.00011, "s", 200);
 //! let line = record.to_line();

@@ -60,6 +60,41 @@ pub struct Chart {
     pub format_y: fn(f64) -> String,
 }
 
+impl Chart {
+    /// A chart of times in nanoseconds on a log scale, to be given its data
+    /// with [`over`](Self::over).
+    pub fn new(kind: Kind, title: &str, x_label: &str, y_label: &str) -> Self {
+        Self {
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            categories: Vec::new(),
+            series: Vec::new(),
+            kind,
+            log_y: true,
+            format_y: crate::format::nanos,
+        }
+    }
+
+    pub fn over(mut self, categories: &[String], series: Vec<Series>) -> Self {
+        self.categories = categories.to_vec();
+        self.series = series;
+        self
+    }
+
+    /// y values formatted by `format_y`.
+    pub fn formatted(mut self, format_y: fn(f64) -> String) -> Self {
+        self.format_y = format_y;
+        self
+    }
+
+    /// A linear y axis from zero.
+    pub fn linear(mut self) -> Self {
+        self.log_y = false;
+        self
+    }
+}
+
 const HEIGHT: u32 = 500;
 /// The legend has its own column right of the plot, so it hides no data.
 const LEGEND_WIDTH: u32 = 230;

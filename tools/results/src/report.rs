@@ -1,63 +1,42 @@
-//! docs/results.md and its figures, from parsed results: one section per
-//! question, each with its figure(s), its table and the provenance line,
-//! under a decision guide whose every claim links the figure it rests on.
+//! docs/results.md and its figures, from records: this module turns the
+//! records into tables, figures and the few numbers the prose quotes; the
+//! prose itself is `templates/results.md.j2`.
 
-use std::collections::BTreeSet;
-use std::fmt::Write as _;
+use std::collections::BTreeMap;
 
-use crate::criterion::Measurement;
-use crate::format::{count, nanos, ratio, significant};
-use crate::load_results::LoadResults;
-use crate::managers_results::{Cost, Scenario, is_reference};
+use minijinja::syntax::SyntaxConfig;
+use minijinja::value::Serde;
+use minijinja::{Environment, UndefinedBehavior, Value, context};
+use serde::Serialize;
+
+use crate::data::{Data, median, ordered};
+use crate::format::{bytes, count, in_unit, nanos, ratio, seconds, significant};
+use crate::peers;
 use crate::plot::{self, Chart, Kind, Marker, Series};
-use crate::provenance::Provenance;
-use crate::watcher_results::{Latency, WatcherResults};
 
 /// A section skipped for a reason outside the project (a tool not installed).
 pub const SKIPPED: &str = "**Skipped:**";
-/// A section whose bench left no results: always a problem.
+/// A section whose bench left no records: always a problem.
 pub const NO_RESULTS: &str = "**No results:**";
 
-pub const READING: &str = "Reading the config";
-pub const PUBLISHING: &str = "Publishing a config";
-pub const NOTICING: &str = "Noticing a change";
-pub const IDLING: &str = "Watching while nothing changes";
-pub const SERVING: &str = "Serving requests";
-pub const RELIABILITY: &str = "Reliability";
-
-/// Every section the report must have, with the figures it must show.
+/// Every section the report must have, with the figures it must show
+/// (unless it says it was skipped).
 pub const SECTIONS: &[(&str, &[&str])] = &[
-    (READING, &["read_cost_quiet.svg", "read_cost_writer.svg"]),
-    (PUBLISHING, &["publish_cost.svg"]),
-    (NOTICING, &["watcher_latency.svg"]),
-    (IDLING, &["idle_cost.svg"]),
-    (SERVING, &["service_throughput.svg"]),
+    (
+        "Reading the config",
+        &["read_cost_quiet.svg", "read_cost_writer.svg"],
+    ),
+    ("Publishing a config", &["publish_cost.svg"]),
+    ("Noticing a change", &["watcher_latency.svg"]),
+    ("Watching while nothing changes", &["idle_cost.svg"]),
+    ("Serving requests", &["service_throughput.svg"]),
+    ("Peers", &["peers_latency.svg"]),
 ];
 
-/// What the report is made from.
-pub struct Inputs {
-    /// Rust (criterion) and Go read/publish costs.
-    pub managers: Vec<Cost>,
-    /// Why Go's numbers are absent, when they are.
-    pub go_missing: Option<String>,
-    /// Criterion's `reload/*`.
-    pub reload: Vec<Measurement>,
-    pub watchers: WatcherResults,
-    /// `Err`: why there is no load table (`SKIPPED`/`NO_RESULTS` + reason).
-    pub load: Result<LoadResults, String>,
-    /// The text of docs/reliability.md, when written.
-    pub reliability: Option<String>,
-    /// Short measurements: the report says not to draw conclusions from it.
-    pub quick: bool,
-}
+/// The parts `all` runs, each writing `<part>.jsonl`.
+pub const PARTS: [&str; 5] = ["managers", "watchers", "go", "load", "peers"];
 
-/// The commands that produced each input, for the captions.
-pub struct BenchCommands {
-    pub managers: String,
-    pub go: String,
-    pub watchers: String,
-    pub load: String,
-}
+const TEMPLATE: &str = include_str!("../templates/results.md.j2");
 
 pub struct Report {
     pub markdown: String,
@@ -65,1048 +44,559 @@ pub struct Report {
     pub figures: Vec<(String, String)>,
 }
 
-pub fn build(inputs: &Inputs, provenance: &Provenance, commands: &BenchCommands) -> Report {
-    let mut figures = Vec::new();
-    let mut body = String::new();
-    for section in [
-        reading(inputs, provenance, commands, &mut figures),
-        publishing(inputs, provenance, commands, &mut figures),
-        noticing(inputs, provenance, commands, &mut figures),
-        idling(inputs, provenance, commands, &mut figures),
-        serving(inputs, provenance, commands, &mut figures),
-        reliability(inputs),
-    ] {
-        body.push_str(&section);
-        body.push('\n');
+#[derive(Serialize, Default)]
+pub struct Table {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// One row per name (in code font), its other cells from `cells`.
+    pub fn rows(header: &[&str], names: &[String], cells: impl Fn(&str) -> Vec<String>) -> Self {
+        let rows = names
+            .iter()
+            .map(|name| {
+                std::iter::once(format!("`{name}`"))
+                    .chain(cells(name))
+                    .collect()
+            })
+            .collect();
+        Self {
+            header: header.iter().map(|h| h.to_string()).collect(),
+            rows,
+        }
     }
 
-    let mut markdown = String::new();
-    let _ = writeln!(markdown, "# Results\n");
-    let _ = writeln!(
-        markdown,
-        "<!-- Generated by `{}`: edit tools/results, not this file. -->\n",
-        provenance.command
-    );
-    if inputs.quick {
-        let _ = writeln!(
-            markdown,
-            "> **Quick mode**: measurements of a fraction of a second, to check the pipeline. Draw no conclusions from these numbers.\n"
-        );
-    }
-    let _ = writeln!(
-        markdown,
-        "Measured on {} cores ({}), {}, commit {}, by `{}`. The machine is shared and noisy: \
-         compare ratios within this page, not absolute times across runs.\n",
-        provenance.cores,
-        provenance.cpu_model,
-        provenance.date,
-        provenance.commit,
-        provenance.command
-    );
-    markdown.push_str(&guide(inputs));
-    markdown.push('\n');
-    markdown.push_str(&body);
-    Report {
-        markdown: markdown.trim_end().to_owned() + "\n",
-        figures,
+    /// Columns named after `columns` (in code font, after `corner`), one
+    /// cell per row and column from `cell(row, column)`.
+    pub fn grid(
+        corner: &str,
+        columns: &[String],
+        names: &[String],
+        cell: impl Fn(&str, &str) -> String,
+    ) -> Self {
+        let mut table = Self::rows(&[corner], names, |row| {
+            columns.iter().map(|c| cell(row, c)).collect()
+        });
+        table
+            .header
+            .extend(columns.iter().map(|c| format!("`{c}`")));
+        table
     }
 }
 
-fn anchor(heading: &str) -> String {
-    format!("#{}", heading.to_ascii_lowercase().replace(' ', "-"))
+impl From<Table> for Value {
+    fn from(table: Table) -> Self {
+        Value::from(Serde(table))
+    }
 }
 
-fn link(heading: &str) -> String {
-    format!("[{heading}]({})", anchor(heading))
+/// Charts drawn so far.
+#[derive(Default)]
+pub struct Figures(Vec<(String, String)>);
+
+impl Figures {
+    /// Renders `chart` as `file`; what the template shows for it.
+    pub fn draw(&mut self, file: &str, chart: Chart) -> Value {
+        let problem = match plot::render(&chart) {
+            Ok(svg) => {
+                self.0.push((file.to_owned(), svg));
+                None
+            }
+            Err(error) => Some(error),
+        };
+        context! { file, title => chart.title, problem }
+    }
 }
 
-/// Renders `chart` into `figures` and returns the markdown that shows it.
-fn figure(
-    figures: &mut Vec<(String, String)>,
-    file: &str,
-    chart: &Chart,
-    provenance: &Provenance,
-    bench_commands: &[&str],
-) -> String {
-    match plot::render(chart) {
-        Ok(svg) => {
-            figures.push((file.to_owned(), svg));
-            format!(
-                "![{}](img/{file})\n\n<sub>{}</sub>\n\n",
-                chart.title,
-                provenance.caption(bench_commands)
+pub fn render(data: &Data) -> Result<Report, minijinja::Error> {
+    let mut figures = Figures::default();
+    let parts: BTreeMap<&str, Value> = PARTS
+        .iter()
+        .map(|part| {
+            let text = |metric| data.text("results", part, "-", metric);
+            (
+                *part,
+                context! { command => text("command"), skipped => text("skipped") },
             )
-        }
-        Err(error) => format!("{NO_RESULTS} figure {file} could not be drawn: {error}\n\n"),
-    }
-}
-
-fn table(header: &[String], rows: &[Vec<String>]) -> String {
-    let mut text = format!(
-        "| {} |\n|{}\n",
-        header.join(" | "),
-        "---|".repeat(header.len())
-    );
-    for row in rows {
-        let _ = writeln!(text, "| {} |", row.join(" | "));
-    }
-    text.push('\n');
-    text
-}
-
-/// Implementations in report order: candidates as measured, then references.
-fn implementations<'a>(costs: impl Iterator<Item = &'a Cost>) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for cost in costs {
-        if !names.contains(&cost.implementation) {
-            names.push(cost.implementation.clone());
-        }
-    }
-    names.sort_by_key(|name| (is_reference(name), name.starts_with("go "), name.clone()));
-    names
-}
-
-fn read_cost(costs: &[Cost], implementation: &str, readers: u32, writer: bool) -> Option<f64> {
-    costs
-        .iter()
-        .find(|cost| {
-            cost.implementation == implementation
-                && cost.scenario == Scenario::Read { readers, writer }
-        })
-        .map(|cost| cost.nanos)
-}
-
-fn publish_cost(costs: &[Cost], implementation: &str) -> Option<f64> {
-    costs
-        .iter()
-        .find(|cost| cost.implementation == implementation && cost.scenario == Scenario::Publish)
-        .map(|cost| cost.nanos)
-}
-
-fn marker(implementation: &str) -> Marker {
-    if is_reference(implementation) {
-        Marker::Triangle
-    } else {
-        Marker::Circle
-    }
-}
-
-fn format_nanos_axis(value: f64) -> String {
-    nanos(value)
-}
-
-fn format_count_axis(value: f64) -> String {
-    count(value)
-}
-
-/// The `(readers, writer)` scenarios measured, fewest readers first,
-/// without a writer before with.
-fn read_scenarios(costs: &[Cost]) -> Vec<(u32, bool)> {
-    let scenarios: BTreeSet<(u32, bool)> = costs
-        .iter()
-        .filter_map(|cost| match cost.scenario {
-            Scenario::Read { readers, writer } => Some((readers, writer)),
-            _ => None,
         })
         .collect();
-    scenarios.into_iter().collect()
+    let machine: BTreeMap<&str, String> =
+        ["cores", "cpu", "date", "commit", "command", "load", "quick"]
+            .into_iter()
+            .filter_map(|fact| Some((fact, data.text("results", "-", "machine", fact)?.to_owned())))
+            .collect();
+    // Busy: more runnable work than cores over the last minute.
+    let load_1m: Option<f64> = machine
+        .get("load")
+        .and_then(|load| load.split(' ').next()?.parse().ok());
+    let cores: Option<f64> = machine.get("cores").and_then(|cores| cores.parse().ok());
+    let busy = matches!((load_1m, cores), (Some(load), Some(cores)) if load > cores);
+    let context = context! {
+        quick => machine.contains_key("quick"), machine => context! { busy, ..Value::from(machine) }, parts,
+        managers => managers(data, &mut figures),
+        watchers => watchers(data, &mut figures),
+        load => load(data, &mut figures),
+        peers => peers::section(data, &mut figures),
+        guide => context! { manager => manager_claim(data), watchers => watcher_claims(data), service => service_claim(data) },
+        skipped => SKIPPED, no_results => NO_RESULTS,
+    };
+    let mut env = Environment::new();
+    // `a.b` on a missing `a` is missing too: a section without records says so.
+    env.set_undefined_behavior(UndefinedBehavior::Chainable);
+    env.set_syntax(
+        SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .build()?,
+    );
+    env.add_filter("ns", nanos);
+    env.add_filter("secs", seconds);
+    env.add_filter("sig", significant);
+    env.add_filter("fixed2", |value: f64| format!("{value:.2}"));
+    env.add_function("ratio", ratio);
+    env.add_template("results.md", TEMPLATE)?;
+    let markdown = env.get_template("results.md")?.render(context)?;
+    Ok(Report {
+        markdown: markdown.trim_end().to_owned() + "\n",
+        figures: figures.0,
+    })
 }
 
-fn readers_label(readers: u32, writer: bool) -> String {
+/// A record's value in its unit, `–` when there is none.
+pub fn cell(data: &Data, group: &str, scenario: &str, subject: &str, metric: &str) -> String {
+    data.get(group, scenario, subject, metric)
+        .map_or("–".into(), |r| match &r.text {
+            Some(text) => text.clone(),
+            None => in_unit(r.value, &r.unit),
+        })
+}
+
+/// `(reader threads, with a writer)` of `read_<n>t[_writer]`.
+fn read_scenario(scenario: &str) -> Option<(u32, bool)> {
+    let rest = scenario.strip_prefix("read_")?;
+    let (threads, writer) = rest
+        .strip_suffix("_writer")
+        .map_or((rest, false), |threads| (threads, true));
+    Some((threads.strip_suffix('t')?.parse().ok()?, writer))
+}
+
+fn read_name((readers, writer): (u32, bool)) -> String {
+    format!("read_{readers}t{}", if writer { "_writer" } else { "" })
+}
+
+fn readers_label((readers, writer): (u32, bool)) -> String {
+    let plural = if readers == 1 { "" } else { "s" };
     format!(
-        "{readers} reader{}{}",
-        if readers == 1 { "" } else { "s" },
+        "{readers} reader{plural}{}",
         if writer { " + writer" } else { "" }
     )
 }
 
-fn reading(
-    inputs: &Inputs,
-    provenance: &Provenance,
-    commands: &BenchCommands,
-    figures: &mut Vec<(String, String)>,
-) -> String {
-    let mut text = format!(
-        "## {READING}\n\nTime per read of the current config, aggregated over the reading threads \
-         (wall time / all reads of all threads: with perfect scaling, 2 threads halve the 1-thread \
-         figure; 8 threads oversubscribe the cores). Triangles are references, not candidates: the \
-         plain `Arc` floor (no synchronisation) and Go's managers (`benches/go`: the seed's `mutex` and \
-         `channel`, `rwmutex`, `atomic_value`), measured the same way.\n\n"
-    );
-    let costs: Vec<&Cost> = inputs
-        .managers
-        .iter()
-        .filter(|cost| matches!(cost.scenario, Scenario::Read { .. }))
-        .collect();
-    if costs.is_empty() {
-        let _ = writeln!(
-            text,
-            "{NO_RESULTS} no `managers/<read scenario>/<impl>` results in criterion's directory (run `{}`).\n",
-            commands.managers
-        );
-        return text;
-    }
-    if let Some(reason) = &inputs.go_missing {
-        let _ = writeln!(text, "Go: {reason}\n");
-    }
-    let scenarios = read_scenarios(&inputs.managers);
-    let quiet_readers: Vec<u32> = scenarios
-        .iter()
-        .filter(|(_, writer)| !writer)
-        .map(|(readers, _)| *readers)
-        .collect();
-    let names = implementations(costs.iter().copied());
-    let both = [commands.managers.as_str(), commands.go.as_str()];
+/// The floor first, the candidates, the seed's designs, then Go's.
+const MANAGERS: &[&str] = &[
+    "plain_arc",
+    "arcswap_cached",
+    "arcswap",
+    "mutex",
+    "rwlock",
+    "watch",
+    "channel",
+    "go_atomic_value",
+    "go_mutex",
+    "go_rwmutex",
+    "go_channel",
+];
 
-    let series: Vec<Series> = names
-        .iter()
-        .map(|name| {
-            let values = quiet_readers
-                .iter()
-                .map(|&readers| read_cost(&inputs.managers, name, readers, false))
-                .collect();
-            Series::new(name.clone(), values).marked(marker(name))
-        })
-        .filter(|series| series.values.iter().any(Option::is_some))
+/// Not a candidate: the unsynchronised floor and other languages.
+fn is_reference(subject: &str) -> bool {
+    subject == "plain_arc" || subject.starts_with("go_")
+}
+
+fn managers(data: &Data, figures: &mut Figures) -> Value {
+    let reads: Vec<_> = data
+        .group("managers")
+        .filter(|r| r.metric == "ns_per_read")
         .collect();
-    let chart = Chart {
-        title: "Read cost vs reader threads, no writer".into(),
-        x_label: "reader threads".into(),
-        y_label: "time per read (log scale)".into(),
-        categories: quiet_readers.iter().map(u32::to_string).collect(),
-        series,
-        kind: Kind::Lines,
-        log_y: true,
-        format_y: format_nanos_axis,
+    if reads.is_empty() {
+        return Value::UNDEFINED;
+    }
+    let mut scenarios: Vec<(u32, bool)> = reads
+        .iter()
+        .filter_map(|r| read_scenario(&r.scenario))
+        .collect();
+    scenarios.sort();
+    scenarios.dedup();
+    let subjects = ordered(reads.iter().map(|r| r.subject.as_str()), MANAGERS, |_| ());
+    let read = |subject: &str, scenario| {
+        data.value("managers", &read_name(scenario), subject, "ns_per_read")
     };
-    text.push_str(&figure(
-        figures,
+    let quiet: Vec<(u32, bool)> = scenarios.iter().copied().filter(|s| !s.1).collect();
+    let threads: Vec<String> = quiet.iter().map(|s| s.0.to_string()).collect();
+    let series = subjects.iter().map(|subject| {
+        let marker = if is_reference(subject) {
+            Marker::Triangle
+        } else {
+            Marker::Circle
+        };
+        Series::new(subject, quiet.iter().map(|&s| read(subject, s)).collect()).marked(marker)
+    });
+    let quiet_figure = figures.draw(
         "read_cost_quiet.svg",
-        &chart,
-        provenance,
-        &both,
-    ));
-
-    // What a writer does to reads: each reader count measured with a writer,
-    // beside the same count without.
-    let writer_readers: Vec<u32> = scenarios
-        .iter()
-        .filter(|(_, writer)| *writer)
-        .map(|(readers, _)| *readers)
-        .collect();
-    let writer_series: Vec<Series> = writer_readers
-        .iter()
-        .flat_map(|&readers| [(readers, false), (readers, true)])
-        .map(|(readers, writer)| {
-            let values = names
-                .iter()
-                .map(|name| read_cost(&inputs.managers, name, readers, writer))
-                .collect();
-            Series::new(readers_label(readers, writer), values)
-        })
-        .collect();
-    let chart = Chart {
-        title: "Read cost while a writer publishes 1000 times a second".into(),
-        x_label: "manager".into(),
-        y_label: "time per read (log scale)".into(),
-        categories: names.clone(),
-        series: writer_series,
-        kind: Kind::Bars,
-        log_y: true,
-        format_y: format_nanos_axis,
-    };
-    text.push_str(&figure(
-        figures,
-        "read_cost_writer.svg",
-        &chart,
-        provenance,
-        &both,
-    ));
-    text.push_str(
-        "A red x marks a scenario not measured: the plain `Arc` cannot be published to.\n\n",
+        Chart::new(
+            Kind::Lines,
+            "Read cost vs reader threads, no writer",
+            "reader threads",
+            "time per read (log scale)",
+        )
+        .over(&threads, series.collect()),
     );
-
-    let mut header = vec!["manager".to_owned()];
-    header.extend(
+    // Each reader count measured with a writer, beside the same count without.
+    let writer_series = scenarios
+        .iter()
+        .filter(|s| s.1)
+        .flat_map(|&(readers, _)| [(readers, false), (readers, true)])
+        .map(|s| {
+            Series::new(
+                readers_label(s),
+                subjects.iter().map(|x| read(x, s)).collect(),
+            )
+        });
+    let writer_figure = figures.draw(
+        "read_cost_writer.svg",
+        Chart::new(
+            Kind::Bars,
+            "Read cost while a writer publishes 1000 times a second",
+            "manager",
+            "time per read (log scale)",
+        )
+        .over(&subjects, writer_series.collect()),
+    );
+    let header: Vec<String> = scenarios.iter().map(|&s| readers_label(s)).collect();
+    let mut table = Table::rows(&["manager"], &subjects, |s| {
         scenarios
             .iter()
-            .map(|&(readers, writer)| readers_label(readers, writer)),
-    );
-    let rows: Vec<Vec<String>> = names
-        .iter()
-        .map(|name| {
-            let mut row = vec![format!("`{name}`")];
-            row.extend(scenarios.iter().map(|&(readers, writer)| {
-                read_cost(&inputs.managers, name, readers, writer).map_or("–".into(), nanos)
-            }));
-            row
-        })
-        .collect();
-    text.push_str(&table(&header, &rows));
-    text
-}
+            .map(|&scenario| read(s, scenario).map_or("–".into(), nanos))
+            .collect()
+    });
+    table.header.extend(header);
 
-fn publishing(
-    inputs: &Inputs,
-    provenance: &Provenance,
-    commands: &BenchCommands,
-    figures: &mut Vec<(String, String)>,
-) -> String {
-    let mut text = format!(
-        "## {PUBLISHING}\n\nTime to publish one new config (what a reload adds after parsing), per manager.\n\n"
-    );
-    let costs: Vec<&Cost> = inputs
-        .managers
+    let publish = |s: &str| data.value("managers", "publish", s, "ns_per_publish");
+    let publishers: Vec<String> = subjects
         .iter()
-        .filter(|cost| cost.scenario == Scenario::Publish)
+        .filter(|s| publish(s).is_some())
+        .cloned()
         .collect();
-    if costs.is_empty() {
-        let _ = writeln!(
-            text,
-            "{NO_RESULTS} no `managers/publish…/<impl>` results in criterion's directory (run `{}`).\n",
-            commands.managers
-        );
-        return text;
-    }
-    let names = implementations(costs.iter().copied());
-    let values: Vec<Option<f64>> = names
-        .iter()
-        .map(|name| publish_cost(&inputs.managers, name))
-        .collect();
-    let chart = Chart {
-        title: "Publish cost".into(),
-        x_label: "manager".into(),
-        y_label: "time per publish (log scale)".into(),
-        categories: names.clone(),
-        series: vec![Series::new("one publish", values.clone())],
-        kind: Kind::Bars,
-        log_y: true,
-        format_y: format_nanos_axis,
-    };
-    let both = [commands.managers.as_str()];
-    text.push_str(&figure(
-        figures,
-        "publish_cost.svg",
-        &chart,
-        provenance,
-        &both,
-    ));
-    let rows: Vec<Vec<String>> = names
-        .iter()
-        .zip(&values)
-        .map(|(name, value)| vec![format!("`{name}`"), value.map_or("–".into(), nanos)])
-        .collect();
-    text.push_str(&table(&["manager".into(), "publish".into()], &rows));
-    text
-}
-
-/// Strategies in report order: the seed's design last.
-fn strategies(latency: &[Latency]) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for row in latency {
-        if !names.iter().any(|name| name == row.strategy()) {
-            names.push(row.strategy().to_owned());
+    let publishing = (!publishers.is_empty()).then(|| {
+        let series = Series::new("one publish", publishers.iter().map(|s| publish(s)).collect());
+        context! {
+            figure => figures.draw(
+                "publish_cost.svg",
+                Chart::new(Kind::Bars, "Publish cost", "manager", "time per publish (log scale)").over(&publishers, vec![series]),
+            ),
+            table => Table::rows(&["manager", "publish"], &publishers, |s| vec![cell(data, "managers", "publish", s, "ns_per_publish")]),
         }
-    }
-    names.sort_by_key(|name| (name == "seed", strategy_rank(name), name.clone()));
-    names
+    });
+    context! { quiet => quiet_figure, writer => writer_figure, table, publish => publishing }
 }
 
 /// Event-driven first, then polls from fastest to slowest.
 fn strategy_rank(name: &str) -> u64 {
-    match name.strip_prefix("poll_") {
-        Some(interval) => {
-            humantime::parse_duration(interval).map_or(u64::MAX, |d| d.as_millis() as u64 + 1)
-        }
-        None => 0,
-    }
+    name.strip_prefix("poll_").map_or(0, |interval| {
+        humantime::parse_duration(interval).map_or(u64::MAX, |d| d.as_millis() as u64 + 1)
+    })
 }
 
-fn patterns(latency: &[Latency]) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for row in latency {
-        if !names.iter().any(|name| name == row.pattern()) {
-            names.push(row.pattern().to_owned());
-        }
-    }
-    // The kubelet's swap first: it is the case this project exists for.
-    names.sort_by_key(|name| (name != "kubelet", name.clone()));
-    names
+const PATTERNS: &[&str] = &["kubelet", "rename_replace", "in_place", "symlink_swap"];
+
+/// Whether every attempted update was detected.
+pub fn detected_all(record: &records::Record) -> bool {
+    record.n > 0 && record.value as u64 == record.n
 }
 
-fn latency_row<'a>(latency: &'a [Latency], pattern: &str, strategy: &str) -> Option<&'a Latency> {
-    latency
-        .iter()
-        .find(|row| row.pattern() == pattern && row.strategy() == strategy)
-}
-
-fn strategy_label(strategy: &str) -> String {
-    if strategy == "seed" {
-        "`seed` (2016 design: resolved file, 1 s tick)".into()
-    } else {
-        format!("`{strategy}`")
-    }
-}
-
-fn noticing(
-    inputs: &Inputs,
-    provenance: &Provenance,
-    commands: &BenchCommands,
-    figures: &mut Vec<(String, String)>,
-) -> String {
-    let mut text = format!(
-        "## {NOTICING}\n\nFrom the commit of an update (the kubelet's `..data` rename, an editor's rename, \
-         an in-place write, a symlink swap) to the new config returned by a read: updates detected, and \
-         p50 / p99 latency of those detected. The figure shows p50; a red x marks a pattern the strategy \
-         never detected. `seed` is the 2016 demo's design.\n\n"
-    );
-    let latency = &inputs.watchers.latency;
-    if latency.is_empty() {
-        let _ = writeln!(
-            text,
-            "{NO_RESULTS} no `watchers/<pattern>/<strategy>` results (run `{}`).\n",
-            commands.watchers
-        );
-        return text;
-    }
-    let patterns = patterns(latency);
-    let strategies = strategies(latency);
-    let series = strategies
-        .iter()
-        .map(|strategy| {
-            let values = patterns
-                .iter()
-                .map(|pattern| {
-                    latency_row(latency, pattern, strategy)
-                        .filter(|row| row.detected > 0)
-                        .and_then(|row| row.p50_ns)
-                })
-                .collect();
-            Series::new(strategy.clone(), values)
-        })
-        .collect();
-    let chart = Chart {
-        title: "Update noticed: p50 latency per pattern and watcher".into(),
-        x_label: "update pattern".into(),
-        y_label: "commit to new config read (log scale)".into(),
-        categories: patterns.clone(),
-        series,
-        kind: Kind::Bars,
-        log_y: true,
-        format_y: format_nanos_axis,
+/// `✓ 200/200 · 110 µs / 377 µs` (p50 / p99 with `p99`), `✗ 0/10`.
+pub fn latency_cell(data: &Data, group: &str, scenario: &str, subject: &str, p99: bool) -> String {
+    let Some(detected) = data.get(group, scenario, subject, "detected") else {
+        return "–".into();
     };
-    text.push_str(&figure(
-        figures,
-        "watcher_latency.svg",
-        &chart,
-        provenance,
-        &[commands.watchers.as_str()],
-    ));
-    let mut header = vec!["watcher".to_owned()];
-    header.extend(
-        patterns
-            .iter()
-            .map(|pattern| format!("`{pattern}`: detected, p50 / p99")),
-    );
-    let rows: Vec<Vec<String>> = strategies
-        .iter()
-        .map(|strategy| {
-            let mut row = vec![strategy_label(strategy)];
-            for pattern in &patterns {
-                row.push(latency_row(latency, pattern, strategy).map_or("–".into(), latency_cell));
-            }
-            row
-        })
-        .collect();
-    text.push_str(&table(&header, &rows));
-    if !inputs.reload.is_empty() {
-        text.push_str(
-            "One reload (read every key under one `..data`, hash, parse, validate, publish), by config size and key count:\n\n",
-        );
-        let rows: Vec<Vec<String>> = inputs
-            .reload
-            .iter()
-            .map(|measurement| {
-                let name = measurement
-                    .id
-                    .strip_prefix("reload/")
-                    .unwrap_or(&measurement.id);
-                vec![format!("`{name}`"), nanos(measurement.nanos)]
-            })
-            .collect();
-        text.push_str(&table(&["config".into(), "reload".into()], &rows));
+    let mark = if detected_all(detected) { "✓" } else { "✗" };
+    let mut text = format!("{mark} {}/{}", detected.value, detected.n);
+    let latency = |metric| {
+        data.value(group, scenario, subject, metric)
+            .filter(|_| detected.value > 0.0)
+    };
+    if let Some(p50) = latency("latency_p50") {
+        text += &format!(" · {}", seconds(p50));
+        if let Some(p99) = latency("latency_p99").filter(|_| p99) {
+            text += &format!(" / {}", seconds(p99));
+        }
     }
     text
 }
 
-pub fn latency_cell(row: &Latency) -> String {
-    let mark = if row.detected_all() { "✓" } else { "✗" };
-    match (row.p50_ns, row.p99_ns) {
-        (Some(p50), Some(p99)) if row.detected > 0 => format!(
-            "{mark} {}/{} · {} / {}",
-            row.detected,
-            row.attempted,
-            nanos(p50),
-            nanos(p99)
-        ),
-        _ => format!("{mark} {}/{}", row.detected, row.attempted),
-    }
-}
-
-fn idling(
-    inputs: &Inputs,
-    provenance: &Provenance,
-    commands: &BenchCommands,
-    figures: &mut Vec<(String, String)>,
-) -> String {
-    let mut text = format!(
-        "## {IDLING}\n\nWhat each watcher costs while nothing changes, per second: wake-ups of its own \
-         threads (context switches) and the process's CPU time (getrusage; the bench's main thread sleeps).\n\n"
+fn watchers(data: &Data, figures: &mut Figures) -> Value {
+    let latency: Vec<_> = data
+        .group("watchers")
+        .filter(|r| r.metric == "detected")
+        .collect();
+    let patterns = ordered(
+        latency.iter().map(|r| r.scenario.as_str()),
+        PATTERNS,
+        |_| (),
     );
-    let idle = &inputs.watchers.idle;
-    if idle.is_empty() {
-        let _ = writeln!(
-            text,
-            "{NO_RESULTS} no `idle/<strategy>` results (run `{}`).\n",
-            commands.watchers
-        );
-        return text;
-    }
-    let mut rows_in_order: Vec<_> = idle.iter().collect();
-    rows_in_order.sort_by_key(|row| {
-        (
-            row.strategy() == "seed",
-            strategy_rank(row.strategy()),
-            row.strategy().to_owned(),
-        )
-    });
-    let categories: Vec<String> = rows_in_order
-        .iter()
-        .map(|row| row.strategy().to_owned())
-        .collect();
-    let chart = Chart {
-        title: "Idle cost per watcher".into(),
-        x_label: "watcher".into(),
-        y_label: "per second idle (log scale)".into(),
-        categories,
-        series: vec![
-            Series::new(
-                "wake-ups of the watcher's threads",
-                rows_in_order
-                    .iter()
-                    .map(|row| Some(row.per_second(row.watcher_wakeups as f64)))
-                    .collect(),
-            ),
-            Series::new(
-                "process CPU, µs",
-                rows_in_order
-                    .iter()
-                    .map(|row| Some(row.per_second(row.process_cpu_ns) / 1e3))
-                    .collect(),
-            ),
-        ],
-        kind: Kind::Bars,
-        log_y: true,
-        format_y: format_count_axis,
-    };
-    text.push_str(&figure(
-        figures,
-        "idle_cost.svg",
-        &chart,
-        provenance,
-        &[commands.watchers.as_str()],
-    ));
-    let rows: Vec<Vec<String>> = rows_in_order
-        .iter()
-        .map(|row| {
-            vec![
-                strategy_label(row.strategy()),
-                row.watcher_threads.to_string(),
-                significant(row.per_second(row.watcher_wakeups as f64)),
-                format!("{}/s", nanos(row.per_second(row.process_cpu_ns))),
-                nanos(row.idle_ns),
-            ]
-        })
-        .collect();
-    text.push_str(&table(
-        &[
-            "watcher".into(),
-            "threads".into(),
-            "wake-ups/s".into(),
-            "CPU".into(),
-            "measured over".into(),
-        ],
-        &rows,
-    ));
-    text
-}
-
-fn serving(
-    inputs: &Inputs,
-    provenance: &Provenance,
-    commands: &BenchCommands,
-    figures: &mut Vec<(String, String)>,
-) -> String {
-    let mut text = format!(
-        "## {SERVING}\n\n`GET /` under wrk, per manager (inotify watcher), alternating with a minimal axum \
-         server reading an `ArcSwap` (the floor: no logging, no metrics, no watcher); quiet, and while a \
-         kubelet-style writer swaps `..data` continuously. Medians of the alternating pairs.\n\n"
+    let strategies = ordered(
+        latency.iter().map(|r| r.subject.as_str()),
+        &[],
+        strategy_rank,
     );
-    let load = match &inputs.load {
-        Ok(load) => load,
-        Err(reason) => {
-            let _ = writeln!(text, "{reason}\n");
-            return text;
-        }
-    };
-    if !load.setup.is_empty() {
-        let _ = writeln!(text, "Setup: {}.\n", load.setup);
-    }
-    let categories: Vec<String> = load.rows.iter().map(|row| row.manager.clone()).collect();
-    let chart = Chart {
-        title: "Service throughput per manager".into(),
-        x_label: "manager".into(),
-        y_label: "requests per second".into(),
-        categories,
-        series: vec![
-            Series::new(
-                "axum floor",
-                load.rows.iter().map(|row| Some(row.floor_rps)).collect(),
-            ),
-            Series::new(
-                "service, quiet",
-                load.rows.iter().map(|row| Some(row.quiet_rps)).collect(),
-            ),
-            Series::new(
-                "service, reloading",
-                load.rows
-                    .iter()
-                    .map(|row| Some(row.reloading_rps))
-                    .collect(),
-            ),
-        ],
-        kind: Kind::Bars,
-        log_y: false,
-        format_y: format_count_axis,
-    };
-    text.push_str(&figure(
-        figures,
-        "service_throughput.svg",
-        &chart,
-        provenance,
-        &[commands.load.as_str()],
-    ));
-    let rows: Vec<Vec<String>> = load
-        .rows
-        .iter()
-        .map(|row| {
-            vec![
-                format!("`{}`", row.manager),
-                count(row.floor_rps),
-                count(row.quiet_rps),
-                format!("{:.2}", row.ratio),
-                count(row.reloading_rps),
-                row.reload_cost.clone(),
-                row.non2xx.to_string(),
-                format!("{:.1} MB", row.rss_mb),
-            ]
-        })
-        .collect();
-    text.push_str(&table(
-        &[
-            "manager".into(),
-            "floor req/s".into(),
-            "service req/s".into(),
-            "service / floor".into(),
-            "req/s while reloading".into(),
-            "reload cost".into(),
-            "non-2xx".into(),
-            "peak RSS".into(),
-        ],
-        &rows,
-    ));
-    if let Some(floor) = load.floor_rss_mb {
-        let _ = writeln!(text, "Floor peak RSS: {floor:.1} MB.\n");
-    }
-    if let Some(latency) = &load.latency {
-        let _ = writeln!(text, "Reload latency over HTTP: {latency}.\n");
-    }
-    text
-}
-
-fn reliability(inputs: &Inputs) -> String {
-    let mut text = format!(
-        "## {RELIABILITY}\n\nWhat happens on bad input and odd updates (invalid YAML, half-written files, \
-         deleted keys, lost directories) is in [docs/reliability.md](reliability.md).\n\n"
-    );
-    match inputs.reliability.as_deref().and_then(headline) {
-        Some(headline) => {
-            text.push_str("Its headline:\n\n");
-            text.push_str(&headline);
-            text.push('\n');
-        }
-        None => text.push_str(
-            "docs/reliability.md has no results table (`test` and `result` columns) yet.\n",
-        ),
-    }
-    text
-}
-
-/// The headline of docs/reliability.md: from its first table with `test`
-/// and `result` columns, each test with its verdict (the result up to its
-/// first `:`, `;`, `(`, `,` or sentence end), and how many fail. `None`
-/// without such a table.
-pub fn headline(document: &str) -> Option<String> {
-    let rows: Vec<Vec<String>> = document
-        .lines()
-        .map(str::trim)
-        .skip_while(|line| !line.starts_with('|'))
-        .take_while(|line| line.starts_with('|'))
-        .map(|line| {
-            line.trim_matches('|')
-                .split('|')
-                .map(|cell| cell.trim().to_owned())
-                .collect()
-        })
-        .collect();
-    let header = rows.first()?;
-    let column = |name: &str| {
-        header
-            .iter()
-            .position(|cell| cell.eq_ignore_ascii_case(name))
-    };
-    let (test, result) = (column("test")?, column("result")?);
-    let verdicts: Vec<(String, String)> = rows
-        .iter()
-        .skip(2)
-        .filter_map(|row| Some((row.get(test)?.clone(), verdict(row.get(result)?))))
-        .collect();
-    if verdicts.is_empty() {
-        return None;
-    }
-    let failing = verdicts
-        .iter()
-        .filter(|(_, verdict)| verdict.to_ascii_lowercase().contains("fail"))
-        .count();
-    let mut text = format!(
-        "{} reliability scenarios, {}.\n\n| test | verdict |\n|---|---|\n",
-        verdicts.len(),
-        match failing {
-            0 => "none failing".to_owned(),
-            n => format!("{n} failing"),
-        }
-    );
-    for (test, verdict) in verdicts {
-        let _ = writeln!(text, "| {test} | {verdict} |");
-    }
-    Some(text)
-}
-
-/// The first clause of a result cell: `pass ×3: …` → `pass ×3`.
-fn verdict(result: &str) -> String {
-    let end = [":", ";", "(", ",", ". "]
-        .iter()
-        .filter_map(|stop| result.find(stop))
-        .min()
-        .unwrap_or(result.len());
-    result[..end].trim().to_owned()
-}
-
-/// The decision guide: the choices, then what the 2016 design got wrong,
-/// each number from this run and linked to its section.
-fn guide(inputs: &Inputs) -> String {
-    let mut text = String::from("## Decision guide\n\n");
-    let claims: Vec<String> = [
-        manager_claim(inputs),
-        watcher_claim(inputs),
-        poll_claim(inputs),
-        service_claim(inputs),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    if claims.is_empty() {
-        text.push_str("No results to decide from yet.\n");
-    }
-    for claim in claims {
-        let _ = writeln!(text, "- {claim}");
-    }
-    text.push_str("\n### What the 2016 design got wrong, measured\n\n");
-    let wrongs: Vec<String> = [seed_watcher_claim(inputs), seed_manager_claim(inputs), seed_service_claim(inputs)]
-        .into_iter()
-        .flatten()
-        .chain(std::iter::once(format!(
-            "It exits on the first invalid edit; here a failed reload keeps the last good config, says why and is counted: {}.",
-            link(RELIABILITY)
-        )))
-        .collect();
-    for wrong in wrongs {
-        let _ = writeln!(text, "- {wrong}");
-    }
-    text
-}
-
-/// The guide compares managers at the most reader threads measured.
-fn most_readers(costs: &[Cost]) -> Option<u32> {
-    read_scenarios(costs)
-        .iter()
-        .filter(|(_, writer)| !writer)
-        .map(|(readers, _)| *readers)
-        .max()
-}
-
-fn best_candidate(costs: &[Cost], readers: u32, writer: bool) -> Option<(String, f64)> {
-    costs
-        .iter()
-        .filter(|cost| {
-            !is_reference(&cost.implementation)
-                && cost.scenario == Scenario::Read { readers, writer }
-        })
-        .min_by(|a, b| a.nanos.total_cmp(&b.nanos))
-        .map(|cost| (cost.implementation.clone(), cost.nanos))
-}
-
-fn manager_claim(inputs: &Inputs) -> Option<String> {
-    let costs = &inputs.managers;
-    let readers = most_readers(costs)?;
-    let (best, best_ns) = best_candidate(costs, readers, false)?;
-    let mut claim = format!(
-        "**Manager: `{best}`** for any service that reads its config per request: {} per read with {readers} reader threads",
-        nanos(best_ns)
-    );
-    let floor = costs.iter().find(|cost| {
-        is_reference(&cost.implementation)
-            && !cost.implementation.starts_with("go ")
-            && cost.scenario
-                == (Scenario::Read {
-                    readers,
-                    writer: false,
-                })
-    });
-    if let Some(floor) = floor {
-        let _ = write!(claim, " (the unsynchronised floor: {})", nanos(floor.nanos));
-    }
-    let others: Vec<String> = ["arcswap", "rwlock", "mutex", "watch"]
-        .iter()
-        .filter(|other| **other != best)
-        .filter_map(|other| {
-            let other_ns = read_cost(costs, other, readers, false)?;
-            Some(format!(
-                "`{other}` {} ({})",
-                nanos(other_ns),
-                ratio(other_ns, best_ns)
-            ))
-        })
-        .collect();
-    if !others.is_empty() {
-        let _ = write!(claim, "; {}", others.join(", "));
-    }
-    let _ = write!(claim, " ({}).", link(READING));
-    let writer = read_scenarios(costs)
-        .into_iter()
-        .filter(|(_, writer)| *writer)
-        .find_map(|(readers, _)| {
-            Some((
-                readers,
-                read_cost(costs, &best, readers, true)?,
-                read_cost(costs, &best, readers, false)?,
-            ))
+    let noticing = (!latency.is_empty()).then(|| {
+        let series = strategies.iter().map(|s| {
+            let p50 = patterns.iter().map(|p| data.value("watchers", p, s, "latency_p50").map(|v| v * 1e9));
+            Series::new(s, p50.collect())
         });
-    if let Some((readers, with, without)) = writer {
-        let _ = write!(
-            claim,
-            " A writer publishing 1000 times a second moves its {readers}-reader figure from {} to {}.",
-            nanos(without),
-            nanos(with)
-        );
-    }
-    if let Some(publish) = publish_cost(costs, &best) {
-        let _ = write!(
-            claim,
-            " A publish costs {} ({}), nothing next to a reload's parse.",
-            nanos(publish),
-            link(PUBLISHING)
-        );
-    }
-    Some(claim)
-}
-
-/// Non-seed strategies that detected every update of every pattern, with
-/// their kubelet p50, fastest first by the median of their p50s over every
-/// pattern (one pattern's p50 moves with noise; four together do not).
-fn complete_strategies(latency: &[Latency]) -> Vec<(String, f64)> {
-    let mut complete: Vec<(String, f64, f64)> = strategies(latency)
-        .into_iter()
-        .filter(|strategy| strategy != "seed")
-        .filter_map(|strategy| {
-            let rows: Vec<&Latency> = latency
-                .iter()
-                .filter(|row| row.strategy() == strategy)
-                .collect();
-            if !rows.iter().all(|row| row.detected_all()) {
-                return None;
-            }
-            let mut p50s: Vec<f64> = rows.iter().filter_map(|row| row.p50_ns).collect();
-            p50s.sort_by(f64::total_cmp);
-            let typical = *p50s.get(p50s.len() / 2)?;
-            let kubelet = latency_row(latency, "kubelet", &strategy)?.p50_ns?;
-            Some((strategy, kubelet, typical))
-        })
-        .collect();
-    complete.sort_by(|a, b| a.2.total_cmp(&b.2));
-    complete
-        .into_iter()
-        .map(|(strategy, kubelet, _)| (strategy, kubelet))
-        .collect()
-}
-
-fn idle_wakeups(inputs: &Inputs, strategy: &str) -> Option<f64> {
-    inputs
-        .watchers
-        .idle
-        .iter()
-        .find(|row| row.strategy() == strategy)
-        .map(|row| row.per_second(row.watcher_wakeups as f64))
-}
-
-fn watcher_claim(inputs: &Inputs) -> Option<String> {
-    let complete = complete_strategies(&inputs.watchers.latency);
-    let (best, p50) = complete
-        .iter()
-        .find(|(strategy, _)| !strategy.starts_with("poll"))?;
-    let mut claim = format!(
-        "**Watcher: `{best}`** on Linux: every update of every pattern detected, a kubelet update served {} (p50) after its commit ({}).",
-        nanos(*p50),
-        link(NOTICING)
-    );
-    if let Some(wakeups) = idle_wakeups(inputs, best) {
-        let _ = write!(
-            claim,
-            " Idle, it wakes {}/s ({}).",
-            significant(wakeups),
-            link(IDLING)
-        );
-    }
-    Some(claim)
-}
-
-fn poll_claim(inputs: &Inputs) -> Option<String> {
-    let complete = complete_strategies(&inputs.watchers.latency);
-    // The slowest complete poll: the cheapest one that is still correct.
-    let (poll, p50) = complete
-        .iter()
-        .filter(|(strategy, _)| strategy.starts_with("poll"))
-        .max_by_key(|(strategy, _)| strategy_rank(strategy))?;
-    let mut claim = format!(
-        "**Where file events do not arrive** (network filesystems, some bind mounts): `{poll}` detects every pattern too, p50 {} ({}).",
-        nanos(*p50),
-        link(NOTICING)
-    );
-    if let Some(wakeups) = idle_wakeups(inputs, poll) {
-        let _ = write!(
-            claim,
-            " It wakes {}/s while idle ({}).",
-            significant(wakeups),
-            link(IDLING)
-        );
-    }
-    Some(claim)
-}
-
-fn service_claim(inputs: &Inputs) -> Option<String> {
-    let load = inputs.load.as_ref().ok()?;
-    let mut rows: Vec<_> = load.rows.iter().collect();
-    rows.sort_by(|a, b| a.ratio.total_cmp(&b.ratio));
-    let (slowest, rest) = rows.split_first()?;
-    let low = rest.first()?.ratio;
-    let high = rest.last()?.ratio;
-    Some(format!(
-        "**In a service**, the manager shows in throughput only when its reads are slow: every manager but `{}` serves {low:.2}–{high:.2} of the bare axum floor's requests/s, a spread within this machine's noise; `{}` serves {:.2} ({}).",
-        slowest.manager,
-        slowest.manager,
-        slowest.ratio,
-        link(SERVING)
-    ))
-}
-
-fn seed_watcher_claim(inputs: &Inputs) -> Option<String> {
-    let latency = &inputs.watchers.latency;
-    let seed = latency_row(latency, "kubelet", "seed")?;
-    let mut claim = format!(
-        "**Watching the resolved file behind a 1 s tick** detected {} of {} kubelet updates",
-        seed.detected, seed.attempted
-    );
-    if let Some(p50) = seed.p50_ns.filter(|_| seed.detected > 0) {
-        let _ = write!(claim, " (p50 {})", nanos(p50));
-    }
-    if let Some((best, best_p50)) = complete_strategies(latency).first() {
-        let _ = write!(
-            claim,
-            "; `{best}` detected all of them, p50 {}",
-            nanos(*best_p50)
-        );
-        if let Some(p50) = seed.p50_ns.filter(|_| seed.detected > 0) {
-            let _ = write!(claim, ", {} sooner", ratio(p50, *best_p50));
+        let mut table = Table::grid("watcher", &patterns, &strategies, |s, p| latency_cell(data, "watchers", p, s, true));
+        table.header[1..].iter_mut().for_each(|h| *h += ": detected, p50 / p99");
+        context! {
+            figure => figures.draw(
+                "watcher_latency.svg",
+                Chart::new(Kind::Bars, "Update noticed: p50 latency per pattern and watcher", "update pattern", "commit to new config read (log scale)")
+                    .over(&patterns, series.collect()),
+            ),
+            table,
         }
-    }
-    let missed: Vec<String> = latency
-        .iter()
-        .filter(|row| row.strategy() == "seed" && !row.detected_all())
-        .map(|row| format!("`{}` {}/{}", row.pattern(), row.detected, row.attempted))
-        .collect();
-    if !missed.is_empty() {
-        let _ = write!(claim, ". Patterns it misses: {}", missed.join(", "));
-    }
-    let _ = write!(claim, " ({}).", link(NOTICING));
-    Some(claim)
+    });
+    let configs: Vec<String> = data.group("reload").map(|r| r.scenario.clone()).collect();
+    let reload = (!configs.is_empty()).then(|| {
+        Table::rows(&["config", "reload"], &configs, |c| {
+            vec![cell(data, "reload", c, "-", "ns_per_reload")]
+        })
+    });
+
+    let idle_strategies = ordered(
+        data.group("watchers")
+            .filter(|r| r.scenario == "idle")
+            .map(|r| r.subject.as_str()),
+        &[],
+        strategy_rank,
+    );
+    let idle = (!idle_strategies.is_empty()).then(|| {
+        let per_second = |metric, scale: f64| {
+            let values = idle_strategies.iter().map(|s| data.value("watchers", "idle", s, metric).map(|v| v * scale));
+            values.collect()
+        };
+        let series = vec![
+            Series::new("wake-ups of the watcher's threads", per_second("wakeups_per_s", 1.0)),
+            Series::new("process CPU, µs", per_second("cpu_per_s", 1e6)),
+        ];
+        let header = ["watcher", "threads", "wake-ups", "process CPU", "measured over"];
+        context! {
+            figure => figures.draw(
+                "idle_cost.svg",
+                Chart::new(Kind::Bars, "Idle cost per watcher", "watcher", "per second idle (log scale)")
+                    .over(&idle_strategies, series)
+                    .formatted(count),
+            ),
+            table => Table::rows(&header, &idle_strategies, |s| {
+                let mut cells: Vec<String> = ["threads", "wakeups_per_s", "cpu_per_s"].iter().map(|m| cell(data, "watchers", "idle", s, m)).collect();
+                cells.push(data.get("watchers", "idle", s, "threads").map_or("–".into(), |r| format!("{} s", r.n)));
+                cells
+            }),
+        }
+    });
+    context! { noticing, reload, idle }
 }
 
-fn seed_manager_claim(inputs: &Inputs) -> Option<String> {
-    let costs = &inputs.managers;
-    let readers = most_readers(costs)?;
-    let (best, best_ns) = best_candidate(costs, readers, false)?;
-    let designs: Vec<String> = [
-        ("channel", "its channel design, ported"),
-        ("go channel", "the seed's own channel manager in Go"),
-        ("go mutex", "the seed's own mutex manager in Go"),
-        ("mutex", "its mutex design, ported"),
-    ]
-    .iter()
-    .filter_map(|(name, what)| {
-        let cost = read_cost(costs, name, readers, false)?;
-        Some(format!(
-            "{what} (`{name}`) {} — {}",
-            nanos(cost),
-            ratio(cost, best_ns)
-        ))
+fn load(data: &Data, figures: &mut Figures) -> Value {
+    let quiet = data
+        .group("load")
+        .filter(|r| r.scenario == "quiet")
+        .map(|r| r.subject.as_str());
+    let managers = ordered(
+        quiet,
+        &["arcswap", "mutex", "rwlock", "channel", "watch"],
+        |_| (),
+    );
+    if managers.is_empty() {
+        return Value::UNDEFINED;
+    }
+    let value = |scenario: &str, m: &str, metric: &str| data.value("load", scenario, m, metric);
+    let series = |name: &str, scenario: &str, metric: &str| {
+        Series::new(
+            name,
+            managers
+                .iter()
+                .map(|m| value(scenario, m, metric))
+                .collect(),
+        )
+    };
+    let figure = figures.draw(
+        "service_throughput.svg",
+        Chart::new(
+            Kind::Bars,
+            "Service throughput per manager",
+            "manager",
+            "requests per second",
+        )
+        .over(
+            &managers,
+            vec![
+                series("axum floor", "quiet", "floor_requests_per_s"),
+                series("service, quiet", "quiet", "requests_per_s"),
+                series("service, reloading", "reloading", "requests_per_s"),
+            ],
+        )
+        .linear()
+        .formatted(count),
+    );
+    let header = [
+        "manager",
+        "floor req/s",
+        "service req/s",
+        "service / floor",
+        "req/s while reloading",
+        "reload cost",
+        "reloads applied",
+        "non-2xx",
+        "peak RSS",
+    ];
+    let table = Table::rows(&header, &managers, |m| {
+        let failed: f64 = ["quiet", "reloading"]
+            .iter()
+            .filter_map(|s| value(s, m, "non_2xx"))
+            .sum();
+        let applied = data.get("load", "reloading", m, "reloads_applied");
+        vec![
+            cell(data, "load", "quiet", m, "floor_requests_per_s"),
+            cell(data, "load", "quiet", m, "requests_per_s"),
+            cell(data, "load", "quiet", m, "ratio_to_floor"),
+            cell(data, "load", "reloading", m, "requests_per_s"),
+            value("reloading", m, "reload_cost")
+                .map_or("–".into(), |v| format!("{:.1}%", 100.0 * v)),
+            applied.map_or("–".into(), |r| format!("{} of {}", r.value, r.n)),
+            count(failed),
+            cell(data, "load", "-", m, "peak_rss"),
+        ]
+    });
+    let latency = data.group("load").find(|r| r.scenario == "reload_latency").map(|r| {
+        let at = |metric| value("reload_latency", &r.subject, metric);
+        context! { manager => r.subject.clone(), n => r.n, p50 => at("latency_p50"), p99 => at("latency_p99"), max => at("latency_max") }
+    });
+    context! {
+        figure, table, latency,
+        floor_rss => value("-", "floor", "peak_rss").map(bytes),
+        setup => data.group("load").find_map(|r| r.provenance.get("setup").cloned()),
+    }
+}
+
+/// The numbers the decision guide quotes for the manager.
+fn manager_claim(data: &Data) -> Option<Value> {
+    let reads: Vec<_> = data
+        .group("managers")
+        .filter(|r| r.metric == "ns_per_read")
+        .collect();
+    let readers = reads
+        .iter()
+        .filter_map(|r| read_scenario(&r.scenario))
+        .filter(|s| !s.1)
+        .map(|s| s.0)
+        .max()?;
+    let scenario = read_name((readers, false));
+    let at = |subject: &str| data.value("managers", &scenario, subject, "ns_per_read");
+    let best = reads
+        .iter()
+        .filter(|r| r.scenario == scenario && !is_reference(&r.subject))
+        .min_by(|a, b| a.value.total_cmp(&b.value))?;
+    let others: Vec<Value> = MANAGERS[2..]
+        .iter()
+        .filter(|name| **name != best.subject && **name != "go_rwmutex")
+        .filter_map(|name| Some(context! { name => *name, ns => at(name)? }))
+        .collect();
+    // The fewest readers measured with a writer, beside the same without.
+    let writer = reads
+        .iter()
+        .filter(|r| r.subject == best.subject)
+        .filter_map(|r| {
+            read_scenario(&r.scenario)
+                .filter(|s| s.1)
+                .map(|s| (s.0, r.value))
+        })
+        .min_by_key(|s| s.0)
+        .and_then(|(readers, with)| {
+            let without = data.value(
+                "managers",
+                &read_name((readers, false)),
+                &best.subject,
+                "ns_per_read",
+            )?;
+            Some(context! { readers, with, without })
+        });
+    Some(context! {
+        best => best.subject.clone(), ns => best.value, readers, floor => at("plain_arc"), others, writer,
+        publish => data.value("managers", "publish", &best.subject, "ns_per_publish"),
+    })
+}
+
+/// The event strategy and the slowest poll that detected every update of
+/// every pattern; the event one fastest by the median of its p50s over the
+/// patterns (one pattern's p50 moves with noise; four together do not).
+fn watcher_claims(data: &Data) -> Value {
+    let detected: Vec<_> = data
+        .group("watchers")
+        .filter(|r| r.metric == "detected")
+        .collect();
+    let complete: Vec<(String, f64)> = ordered(
+        detected.iter().map(|r| r.subject.as_str()),
+        &[],
+        strategy_rank,
+    )
+    .into_iter()
+    .filter(|s| {
+        detected
+            .iter()
+            .filter(|r| &r.subject == s)
+            .all(|r| detected_all(r))
+    })
+    .filter_map(|s| {
+        let p50s = detected.iter().filter(|r| r.subject == s);
+        let typical = median(
+            p50s.filter_map(|r| data.value("watchers", &r.scenario, &s, "latency_p50"))
+                .collect(),
+        )?;
+        Some((s, typical))
     })
     .collect();
-    if designs.is_empty() {
-        return None;
-    }
-    Some(format!(
-        "**Its config managers make every read pay**: with {readers} reader threads, {}, against {} for `{best}` ({}).",
-        designs.join("; "),
-        nanos(best_ns),
-        link(READING)
-    ))
+    let describe = |(name, _): &(String, f64)| {
+        context! {
+            name,
+            kubelet_p50 => data.value("watchers", "kubelet", name, "latency_p50"),
+            wakeups => data.value("watchers", "idle", name, "wakeups_per_s"),
+        }
+    };
+    let event = complete
+        .iter()
+        .filter(|(s, _)| !s.starts_with("poll"))
+        .min_by(|a, b| a.1.total_cmp(&b.1));
+    // The slowest complete poll: the cheapest one that is still correct.
+    let poll = complete
+        .iter()
+        .filter(|(s, _)| s.starts_with("poll"))
+        .max_by_key(|(s, _)| strategy_rank(s));
+    context! { event => event.map(describe), poll => poll.map(describe) }
 }
 
-fn seed_service_claim(inputs: &Inputs) -> Option<String> {
-    let load = inputs.load.as_ref().ok()?;
-    let channel = load.rows.iter().find(|row| row.manager == "channel")?;
-    let best = load
-        .rows
-        .iter()
-        .max_by(|a, b| a.quiet_rps.total_cmp(&b.quiet_rps))?;
-    Some(format!(
-        "**In the service**, the channel manager serves {} req/s against {} for `{}` ({:.0}% of it) ({}).",
-        count(channel.quiet_rps),
-        count(best.quiet_rps),
-        best.manager,
-        100.0 * channel.quiet_rps / best.quiet_rps,
-        link(SERVING)
-    ))
+/// The slowest manager's share of the floor, and the others' range.
+fn service_claim(data: &Data) -> Option<Value> {
+    let mut ratios: Vec<(String, f64)> = data
+        .group("load")
+        .filter(|r| r.scenario == "quiet" && r.metric == "ratio_to_floor")
+        .map(|r| (r.subject.clone(), r.value))
+        .collect();
+    ratios.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let (slowest, rest) = ratios.split_first()?;
+    Some(context! {
+        slowest => slowest.0.clone(), slowest_ratio => slowest.1,
+        low => rest.first().map(|r| r.1), high => rest.last().map(|r| r.1),
+    })
 }
 
 #[cfg(test)]

@@ -1,263 +1,397 @@
+//! The renderer on fixtures: `tests/fixtures/quick-run.jsonl` (the records
+//! of a real `all --quick`, the peer harness absent), `bench-sample.jsonl`
+//! (every bench's records, with the figures of an earlier full run) and
+//! `peers-sample.jsonl` (a peer harness's records, with made-up but
+//! realistic values: the harness is built on another branch).
+
+use std::path::Path;
+
+use records::Record;
+
 use super::*;
-use crate::load_results::LoadRow;
-use crate::watcher_results::Idle;
+use crate::check::check_output;
 
-fn cost(implementation: &str, scenario: Scenario, nanos: f64) -> Cost {
-    Cost {
-        implementation: implementation.into(),
-        scenario,
-        nanos,
-    }
+fn fixture(name: &str) -> Vec<Record> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    records::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
 }
 
-fn latency(pattern: &str, strategy: &str, detected: u64, p50: Option<f64>) -> Latency {
-    Latency {
-        id: format!("watchers/{pattern}/{strategy}"),
-        attempted: 10,
-        detected,
-        p50_ns: p50,
-        p99_ns: p50.map(|p| p * 2.0),
-    }
+fn all_fixtures() -> Vec<Record> {
+    let mut all = fixture("bench-sample.jsonl");
+    all.extend(fixture("peers-sample.jsonl"));
+    all
 }
 
-fn idle(strategy: &str, wakeups: u64) -> Idle {
-    Idle {
-        id: format!("idle/{strategy}"),
-        idle_ns: 10e9,
-        process_cpu_ns: 2e6,
-        process_wakeups: wakeups + 1,
-        watcher_threads: 1,
-        watcher_wakeups: wakeups,
-        watcher_cpu_ns: 0.0,
-    }
+fn render_records(records: Vec<Record>) -> Report {
+    render(&Data::new(records)).expect("the template renders")
 }
 
-/// A small but complete set of results.
-fn inputs() -> Inputs {
-    let read = |readers, writer| Scenario::Read { readers, writer };
-    let mut managers = Vec::new();
-    for (name, base) in [
-        ("arcswap", 4.0),
-        ("mutex", 5.0),
-        ("channel", 400.0),
-        ("plain_arc", 0.5),
-        ("go mutex", 5.5),
-    ] {
-        for (readers, writers) in [
-            (1, &[false][..]),
-            (2, &[false, true][..]),
-            (8, &[false][..]),
-        ] {
-            for &writer in writers {
-                let slowdown = if name == "arcswap" || name == "plain_arc" {
-                    1.0
-                } else {
-                    f64::from(readers)
-                };
-                managers.push(cost(
-                    name,
-                    read(readers, writer),
-                    base * slowdown * if writer { 1.5 } else { 1.0 },
-                ));
-            }
-        }
-        managers.push(cost(name, Scenario::Publish, base * 20.0));
-    }
-    Inputs {
-        managers,
-        go_missing: None,
-        reload: vec![Measurement {
-            id: "reload/size_1k".into(),
-            nanos: 25_000.0,
-        }],
-        watchers: WatcherResults {
-            latency: vec![
-                latency("kubelet", "inotify", 10, Some(90e3)),
-                latency("symlink_swap", "inotify", 10, Some(80e3)),
-                latency("kubelet", "poll_100ms", 10, Some(50e6)),
-                latency("symlink_swap", "poll_100ms", 10, Some(52e6)),
-                latency("kubelet", "poll_10ms", 10, Some(5e6)),
-                latency("symlink_swap", "poll_10ms", 10, Some(5e6)),
-                latency("kubelet", "seed", 1, Some(600e6)),
-                latency("symlink_swap", "seed", 0, None),
-            ],
-            idle: vec![idle("inotify", 0), idle("poll_100ms", 100), idle("seed", 10)],
-        },
-        load: Ok(LoadResults {
-            setup: "wrk -t2 -c64 -d10s, 3 alternating pairs per manager".into(),
-            rows: vec![
-                LoadRow {
-                    manager: "arcswap".into(),
-                    floor_rps: 100e3,
-                    quiet_rps: 90e3,
-                    ratio: 0.9,
-                    reloading_rps: 85e3,
-                    reload_cost: "5.0%".into(),
-                    non2xx: 0,
-                    rss_mb: 9.5,
-                },
-                LoadRow {
-                    manager: "channel".into(),
-                    floor_rps: 100e3,
-                    quiet_rps: 45e3,
-                    ratio: 0.45,
-                    reloading_rps: 44e3,
-                    reload_cost: "2.0%".into(),
-                    non2xx: 0,
-                    rss_mb: 9.9,
-                },
-            ],
-            floor_rss_mb: Some(5.2),
-            latency: Some("arcswap + inotify reload latency over 200 updates: p50 300µs".into()),
-        }),
-        reliability: Some("# Reliability\n\nIntro.\n\n| test | result |\n|---|---|\n| invalid YAML | pass: keeps last good |\n".into()),
-        quick: false,
-    }
-}
-
-fn provenance() -> Provenance {
-    Provenance {
-        cores: 2,
-        cpu_model: "Xeon".into(),
-        date: "2026-11-26T16:30:00Z".into(),
-        commit: "abc123".into(),
-        command: "cargo run -p results --release -- all".into(),
-    }
-}
-
-fn build_fixture(inputs: &Inputs) -> Report {
-    build(
-        inputs,
-        &provenance(),
-        &crate::runner::bench_commands(crate::runner::Length::Full),
-    )
-}
-
-fn written(report: &Report) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("img")).unwrap();
+/// The report written to a temporary docs directory, and what the check says.
+fn written(report: &Report) -> Vec<String> {
+    let docs = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(docs.path().join("img")).unwrap();
     for (name, svg) in &report.figures {
-        std::fs::write(dir.path().join("img").join(name), svg).unwrap();
+        std::fs::write(docs.path().join("img").join(name), svg).unwrap();
     }
-    std::fs::write(dir.path().join("results.md"), &report.markdown).unwrap();
-    dir
+    std::fs::write(docs.path().join("results.md"), &report.markdown).unwrap();
+    check_output(docs.path())
+}
+
+/// The lines of `## heading`'s section.
+fn section<'a>(markdown: &'a str, heading: &str) -> &'a str {
+    let start = markdown
+        .find(&format!("## {heading}\n"))
+        .unwrap_or_else(|| panic!("no {heading}"));
+    let rest = &markdown[start + 3..];
+    &rest[..rest.find("\n## ").unwrap_or(rest.len())]
+}
+
+/// The first cells of the table rows under the line starting with `header`.
+fn row_names(section: &str, header: &str) -> Vec<String> {
+    section
+        .lines()
+        .skip_while(|line| !line.starts_with(header))
+        .skip(2)
+        .take_while(|line| line.starts_with('|'))
+        .map(|line| line.split('|').nth(1).unwrap().trim().to_owned())
+        .collect()
+}
+
+fn without_subject(records: Vec<Record>, subject: &str) -> Vec<Record> {
+    records
+        .into_iter()
+        .filter(|r| !(r.group == "peers" && r.subject == subject))
+        .collect()
 }
 
 #[test]
-fn a_complete_input_gives_a_complete_report() {
-    let report = build_fixture(&inputs());
-    let dir = written(&report);
-    assert_eq!(crate::check::check_output(dir.path()), Vec::<String>::new());
-    assert_eq!(report.figures.len(), 6);
-}
-
-#[test]
-fn the_guide_picks_from_the_numbers_and_links_its_figures() {
-    let markdown = build_fixture(&inputs()).markdown;
-    let guide = &markdown
-        [markdown.find("## Decision guide").unwrap()..markdown.find("## Reading").unwrap()];
-    assert!(guide.contains("**Manager: `arcswap`**"), "{guide}");
-    assert!(guide.contains("(#reading-the-config)"));
-    assert!(guide.contains("**Watcher: `inotify`**"));
-    // The slowest poll that still detects everything.
-    assert!(guide.contains("`poll_100ms` detects every pattern"));
-    assert!(guide.contains("detected 1 of 10 kubelet updates"));
-    assert!(guide.contains("`symlink_swap` 0/10"));
-    // channel at 8 readers: 400 * 8 = 3200 ns vs 4 ns.
-    assert!(guide.contains("(`channel`) 3.20 µs — 800×"), "{guide}");
-    assert!(guide.contains("from 4.00 ns to 6.00 ns"), "{guide}");
-    assert!(guide.contains("[Reliability](#reliability)"));
-}
-
-#[test]
-fn every_figure_carries_its_provenance() {
-    let markdown = build_fixture(&inputs()).markdown;
-    for (_, figures) in SECTIONS {
-        for figure in *figures {
-            let at = markdown.find(&format!("](img/{figure})")).unwrap();
-            let caption = &markdown[at..at + 400];
-            assert!(
-                caption.contains("2 cores, Xeon · 2026-11-26T16:30:00Z · commit abc123"),
-                "{caption}"
-            );
-        }
-    }
-}
-
-#[test]
-fn tables_show_the_seed_row_and_missed_updates() {
-    let markdown = build_fixture(&inputs()).markdown;
-    assert!(markdown.contains(
-        "| `seed` (2016 design: resolved file, 1 s tick) | ✗ 1/10 · 600 ms / 1.20 s | ✗ 0/10 |"
-    ));
-    assert!(markdown.contains("| `inotify` | ✓ 10/10 · 90.0 µs / 180 µs |"));
-    assert!(markdown.contains("1 reliability scenarios, none failing."));
-    assert!(markdown.contains("| invalid YAML | pass |"));
-}
-
-#[test]
-fn missing_results_are_flagged_and_skips_are_explained() {
-    let mut inputs = inputs();
-    inputs.managers.clear();
-    inputs.load = Err(format!("{SKIPPED} `wrk` is not installed"));
-    let dir = written(&build_fixture(&inputs));
-    let problems = crate::check::check_output(dir.path());
-    assert!(problems.iter().any(|p| p.contains(READING)), "{problems:?}");
-    assert!(
-        problems.iter().any(|p| p.contains(PUBLISHING)),
-        "{problems:?}"
-    );
-    assert!(
-        !problems.iter().any(|p| p.contains(SERVING)),
-        "{problems:?}"
-    );
-}
-
-#[test]
-fn headline_gives_each_test_its_verdict() {
-    let document = "# Reliability\n\nIntro.\n\n\
-        | test | load | result | reproduce |\n|---|---|---|---|\n\
-        | Dangling `..data` | 3 rounds | pass ×3 (rejected, counted) | `cargo test` |\n\
-        | Permission denied | 3 rounds | pass ×3: logged; counted | `cargo test` |\n\
-        | Bursts | — | pass ×9, numbers below | `cargo test` |\n\
-        | Inputs | — | pass ×3. Every rejection named | `cargo test` |\n\
-        | Overflow | — | FAIL: lost | `cargo test` |\n\n## Later\n\n| other | table |\n";
+fn every_fixture_renders_a_complete_report() {
+    let report = render_records(all_fixtures());
     assert_eq!(
-        headline(document).unwrap(),
-        "5 reliability scenarios, 1 failing.\n\n| test | verdict |\n|---|---|\n\
-         | Dangling `..data` | pass ×3 |\n| Permission denied | pass ×3 |\n| Bursts | pass ×9 |\n\
-         | Inputs | pass ×3 |\n| Overflow | FAIL |\n"
+        written(&report),
+        Vec::<String>::new(),
+        "{}",
+        report.markdown
     );
-    assert_eq!(headline("# T\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"), None);
-    assert_eq!(headline("# T\n"), None);
+    assert_eq!(report.figures.len(), 7);
 }
 
 #[test]
-fn the_watcher_is_ranked_over_every_pattern_not_one() {
-    let mut inputs = inputs();
-    inputs.watchers.latency.extend([
-        latency("kubelet", "notify", 10, Some(50e3)),
-        latency("symlink_swap", "notify", 10, Some(400e3)),
-        latency("in_place", "notify", 10, Some(400e3)),
-        latency("in_place", "inotify", 10, Some(95e3)),
-    ]);
-    let markdown = build_fixture(&inputs).markdown;
-    assert!(markdown.contains("**Watcher: `inotify`**"), "{markdown}");
-}
-
-#[test]
-fn the_service_claim_gives_the_spread_and_names_the_slowest() {
-    let mut inputs = inputs();
-    if let Ok(load) = &mut inputs.load {
-        let mut mutex = load.rows[0].clone();
-        mutex.manager = "mutex".into();
-        mutex.ratio = 0.95;
-        load.rows.push(mutex);
-    }
-    let markdown = build_fixture(&inputs).markdown;
+fn a_real_quick_run_renders_a_complete_report() {
+    let report = render_records(fixture("quick-run.jsonl"));
+    assert_eq!(
+        written(&report),
+        Vec::<String>::new(),
+        "{}",
+        report.markdown
+    );
+    assert!(report.markdown.contains("> **Quick mode**"));
+    assert!(report.markdown.contains("**Skipped:** package `peers`"));
+    // Its load average (4.23) was above its 2 cores: the page says so.
+    assert!(report.markdown.contains("busier than its 2 cores"));
+    let quiet = render_records(fixture("bench-sample.jsonl")).markdown;
     assert!(
-        markdown.contains("every manager but `channel` serves 0.90–0.95 of the bare axum floor"),
+        !quiet.contains("busier than"),
+        "load average 1.40 on 2 cores is not busy"
+    );
+}
+
+#[test]
+fn the_peer_matrix_lists_every_peer_in_a_stable_order() {
+    let report = render_records(all_fixtures());
+    let peers = section(&report.markdown, "Peers");
+    assert_eq!(
+        row_names(peers, "| peer | `kubelet-after`"),
+        [
+            "`service-inotify`",
+            "`service-notify`",
+            "`service-poll`",
+            "`seed`",
+            "`viper`",
+            "`koanf`",
+            "`fsnotify-naive`",
+            "`hotswap-config`",
+            "`notify-debouncer-full`",
+        ]
+    );
+    // The seed: every kubelet update, at its 1 s tick; no symlink swap.
+    assert!(peers.contains("| `seed` | ✓ 10/10 · 950 ms |"), "{peers}");
+    assert!(peers.contains("✗ 0/10 |"), "{peers}");
+    // Bad input, torn reads, the idle/RSS/version table.
+    assert!(
+        peers.contains("| `seed` | dies; no recovery | serves garbage; recovers |"),
+        "{peers}"
+    );
+    assert!(
+        peers.contains("| `fsnotify-naive` | 37 of 2000 | 7 of 20 |"),
+        "{peers}"
+    );
+    assert!(
+        peers.contains("13.6 MiB | go1.19.8, fsnotify v1.4.9, yaml.v2 |"),
+        "{peers}"
+    );
+    // At a glance: every cell says it was measured, or that it was not.
+    let seed = "| `seed` | ✗ 6 of 9, measured | ✗ 0 of 6, measured | ✓ measured | ✗ measured |";
+    assert!(peers.contains(seed), "{peers}");
+}
+
+#[test]
+fn a_peer_that_does_well_is_said_to() {
+    let report = render_records(all_fixtures());
+    let peers = section(&report.markdown, "Peers");
+    let viper = peers
+        .lines()
+        .find(|line| line.starts_with("- **`viper`**"))
+        .unwrap();
+    assert!(
+        viper.contains("served every update of 8 of 9 patterns"),
+        "{viper}"
+    );
+    assert!(viper.contains("missed some of `dir-swap` 0/20"), "{viper}");
+    let service = peers
+        .lines()
+        .find(|line| line.starts_with("- **`service-inotify`**"))
+        .unwrap();
+    assert!(
+        service.contains("of 9 of 9 patterns") && service.contains("on 6 of 6 bad inputs"),
+        "{service}"
+    );
+}
+
+#[test]
+fn a_missing_peer_is_named_and_has_no_row() {
+    let report = render_records(without_subject(all_fixtures(), "koanf"));
+    let peers = section(&report.markdown, "Peers");
+    assert!(peers.contains("Not in this run: `koanf`."), "{peers}");
+    assert!(!row_names(peers, "| peer | `kubelet-after`").contains(&"`koanf`".to_owned()));
+    assert_eq!(written(&report), Vec::<String>::new());
+}
+
+#[test]
+fn a_dead_peer_and_an_unknown_pattern_still_render_after_the_known_ones() {
+    let mut records = all_fixtures();
+    for pattern in ["kubelet-after", "zz-new-pattern"] {
+        records.push(Record::new(
+            "peers",
+            pattern,
+            "crashes-at-once",
+            "detected",
+            0.0,
+            "count",
+            10,
+        ));
+    }
+    records.push(
+        Record::new(
+            "peers",
+            "bad-invalid-yaml",
+            "crashes-at-once",
+            "verdict",
+            0.0,
+            "",
+            1,
+        )
+        .with_text("dies"),
+    );
+    records.push(Record::new(
+        "peers",
+        "bad-invalid-yaml",
+        "crashes-at-once",
+        "recovers",
+        0.0,
+        "count",
+        1,
+    ));
+    records.push(Record::new(
+        "peers",
+        "zz-new-pattern",
+        "viper",
+        "detected",
+        5.0,
+        "count",
+        5,
+    ));
+    let report = render_records(records);
+    let peers = section(&report.markdown, "Peers");
+    let header = peers
+        .lines()
+        .find(|line| line.starts_with("| peer | `kubelet-after`"))
+        .unwrap();
+    assert!(
+        header.ends_with("`dir-swap` | `zz-new-pattern` |"),
+        "{header}"
+    );
+    let rows = row_names(peers, "| peer | `kubelet-after`");
+    assert_eq!(rows.last().map(String::as_str), Some("`crashes-at-once`"));
+    let dead = peers
+        .lines()
+        .find(|line| line.starts_with("| `crashes-at-once` | ✗ 0/10 |"))
+        .unwrap();
+    assert!(dead.ends_with("| ✗ 0/10 |"), "{dead}");
+    assert!(
+        peers.contains("| `crashes-at-once` | dies; no recovery | – |"),
+        "{peers}"
+    );
+    let glance =
+        "| `crashes-at-once` | ✗ 0 of 2, measured | ✗ measured | – not measured | – not measured |";
+    assert!(peers.contains(glance), "{peers}");
+    assert!(
+        peers.contains(
+            "Kept the last good config on 0 of 1 bad inputs; dies on `bad-invalid-yaml`."
+        )
+    );
+    assert_eq!(written(&report), Vec::<String>::new());
+}
+
+#[test]
+fn no_peers_file_at_all_says_why_and_the_rest_renders() {
+    let mut records = fixture("bench-sample.jsonl");
+    records.push(
+        Record::new("results", "peers", "-", "skipped", 0.0, "", 1)
+            .with_text("package `peers` is not in this workspace."),
+    );
+    let report = render_records(records.clone());
+    let peers = section(&report.markdown, "Peers");
+    assert!(
+        peers.contains("**Skipped:** package `peers` is not in this workspace."),
+        "{peers}"
+    );
+    assert!(
+        !report
+            .figures
+            .iter()
+            .any(|(name, _)| name == "peers_latency.svg")
+    );
+    assert_eq!(written(&report), Vec::<String>::new());
+    assert!(
+        report
+            .markdown
+            .contains("not measured in this run ([Peers](#peers) says why)")
+    );
+
+    // Without the reason, the missing records are a problem.
+    records.pop();
+    let problems = written(&render_records(records));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("`Peers`: **No results:**"),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn no_records_at_all_is_a_report_of_what_is_missing() {
+    let report = render_records(Vec::new());
+    assert!(report.markdown.contains("No results to decide from yet."));
+    assert_eq!(written(&report).len(), SECTIONS.len());
+}
+
+#[test]
+fn the_guide_quotes_the_records() {
+    let records = vec![
+        Record::new(
+            "managers",
+            "read_8t",
+            "arcswap_cached",
+            "ns_per_read",
+            0.182,
+            "ns",
+            30,
+        ),
+        Record::new(
+            "managers",
+            "read_8t",
+            "mutex",
+            "ns_per_read",
+            24.5,
+            "ns",
+            30,
+        ),
+        Record::new(
+            "managers",
+            "read_8t",
+            "plain_arc",
+            "ns_per_read",
+            0.1,
+            "ns",
+            30,
+        ),
+        Record::new(
+            "watchers", "kubelet", "inotify", "detected", 200.0, "count", 200,
+        ),
+        Record::new(
+            "watchers",
+            "kubelet",
+            "inotify",
+            "latency_p50",
+            0.00011,
+            "s",
+            200,
+        ),
+        Record::new(
+            "watchers", "kubelet", "poll_1s", "detected", 10.0, "count", 10,
+        ),
+        Record::new(
+            "watchers",
+            "kubelet",
+            "poll_1s",
+            "latency_p50",
+            0.46,
+            "s",
+            10,
+        ),
+        Record::new(
+            "watchers", "kubelet", "notify", "detected", 199.0, "count", 200,
+        ),
+        Record::new(
+            "watchers",
+            "idle",
+            "inotify",
+            "wakeups_per_s",
+            0.0,
+            "1/s",
+            10,
+        ),
+    ];
+    let markdown = render_records(records).markdown;
+    assert!(
+        markdown.contains("**Manager: `arcswap_cached`**"),
         "{markdown}"
     );
-    assert!(markdown.contains("`channel` serves 0.45"), "{markdown}");
+    assert!(markdown.contains("0.182 ns per read with 8 reader threads (the unsynchronised floor: 0.100 ns); `mutex` 24.5 ns (135×)"));
+    assert!(markdown.contains("**Watcher: `inotify`** on Linux: every update of every pattern detected, a kubelet update served 110 µs"));
+    assert!(markdown.contains("Idle, it wakes 0 times a second"));
+    // `notify` missed one update: it is not the choice, `poll_1s` is the fallback.
+    assert!(markdown.contains("`poll_1s` detects every pattern too, a kubelet update p50 460 ms"));
+}
+
+#[test]
+fn read_scenarios_are_parsed_from_their_names() {
+    assert_eq!(read_scenario("read_8t_writer"), Some((8, true)));
+    assert_eq!(read_scenario("read_1t"), Some((1, false)));
+    assert_eq!(read_scenario("publish"), None);
+    assert_eq!(readers_label((1, true)), "1 reader + writer");
+}
+
+#[test]
+fn any_one_subject_alone_renders() {
+    // A quick run measures one manager under load; a filtered bench run, a
+    // few ids: whatever subset of the records there is, the page renders.
+    let all = all_fixtures();
+    let mut subjects: Vec<(String, String)> = all
+        .iter()
+        .map(|r| (r.group.clone(), r.subject.clone()))
+        .collect();
+    subjects.dedup();
+    for (group, subject) in subjects {
+        let alone = all
+            .iter()
+            .filter(|r| r.group == group && r.subject == subject)
+            .cloned();
+        if let Err(error) = render(&Data::new(alone)) {
+            panic!("{group}/*/{subject} alone: {error:#}");
+        }
+    }
 }
