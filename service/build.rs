@@ -1,23 +1,96 @@
-//! Turns the chosen Cargo features into one `cfg` per compiled-in manager and
-//! watcher, fallbacks included, so the source says `#[cfg(manager_arcswap)]`
-//! once instead of repeating "arcswap, or no manager feature at all".
+//! The service's variants come from one place: its own `[features]` in
+//! Cargo.toml (a feature that enables `managers/<x>` is a manager, one that
+//! enables `watchers/<x>` a watcher; `k8s/variants.py` reads the same).
+//! This script turns the features chosen for this build into one `cfg` per
+//! compiled-in manager and watcher, fallbacks included, and writes
+//! `$OUT_DIR/variants.rs`: the compiled-in lists, and macros that hand them
+//! to the tests, which instantiate their scenarios once per variant.
 
+use std::collections::BTreeMap;
 use std::env;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::PathBuf;
 
-const MANAGERS: [&str; 5] = ["mutex", "rwlock", "arcswap", "channel", "watch"];
-const WATCHERS: [&str; 3] = ["notify", "inotify", "poll"];
+/// The manager when no manager feature is chosen: the fastest read path
+/// that scales with cores (docs/service.md).
+const FALLBACK_MANAGER: &str = "arcswap";
 
-fn enabled(features: &[&'static str]) -> Vec<&'static str> {
-    features
+fn main() {
+    println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rerun-if-changed=Cargo.toml");
+    let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let text = fs::read_to_string(manifest.join("Cargo.toml")).expect("Cargo.toml is readable");
+    let cargo: toml::Table = text.parse().expect("Cargo.toml is TOML");
+    let features: BTreeMap<String, Vec<String>> = cargo
+        .get("features")
+        .and_then(|features| features.as_table())
+        .expect("service/Cargo.toml has [features]")
         .iter()
-        .copied()
-        .filter(|feature| {
-            env::var_os(format!("CARGO_FEATURE_{}", feature.to_uppercase())).is_some()
+        .map(|(name, enables)| {
+            let enables = enables
+                .as_array()
+                .map(|list| {
+                    list.iter()
+                        .filter_map(|item| item.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (name.clone(), enables)
         })
-        .collect()
+        .collect();
+    let enabling = |krate: &str| -> Vec<String> {
+        features
+            .iter()
+            .filter(|(_, enables)| {
+                enables
+                    .iter()
+                    .any(|item| item.starts_with(&format!("{krate}/")))
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
+    };
+    let (managers, watchers) = (enabling("managers"), enabling("watchers"));
+    let chosen = |all: &[String]| -> Vec<String> {
+        all.iter()
+            .filter(|name| {
+                env::var_os(format!(
+                    "CARGO_FEATURE_{}",
+                    name.to_uppercase().replace('-', "_")
+                ))
+                .is_some()
+            })
+            .cloned()
+            .collect()
+    };
+    let mut compiled_managers = chosen(&managers);
+    if compiled_managers.is_empty() {
+        compiled_managers.push(FALLBACK_MANAGER.to_owned());
+    }
+    let mut compiled_watchers = chosen(&watchers);
+    if compiled_watchers.is_empty() {
+        // inotify where it exists (lowest latency, no idle wake-ups); the
+        // portable poller elsewhere.
+        let linux = env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux");
+        compiled_watchers.push(if linux { "inotify" } else { "poll" }.to_owned());
+    }
+    emit("manager", &managers, &compiled_managers);
+    emit("watcher", &watchers, &compiled_watchers);
+    // For `--version`: `|` between the choices when several are compiled in.
+    println!(
+        "cargo::rustc-env=SERVICE_VARIANT=manager: {}, watcher: {}",
+        compiled_managers.join("|"),
+        compiled_watchers.join("|")
+    );
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
+    fs::write(
+        out.join("variants.rs"),
+        variants_rs(&compiled_managers, &compiled_watchers),
+    )
+    .expect("OUT_DIR is writable");
 }
 
-fn emit(kind: &str, all: &[&str], chosen: &[&str]) {
+fn emit(kind: &str, all: &[String], chosen: &[String]) {
     for name in all {
         println!("cargo::rustc-check-cfg=cfg({kind}_{name})");
     }
@@ -26,29 +99,42 @@ fn emit(kind: &str, all: &[&str], chosen: &[&str]) {
     }
 }
 
-fn main() {
-    println!("cargo::rerun-if-changed=build.rs");
-
-    let mut managers = enabled(&MANAGERS);
-    if managers.is_empty() {
-        // The fastest read path that scales with cores (docs/service.md).
-        managers.push("arcswap");
-    }
-
-    let mut watchers = enabled(&WATCHERS);
-    if watchers.is_empty() {
-        // inotify where it exists (lowest latency, no extra thread);
-        // the portable poller elsewhere.
-        let linux = env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux");
-        watchers.push(if linux { "inotify" } else { "poll" });
-    }
-
-    emit("manager", &MANAGERS, &managers);
-    emit("watcher", &WATCHERS, &watchers);
-    // For `--version`: `|` between the choices when several are compiled in.
-    println!(
-        "cargo::rustc-env=SERVICE_VARIANT=manager: {}, watcher: {}",
-        managers.join("|"),
-        watchers.join("|")
+fn variants_rs(managers: &[String], watchers: &[String]) -> String {
+    let list = |names: &[String]| {
+        names
+            .iter()
+            .map(|name| format!("{name:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let arms = |names: &[String]| {
+        names
+            .iter()
+            .map(|name| format!("{name:?} => {name}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut out =
+        String::from("// Generated by service/build.rs from service/Cargo.toml's [features].\n");
+    let _ = writeln!(
+        out,
+        "/// The managers compiled into this build.\n#[allow(dead_code)]\npub const COMPILED_MANAGERS: &[&str] = &[{}];",
+        list(managers)
     );
+    let _ = writeln!(
+        out,
+        "/// The watchers compiled into this build.\n#[allow(dead_code)]\npub const COMPILED_WATCHERS: &[&str] = &[{}];",
+        list(watchers)
+    );
+    let _ = writeln!(
+        out,
+        "/// Calls `$callback! {{ \"name\" => name, ... }}` with every compiled-in watcher.\n#[allow(unused_macros)]\nmacro_rules! compiled_watchers {{ ($callback:ident) => {{ $callback! {{ {} }} }}; }}",
+        arms(watchers)
+    );
+    let _ = writeln!(
+        out,
+        "/// Calls `$callback! {{ \"name\" => name, ... }}` with every compiled-in manager.\n#[allow(unused_macros)]\nmacro_rules! compiled_managers {{ ($callback:ident) => {{ $callback! {{ {} }} }}; }}",
+        arms(managers)
+    );
+    out
 }

@@ -79,13 +79,13 @@ impl<M: ConfigManager<BenchConfig>> Publisher for M {
 /// A manager read through [`ConfigManager::read`].
 pub struct Managed<M>(pub M);
 
-impl<M: ConfigManager<BenchConfig>> Managed<M> {
+impl<M: ConfigManager<BenchConfig> + From<BenchConfig>> Managed<M> {
     pub fn new() -> Self {
-        Self(M::new(BenchConfig::example()))
+        Self(M::from(BenchConfig::example()))
     }
 }
 
-impl<M: ConfigManager<BenchConfig>> Default for Managed<M> {
+impl<M: ConfigManager<BenchConfig> + From<BenchConfig>> Default for Managed<M> {
     fn default() -> Self {
         Self::new()
     }

@@ -1,13 +1,13 @@
-//! The loader's parse and validate on arbitrary bytes: `watchers::YamlFile`
-//! decoding the service's config shape (one `message`, unknown keys
-//! rejected, an all-whitespace message invalid). Any panic, abort, stack
-//! overflow, timeout or out-of-memory is a crash; an `Err` is the expected
-//! answer to garbage.
+//! The parsers on arbitrary bytes, every format (YAML, JSON, TOML): the
+//! service's config shape (one `message`, unknown keys rejected, an
+//! all-whitespace message invalid), and any shape at all. Any panic, abort,
+//! stack overflow, timeout or out-of-memory is a crash; an `Err` is the
+//! expected answer to garbage, and it never quotes the input.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use watchers::{Decode, Files, Validate, YamlFile};
+use watchers::{Format, Validate};
 
 /// The shape of `service`'s config (its type lives in the binary crate).
 #[derive(serde::Deserialize)]
@@ -27,14 +27,15 @@ impl Validate for Config {
 }
 
 fuzz_target!(|bytes: &[u8]| {
-    let files = Files {
-        entries: vec![("config.yaml".to_owned(), bytes.to_vec())],
-    };
-    if let Ok(config) = YamlFile::<Config>::new().decode(&files) {
-        // What was accepted is a usable config.
-        assert!(!config.message.trim().is_empty());
+    for format in Format::ALL {
+        if let Ok(config) = format.parse::<Config>(bytes)
+            && config.validate().is_ok()
+        {
+            // What was accepted is a usable config.
+            assert!(!config.message.trim().is_empty());
+        }
+        // Any shape at all: anchors, tags, merges and nesting without a
+        // struct to stop them at the first unexpected key.
+        let _ = format.parse::<serde::de::IgnoredAny>(bytes);
     }
-    // Any shape at all: anchors, tags, merges and nesting without a struct
-    // to stop them at the first unexpected key.
-    let _ = watchers::parse_yaml::<serde::de::IgnoredAny>(bytes);
 });

@@ -88,9 +88,79 @@ pub trait Design: Send + Sync + 'static {
     type Manager<T: Send + Sync + 'static>: ConfigManager<T> + From<T>;
 }
 
+/// Code generic over a [`Design`], run for a design chosen by name at run
+/// time with [`design::visit`].
+pub trait DesignVisitor {
+    /// What the visit returns.
+    type Output;
+    /// Runs with `D`, the design named.
+    fn visit<D: Design>(self) -> Self::Output;
+}
+
 /// The designs as types, one per manager, for [`Design`].
 pub mod design {
-    use super::Design;
+    use super::{ConfigManager, Design, DesignVisitor};
+
+    /// The names of the designs compiled into this crate (its features), in
+    /// a stable order.
+    pub const NAMES: &[&str] = &[
+        #[cfg(feature = "mutex")]
+        "mutex",
+        #[cfg(feature = "rwlock")]
+        "rwlock",
+        #[cfg(feature = "arcswap")]
+        "arcswap",
+        #[cfg(feature = "channel")]
+        "channel",
+        #[cfg(feature = "watch")]
+        "watch",
+    ];
+
+    /// The name of design `D`: its manager's `ConfigManager::NAME`.
+    pub fn name<D: Design>() -> &'static str {
+        <D::Manager<()> as ConfigManager<()>>::NAME
+    }
+
+    /// Runs `visitor` with the design called `name` (its manager's
+    /// `ConfigManager::NAME`); `None` if no such design is compiled in.
+    ///
+    /// ```
+    /// use managers::{Design, DesignVisitor, design};
+    ///
+    /// struct Name;
+    /// impl DesignVisitor for Name {
+    ///     type Output = &'static str;
+    ///     fn visit<D: Design>(self) -> &'static str {
+    ///         std::any::type_name::<D>()
+    ///     }
+    /// }
+    /// assert_eq!(design::visit("arcswap", Name), Some("managers::design::ArcSwap"));
+    /// assert_eq!(design::visit("nope", Name), None);
+    /// ```
+    pub fn visit<V: DesignVisitor>(wanted: &str, visitor: V) -> Option<V::Output> {
+        #[cfg(feature = "mutex")]
+        if wanted == name::<Mutex>() {
+            return Some(visitor.visit::<Mutex>());
+        }
+        #[cfg(feature = "rwlock")]
+        if wanted == name::<RwLock>() {
+            return Some(visitor.visit::<RwLock>());
+        }
+        #[cfg(feature = "arcswap")]
+        if wanted == name::<ArcSwap>() {
+            return Some(visitor.visit::<ArcSwap>());
+        }
+        #[cfg(feature = "channel")]
+        if wanted == name::<Channel>() {
+            return Some(visitor.visit::<Channel>());
+        }
+        #[cfg(feature = "watch")]
+        if wanted == name::<Watch>() {
+            return Some(visitor.visit::<Watch>());
+        }
+        let _ = visitor;
+        None
+    }
 
     /// [`ArcSwapManager`](crate::ArcSwapManager).
     #[cfg(feature = "arcswap")]

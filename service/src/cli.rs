@@ -7,7 +7,9 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use watchers::WatchOptions;
 
-use crate::variant::{ManagerKind, WatcherKind};
+use clap::builder::PossibleValuesParser;
+
+use crate::variant::{COMPILED_MANAGERS, COMPILED_WATCHERS};
 
 /// Serve the `message` of a YAML config over HTTP, reloading it when the
 /// file changes.
@@ -76,12 +78,12 @@ pub struct Cli {
     pub max_connections: Option<usize>,
 
     /// Which config manager to use (only needed when several are compiled in).
-    #[arg(long, env = "MANAGER", value_enum)]
-    pub manager: Option<ManagerKind>,
+    #[arg(long, env = "MANAGER", value_parser = PossibleValuesParser::new(COMPILED_MANAGERS))]
+    pub manager: Option<String>,
 
     /// Which file watcher to use (only needed when several are compiled in).
-    #[arg(long, env = "WATCHER", value_enum)]
-    pub watcher: Option<WatcherKind>,
+    #[arg(long, env = "WATCHER", value_parser = PossibleValuesParser::new(COMPILED_WATCHERS))]
+    pub watcher: Option<String>,
 }
 
 /// How log lines are written.

@@ -11,6 +11,10 @@
 //! curl -i localhost:8080/                     # the message, X-Config-Version, ETag
 //! ```
 //!
+//! `main` picks the manager design by name (the one type on the read path,
+//! so each is its own monomorphic `run`) and passes the watcher as a value;
+//! both lists come from the Cargo features (`build.rs`).
+//!
 //! Endpoints: `/` (the message), `/healthz`, `/readyz`, `/metrics`. SIGHUP
 //! reloads now; SIGTERM/SIGINT drain in-flight requests, bounded by
 //! `--shutdown-timeout`. See `docs/service.md`.
@@ -27,93 +31,93 @@ mod startup;
 mod streak;
 mod variant;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use managers::ConfigManager;
+use managers::{Design, DesignVisitor};
 use tracing::{info, warn};
-use watchers::{ConfigSource, Loaded, Strategy, Watch, YamlFile};
+use watchers::{ConfigSource, Format, Watch, WatcherKind};
 
 use crate::cli::Cli;
 use crate::config::ServiceConfig;
 use crate::metrics::{Metrics, one_line};
 use crate::observer::ReloadObserver;
-use crate::server::ServiceWatch;
-use crate::variant::{ManagerKind, WatcherKind};
-
-/// Dispatches on the manager for one strategy: one monomorphic `run` per pair, so the
-/// read path has no dynamic dispatch. A macro rather than a generic fn so
-/// every pair's bounds are checked on the concrete types.
-macro_rules! with_manager {
-    ($strategy:ty, $manager:expr, $cli:expr) => {
-        match $manager {
-            #[cfg(manager_mutex)]
-            ManagerKind::Mutex => {
-                run::<$strategy, managers::MutexManager<Loaded<ServiceConfig>>>($cli).await
-            }
-            #[cfg(manager_rwlock)]
-            ManagerKind::RwLock => {
-                run::<$strategy, managers::RwLockManager<Loaded<ServiceConfig>>>($cli).await
-            }
-            #[cfg(manager_arcswap)]
-            ManagerKind::ArcSwap => {
-                run::<$strategy, managers::ArcSwapManager<Loaded<ServiceConfig>>>($cli).await
-            }
-            #[cfg(manager_channel)]
-            ManagerKind::Channel => {
-                run::<$strategy, managers::ChannelManager<Loaded<ServiceConfig>>>($cli).await
-            }
-            #[cfg(manager_watch)]
-            ManagerKind::Watch => {
-                run::<$strategy, managers::WatchManager<Loaded<ServiceConfig>>>($cli).await
-            }
-        }
-    };
-}
+use crate::variant::{COMPILED_MANAGERS, COMPILED_WATCHERS};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let (watcher, manager) = match (variant::choose(cli.watcher), variant::choose(cli.manager)) {
-        (Ok(watcher), Ok(manager)) => (watcher, manager),
-        (Err(error), _) => return fail(format_args!("cannot choose a watcher: {error}")),
-        (_, Err(error)) => return fail(format_args!("cannot choose a manager: {error}")),
+    let manager = variant::choose(
+        cli.manager.as_deref(),
+        COMPILED_MANAGERS,
+        "--manager",
+        "MANAGER",
+    );
+    let watcher = variant::choose(
+        cli.watcher.as_deref(),
+        COMPILED_WATCHERS,
+        "--watcher",
+        "WATCHER",
+    );
+    let (manager, watcher) = match (manager, watcher) {
+        (Ok(manager), Ok(watcher)) => (manager, watcher),
+        (_, Err(error)) => return fail(format_args!("cannot choose a watcher: {error}")),
+        (Err(error), _) => return fail(format_args!("cannot choose a manager: {error}")),
+    };
+    let watcher: WatcherKind = match watcher.parse() {
+        Ok(watcher) => watcher,
+        Err(error) => return fail(format_args!("cannot choose a watcher: {error}")),
     };
     logging::init(cli.log_format);
-    match watcher {
-        #[cfg(watcher_notify)]
-        WatcherKind::Notify => with_manager!(watchers::NotifyWatcher, manager, cli),
-        #[cfg(watcher_inotify)]
-        WatcherKind::Inotify => with_manager!(watchers::InotifyWatcher, manager, cli),
-        #[cfg(watcher_poll)]
-        WatcherKind::Poll => with_manager!(watchers::PollWatcher, manager, cli),
+    // The manager is the one type on the read path: one monomorphic `run`
+    // per design, chosen by name; the watcher is a value.
+    match managers::design::visit(manager, Run { cli, watcher }) {
+        Some(run) => run.await,
+        None => fail(format_args!(
+            "the {manager} manager is not in the managers crate"
+        )),
+    }
+}
+
+/// `run` for the design chosen at run time.
+struct Run {
+    cli: Cli,
+    watcher: WatcherKind,
+}
+
+impl DesignVisitor for Run {
+    type Output = Pin<Box<dyn Future<Output = ExitCode>>>;
+
+    fn visit<D: Design>(self) -> Self::Output {
+        Box::pin(run::<D>(self.cli, self.watcher))
     }
 }
 
 /// Starts the watch, serves until SIGTERM/SIGINT, then drains and stops.
-async fn run<S, M>(cli: Cli) -> ExitCode
-where
-    S: Strategy,
-    M: ConfigManager<Loaded<ServiceConfig>>,
-    ServiceWatch<S, M>: Send + Sync,
-{
+async fn run<D: Design>(cli: Cli, watcher: WatcherKind) -> ExitCode {
     // Installed before anything is announced: a signal sent as soon as the
     // listening line appears must find its handler.
     let (stop, hangup) = match shutdown::install() {
         Ok(signals) => signals,
         Err(error) => return fail(format_args!("cannot install signal handlers: {error}")),
     };
-    let metrics = Arc::new(Metrics::new(M::NAME, S::NAME));
     let source = ConfigSource::file(&cli.config);
-    let observer = Arc::new(ReloadObserver::new(Arc::clone(&metrics)));
+    let builder = Watch::<ServiceConfig>::builder(source.clone())
+        .manager::<D>()
+        .watcher(watcher)
+        // The service's config is YAML whatever the file is called.
+        .format(Format::Yaml)
+        .validate(watchers::Validate::validate)
+        .options(cli.watch_options());
+    let metrics = Arc::new(Metrics::new(managers::design::name::<D>(), watcher.name()));
+    let builder = builder.observer(Arc::new(ReloadObserver::new(Arc::clone(&metrics))));
     // Said before the first read: if the filesystem hangs there, this line
     // and the warning below are what an operator sees.
     info!(config = %cli.config.display(), "loading the initial config");
-    let starting = tokio::task::spawn_blocking({
-        let (source, options) = (source.clone(), cli.watch_options());
-        move || Watch::<S, ServiceConfig, M>::start(source, YamlFile::new(), options, observer)
-    });
+    let starting = tokio::task::spawn_blocking(move || builder.start());
     let started = match startup::wait_for(starting, cli.stuck_reload_after, &cli.config).await {
         Ok(started) => started,
         Err(error) => return fail(format_args!("cannot start: {error}")),
@@ -134,15 +138,15 @@ where
 
     info!(
         version = env!("CARGO_PKG_VERSION"),
-        manager = M::NAME,
-        watcher = S::NAME,
+        manager = watch.manager(),
+        watcher = watch.watcher(),
         config = %cli.config.display(),
-        config_version = watch.manager().version(),
+        config_version = watch.version(),
         "service starting"
     );
     if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() && !source.is_configmap_mount() {
         warn!(
-            dir = %source.dir.display(),
+            dir = %source.dir().display(),
             "running in Kubernetes but the config directory is not a ConfigMap volume (no ..data): \
              a subPath mount is never updated, so changes will not be seen"
         );

@@ -9,14 +9,14 @@ use axum::http::header::{ACCEPT, CONTENT_TYPE, ETAG, VARY};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use managers::ConfigManager;
-use watchers::{Loaded, Strategy, Watch, WatchHealth};
+use managers::Design;
+use watchers::{Watch, WatchHealth};
 
 use crate::config::ServiceConfig;
 use crate::metrics::Metrics;
 
-/// The watch of this variant.
-pub type ServiceWatch<S, M> = Watch<S, ServiceConfig, M>;
+/// The watch of this variant: the service's config read through design `D`.
+pub type ServiceWatch<D> = Watch<ServiceConfig, D>;
 
 const X_CONFIG_VERSION: HeaderName = HeaderName::from_static("x-config-version");
 const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
@@ -35,15 +35,15 @@ const METRICS: &str = "/metrics";
 pub const OPERATIONAL_PATHS: [&str; 3] = [HEALTHZ, READYZ, METRICS];
 
 /// What the handlers share: the running watch and the metrics.
-pub struct AppState<S: Strategy, M: ConfigManager<Loaded<ServiceConfig>>> {
-    watch: Arc<ServiceWatch<S, M>>,
+pub struct AppState<D: Design> {
+    watch: Arc<ServiceWatch<D>>,
     metrics: Arc<Metrics>,
     /// A reload running longer than this is shown in `/readyz`'s body.
     stuck_after: Duration,
 }
 
-// By hand: a derive would demand `S: Clone` and `M: Clone`.
-impl<S: Strategy, M: ConfigManager<Loaded<ServiceConfig>>> Clone for AppState<S, M> {
+// By hand: a derive would demand `D: Clone`.
+impl<D: Design> Clone for AppState<D> {
     fn clone(&self) -> Self {
         Self {
             watch: Arc::clone(&self.watch),
@@ -53,31 +53,26 @@ impl<S: Strategy, M: ConfigManager<Loaded<ServiceConfig>>> Clone for AppState<S,
     }
 }
 
-/// The only state `GET /` extracts: the manager, one `Arc` clone away.
-pub struct Current<M>(Arc<M>);
+/// The only state `GET /` extracts: the watch, one `Arc` clone away.
+pub struct Served<D: Design>(Arc<ServiceWatch<D>>);
 
-impl<S: Strategy, M: ConfigManager<Loaded<ServiceConfig>>> FromRef<AppState<S, M>> for Current<M> {
-    fn from_ref(state: &AppState<S, M>) -> Self {
-        Self(Arc::clone(state.watch.manager()))
+impl<D: Design> FromRef<AppState<D>> for Served<D> {
+    fn from_ref(state: &AppState<D>) -> Self {
+        Self(Arc::clone(&state.watch))
     }
 }
 
 /// Every route of the service.
-pub fn router<S, M>(
-    watch: Arc<ServiceWatch<S, M>>,
+pub fn router<D: Design>(
+    watch: Arc<ServiceWatch<D>>,
     metrics: Arc<Metrics>,
     stuck_after: Duration,
-) -> Router
-where
-    S: Strategy,
-    M: ConfigManager<Loaded<ServiceConfig>>,
-    ServiceWatch<S, M>: Send + Sync,
-{
+) -> Router {
     Router::new()
-        .route("/", get(message::<M>))
+        .route("/", get(message::<D>))
         .route(HEALTHZ, get(healthz))
-        .route(READYZ, get(readyz::<S, M>))
-        .route(METRICS, get(metrics_text::<S, M>))
+        .route(READYZ, get(readyz::<D>))
+        .route(METRICS, get(metrics_text::<D>))
         .with_state(AppState {
             watch,
             metrics,
@@ -86,15 +81,12 @@ where
 }
 
 /// The config's message, its version and its content hash: one manager read.
-async fn message<M: ConfigManager<Loaded<ServiceConfig>>>(
-    State(Current(manager)): State<Current<M>>,
-) -> Response {
-    let (body, version, etag) = manager.read(|current| {
-        let loaded = &current.config;
+async fn message<D: Design>(State(Served(watch)): State<Served<D>>) -> Response {
+    let (body, version, etag) = watch.read(|current| {
         (
-            loaded.config.message.clone(),
-            current.version,
-            loaded.config.etag(&loaded.hash),
+            current.message.clone(),
+            current.version(),
+            current.etag(&current.hash()),
         )
     });
     (
@@ -121,11 +113,7 @@ async fn healthz() -> &'static str {
 /// reload stuck in a hung filesystem is said in the body too, and stays
 /// ready: serving needs no I/O. A stopped watch is not ready: it would serve
 /// a stale config for ever.
-async fn readyz<S, M>(State(state): State<AppState<S, M>>) -> (StatusCode, String)
-where
-    S: Strategy,
-    M: ConfigManager<Loaded<ServiceConfig>>,
-{
+async fn readyz<D: Design>(State(state): State<AppState<D>>) -> (StatusCode, String) {
     let (status, mut body) = match state.watch.health() {
         WatchHealth::Watching => (StatusCode::OK, "ready\n".to_owned()),
         WatchHealth::Degraded(reason) => (
@@ -154,11 +142,7 @@ where
 /// the scraper's `Accept` prefers it (Prometheus asks for OpenMetrics
 /// first; `promtool check metrics`, curl and older scrapers get the text
 /// format they parse).
-async fn metrics_text<S, M>(State(state): State<AppState<S, M>>, headers: HeaderMap) -> Response
-where
-    S: Strategy,
-    M: ConfigManager<Loaded<ServiceConfig>>,
-{
+async fn metrics_text<D: Design>(State(state): State<AppState<D>>, headers: HeaderMap) -> Response {
     let metrics = &state.metrics;
     metrics.set_reload_running(state.watch.reload_running_for());
     let accept = headers.get(ACCEPT).and_then(|value| value.to_str().ok());

@@ -5,14 +5,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use managers::ConfigManager;
+use managers::Design;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::oneshot;
 use tracing::{info, warn};
-use watchers::{Loaded, Strategy};
 
-use crate::config::ServiceConfig;
 use crate::listener::{self, HttpMetrics, Limits};
 use crate::server::ServiceWatch;
 
@@ -41,12 +39,7 @@ pub fn install() -> io::Result<(StopSignals, Signal)> {
 }
 
 /// Reloads on every SIGHUP, whatever the watcher saw.
-pub async fn reload_on_hangup<S, M>(mut hangup: Signal, watch: Arc<ServiceWatch<S, M>>)
-where
-    S: Strategy,
-    M: ConfigManager<Loaded<ServiceConfig>>,
-    ServiceWatch<S, M>: Send + Sync,
-{
+pub async fn reload_on_hangup<D: Design>(mut hangup: Signal, watch: Arc<ServiceWatch<D>>) {
     while hangup.recv().await.is_some() {
         info!("SIGHUP: reloading the config now");
         watch.reload_now();

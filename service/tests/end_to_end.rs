@@ -4,6 +4,9 @@
 
 mod common;
 
+// The compiled-in variants, from service/Cargo.toml (`build.rs`).
+include!(concat!(env!("OUT_DIR"), "/variants.rs"));
+
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
@@ -28,8 +31,7 @@ fn file_config(message: &str) -> (tempfile::TempDir, PathBuf) {
 
 /// Instantiates every scenario below for one watcher.
 macro_rules! scenarios_for {
-    ($($cfg:meta, $name:literal => $module:ident);* $(;)?) => {$(
-        #[cfg($cfg)]
+    ($($name:literal => $module:ident),* $(,)?) => {$(
         mod $module {
             const WATCHER: &str = $name;
             #[test] fn kubelet_updates_are_served() { super::kubelet_updates_are_served(WATCHER, super::SymlinkOrder::AfterCommit) }
@@ -52,9 +54,7 @@ macro_rules! scenarios_for {
     )*};
 }
 
-// `watcher_*` / `manager_*` are the build script's cfgs: the compiled-in
-// variants, fallbacks included.
-scenarios_for!(watcher_notify, "notify" => notify; watcher_inotify, "inotify" => inotify; watcher_poll, "poll" => poll);
+compiled_watchers!(scenarios_for);
 
 /// Several updates in a row, each served: a watcher that sees only the first
 /// `..data` swap fails on the second.
@@ -527,30 +527,33 @@ fn sighup_reloads_a_change_no_watcher_saw() {
 }
 
 /// Every manager compiled in serves and reloads (the default watcher).
+/// Every manager serves and reloads (with the first watcher compiled in).
 macro_rules! every_manager {
-    ($($cfg:meta, $feature:literal => $test:ident);* $(;)?) => {$(
-        #[cfg(all($cfg, watcher_inotify))]
-        #[test]
-        fn $test() {
-            let (_dir, path) = file_config("first");
-            let service = Service::start(&Flags::new(&path, "inotify").set("--manager", $feature));
-            service.wait_for_message("first");
-            testing::rename_replace(&path, yaml("second").as_bytes()).unwrap();
-            assert_eq!(service.wait_for_message("second").version(), 2);
-            let metrics = service.get("/metrics").unwrap().text();
-            let build = format!("manager=\"{}\"", $feature);
-            assert!(metrics.lines().any(|line| line.starts_with("build_info") && line.contains(&build)), "{metrics}");
+    ($($feature:literal => $module:ident),* $(,)?) => {$(
+        mod $module {
+            use super::*;
+
+            #[test]
+            fn serves_and_reloads() {
+                let (_dir, path) = file_config("first");
+                let watcher = COMPILED_WATCHERS[0];
+                let service = Service::start(&Flags::new(&path, watcher).set("--manager", $feature));
+                service.wait_for_message("first");
+                testing::rename_replace(&path, yaml("second").as_bytes()).unwrap();
+                assert_eq!(service.wait_for_message("second").version(), 2);
+                let metrics = service.get("/metrics").unwrap().text();
+                let build = format!("manager=\"{}\"", $feature);
+                assert!(metrics.lines().any(|line| line.starts_with("build_info") && line.contains(&build)), "{metrics}");
+            }
         }
     )*};
 }
 
-every_manager!(
-    manager_mutex, "mutex" => the_mutex_manager_serves_and_reloads;
-    manager_rwlock, "rwlock" => the_rwlock_manager_serves_and_reloads;
-    manager_arcswap, "arcswap" => the_arcswap_manager_serves_and_reloads;
-    manager_channel, "channel" => the_channel_manager_serves_and_reloads;
-    manager_watch, "watch" => the_watch_manager_serves_and_reloads;
-);
+mod every_manager {
+    use super::*;
+
+    compiled_managers!(every_manager);
+}
 
 #[cfg(all(watcher_inotify, manager_arcswap))]
 #[test]
@@ -648,7 +651,7 @@ fn an_unchosen_watcher_is_an_error_naming_the_choices() {
     assert!(!output.status.success());
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(
-        stderr.contains("notify, inotify, poll") && stderr.contains("--watcher"),
+        stderr.contains(&COMPILED_WATCHERS.join(", ")) && stderr.contains("--watcher"),
         "{stderr}"
     );
 }

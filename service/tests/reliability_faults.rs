@@ -5,6 +5,9 @@
 //! (or be a clear error with a non-ready status), never a silent stop.
 
 mod common;
+
+// The compiled-in variants, from service/Cargo.toml (`build.rs`).
+include!(concat!(env!("OUT_DIR"), "/variants.rs"));
 mod reliability;
 
 use std::fs;
@@ -241,8 +244,7 @@ fn flood(dir: &Path, files: usize) {
 }
 
 macro_rules! for_every_watcher {
-    ($($cfg:meta, $name:literal => $module:ident);* $(;)?) => {$(
-        #[cfg($cfg)]
+    ($($name:literal => $module:ident),* $(,)?) => {$(
         mod $module {
             #[test] fn watched_directory_deleted_and_recreated() { super::directory_deleted_and_recreated($name) }
             #[test] fn configmap_key_becomes_a_directory() { super::configmap_key_becomes_a_directory($name) }
@@ -253,7 +255,7 @@ macro_rules! for_every_watcher {
     )*};
 }
 
-for_every_watcher!(watcher_notify, "notify" => notify; watcher_inotify, "inotify" => inotify; watcher_poll, "poll" => poll);
+compiled_watchers!(for_every_watcher);
 
 /// The rejection of a dangling `..data` says that `..data` itself points
 /// nowhere, not that the key is missing from the ConfigMap (which would send

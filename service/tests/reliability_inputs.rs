@@ -11,6 +11,9 @@
 //! behaviour shows up here.
 
 mod common;
+
+// The compiled-in variants, from service/Cargo.toml (`build.rs`).
+include!(concat!(env!("OUT_DIR"), "/variants.rs"));
 mod reliability;
 
 use std::fs::{self, File};
@@ -357,8 +360,7 @@ fn memory_stays_bounded(watcher: &str) {
 }
 
 macro_rules! for_every_watcher {
-    ($($cfg:meta, $name:literal => $module:ident);* $(;)?) => {$(
-        #[cfg($cfg)]
+    ($($name:literal => $module:ident),* $(,)?) => {$(
         mod $module {
             #[test] fn adversarial_inputs_keep_the_last_good_config() { super::adversarial_inputs($name) }
             #[test] fn size_limit_and_alias_budget_keep_memory_bounded() { super::memory_stays_bounded($name) }
@@ -366,4 +368,4 @@ macro_rules! for_every_watcher {
     )*};
 }
 
-for_every_watcher!(watcher_notify, "notify" => notify; watcher_inotify, "inotify" => inotify; watcher_poll, "poll" => poll);
+compiled_watchers!(for_every_watcher);

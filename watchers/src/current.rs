@@ -17,6 +17,9 @@ pub(crate) struct Loaded<T> {
     pub(crate) hash: ContentHash,
 }
 
+/// A hook called with every config published.
+pub(crate) type PublishHook<T> = Box<dyn Fn(&Current<T>) + Send + Sync>;
+
 /// The config a watch serves now, owned: it stays whole and unchanged for as
 /// long as it is held, across any number of reloads. Derefs to the config.
 ///

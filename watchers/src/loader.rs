@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch as channel;
 
+use crate::current::PublishHook;
 use crate::{
     ConfigSource, ContentHash, Current, Decode, Files, LoadError, LoadErrorKind, Loaded,
     ReloadOutcome,
@@ -117,7 +118,7 @@ pub(crate) struct Loader<T, M> {
     manager: Arc<M>,
     /// Subscribers: told after every publish, with the new config.
     changes: channel::Sender<Current<T>>,
-    on_publish: Vec<Box<dyn Fn(&Current<T>) + Send + Sync>>,
+    on_publish: Vec<PublishHook<T>>,
 }
 
 impl<T, M> Loader<T, M>
@@ -130,7 +131,7 @@ where
         source: ConfigSource,
         decode: Box<dyn Decode<T>>,
         max_config_bytes: u64,
-        on_publish: Vec<Box<dyn Fn(&Current<T>) + Send + Sync>>,
+        on_publish: Vec<PublishHook<T>>,
     ) -> Result<Self, LoadError> {
         let initial = load(&source, decode.as_ref(), max_config_bytes)?;
         let published = initial.hash;

@@ -13,15 +13,17 @@ use crossbeam_channel::Sender;
 use managers::{ConfigManager, Design};
 use tokio::sync::watch as channel;
 
+use crate::current::PublishHook;
 use crate::debounce::Debouncer;
 use crate::decode::{FormatDecoder, Validator};
 use crate::driver::Driver;
-use crate::loader::Loader;
+use crate::loader::{Loader, read_files};
 use crate::strategy::{Batches, Erased, HealthCell, Signal, Signals, Strategy};
 use crate::watchdog::Watchdog;
 use crate::{
-    ConfigSource, Current, Decode, Format, Loaded, NoObserver, Observer, Published, ReloadOutcome,
-    ReloadReport, StartError, Trigger, WatchHealth, WatchOptions, WatcherKind,
+    ConfigSource, Current, Decode, DecodeError, Format, LoadError, LoadErrorKind, Loaded,
+    NoObserver, Observer, Published, ReloadOutcome, ReloadReport, StartError, Trigger, WatchHealth,
+    WatchOptions, WatcherKind,
 };
 
 /// The manager a watch reads from unless told otherwise: `ArcSwap`, whose
@@ -200,7 +202,7 @@ where
 
     /// The name of the manager design readers read through (`"arcswap"`, ...).
     pub fn manager(&self) -> &'static str {
-        <D::Manager<Loaded<T>> as ConfigManager<Loaded<T>>>::NAME
+        managers::design::name::<D>()
     }
 }
 
@@ -255,7 +257,8 @@ pub struct Builder<T, D = DefaultDesign> {
     design: PhantomData<fn() -> D>,
 }
 
-type PublishHook<T> = Box<dyn Fn(&Current<T>) + Send + Sync>;
+/// Makes the decoder of one file in a format, where `T: Deserialize` is known.
+type MakeDecoder<T> = fn(Format, Option<Validator<T>>) -> Box<dyn Decode<T>>;
 
 /// How snapshots become configs.
 enum Decoding<T> {
@@ -263,7 +266,7 @@ enum Decoding<T> {
     /// made where `T: Deserialize` is known.
     Format {
         format: Option<Format>,
-        make: fn(Format, Option<Validator<T>>) -> Box<dyn Decode<T>>,
+        make: MakeDecoder<T>,
     },
     /// The caller's decoder.
     Custom(Box<dyn Decode<T>>),
@@ -368,6 +371,35 @@ where
     pub fn options(mut self, options: WatchOptions) -> Self {
         self.options = options;
         self
+    }
+
+    /// Reads and decodes the source once, as a watch's first load does, and
+    /// returns the config without watching anything: what a `--check`
+    /// (validate the config and exit) needs.
+    pub fn load(&self) -> Result<T, LoadError> {
+        let files = read_files(&self.source, self.options.max_config_bytes)?;
+        let decoded = match (&self.decoding, self.source.names()) {
+            (Decoding::Custom(decode), _) => decode.decode(&files),
+            (Decoding::Format { format, make }, [key]) => {
+                let format = format
+                    .or_else(|| Format::from_path(key))
+                    .ok_or_else(|| LoadError::new(self.source.primary_path(), LoadErrorKind::Invalid(
+                        "cannot tell the format from the extension (.yaml, .yml, .json or .toml)".into(),
+                    )))?;
+                make(format, None)
+                    .decode(&files)
+                    .and_then(|config| match &self.validate {
+                        Some(validate) => validate(&config)
+                            .map(|()| config)
+                            .map_err(DecodeError::Invalid),
+                        None => Ok(config),
+                    })
+            }
+            (Decoding::Format { .. }, _) => Err(DecodeError::Invalid(
+                "a source of several keys needs a decoder that combines them".into(),
+            )),
+        };
+        decoded.map_err(|error| LoadError::new(self.source.primary_path(), error.into()))
     }
 
     /// Establishes the watch, then loads and publishes the initial config
