@@ -23,6 +23,9 @@ struct ReloadLabels {
     /// `success` (a new config published), `failure` (rejected, the last
     /// good one kept) or `unchanged` (same content as the published one).
     result: &'static str,
+    /// Why a `failure` failed (`parse`, `invalid`, `missing`, `io`, ...:
+    /// `watchers::LoadErrorKind::label`); empty, so absent, otherwise.
+    kind: &'static str,
 }
 
 /// `trigger` of `config_reload_triggers_total`.
@@ -209,7 +212,7 @@ impl Metrics {
                 trigger: trigger_name(report.trigger),
             })
             .inc();
-        let result = match &report.outcome {
+        let (result, kind) = match &report.outcome {
             ReloadOutcome::Published { version, hash } => {
                 self.version
                     .set(i64::try_from(*version).unwrap_or(i64::MAX));
@@ -221,19 +224,21 @@ impl Metrics {
                     .set(1);
                 self.last_reload_success_timestamp.set(unix_now());
                 self.last_reload_successful.set(1);
-                "success"
+                ("success", "")
             }
             // The file holds what is served again (e.g. a bad edit reverted).
             ReloadOutcome::Unchanged => {
                 self.last_reload_successful.set(1);
-                "unchanged"
+                ("unchanged", "")
             }
-            ReloadOutcome::Failed(_) => {
+            ReloadOutcome::Failed(error) => {
                 self.last_reload_successful.set(0);
-                "failure"
+                ("failure", error.kind.label())
             }
         };
-        self.reloads.get_or_create(&ReloadLabels { result }).inc();
+        self.reloads
+            .get_or_create(&ReloadLabels { result, kind })
+            .inc();
     }
 }
 

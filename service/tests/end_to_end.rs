@@ -586,7 +586,7 @@ fn the_endpoints_answer_as_documented() {
     let text = metrics.text();
     let hash = etag.trim_matches('"');
     for series in [
-        "config_reloads_total{result=\"success\"} 1",
+        "config_reloads_total{result=\"success\",kind=\"\"} 1",
         "config_last_reload_successful 1",
         "config_version 1",
         &format!("config_info{{hash=\"{hash}\"}} 1"),

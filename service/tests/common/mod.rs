@@ -269,14 +269,35 @@ fn listening_addr(line: &str) -> Option<SocketAddr> {
         .ok()
 }
 
-/// The value of one series (`name{labels}`) in a text exposition.
+/// The sum of every sample of `name` whose labels include those given
+/// (`name{labels}`, any order): `config_reloads_total{result="failure"}`
+/// adds up the failures of every kind.
 pub fn metric(text: &str, series: &str) -> Option<f64> {
-    text.lines().find_map(|line| {
-        line.strip_prefix(series)?
-            .strip_prefix(' ')?
-            .split(' ')
-            .next()?
-            .parse()
-            .ok()
-    })
+    let (name, wanted) = labels(series);
+    let samples: Vec<f64> = text
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (line_name, line_labels) = labels(series);
+            (line_name == name && wanted.iter().all(|label| line_labels.contains(label)))
+                .then(|| value.parse().ok())
+                .flatten()
+        })
+        .collect();
+    (!samples.is_empty()).then(|| samples.iter().sum())
+}
+
+/// `name{a="1",b="2"}` as its name and its `a="1"` pairs.
+fn labels(series: &str) -> (&str, Vec<&str>) {
+    match series.split_once('{') {
+        Some((name, rest)) => (
+            name,
+            rest.trim_end_matches('}')
+                .split(',')
+                .filter(|pair| !pair.is_empty())
+                .collect(),
+        ),
+        None => (series, Vec::new()),
+    }
 }
