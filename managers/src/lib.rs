@@ -47,6 +47,8 @@
 //! Every design sits behind a crate feature of the same name (all on by
 //! default), so a binary compiles in only what it uses.
 
+#![deny(missing_docs)]
+
 use std::sync::Arc;
 
 #[cfg(feature = "arcswap")]

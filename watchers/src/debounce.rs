@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 ///   write. It is long on purpose and reported as
 ///   [`Trigger::UnclosedWrite`](crate::Trigger::UnclosedWrite), so a service
 ///   can count it.
-/// - `poll_settle` ([`PollWatcher`](crate::PollWatcher), which sees no
+/// - `poll_settle` (the `Poll` watcher, which sees no
 ///   close): an in-place change is published once the file's size and mtime
 ///   have stayed the same for this long.
 ///

@@ -18,10 +18,10 @@ pub struct WatchOptions {
     /// A config larger than this is rejected before it is read into memory.
     pub max_config_bytes: u64,
     /// How a load that failed for a reason that can go away
-    /// ([`LoadError::is_transient`]) is retried.
+    /// ([`LoadError::is_transient`](crate::LoadError::is_transient)) is retried.
     pub retry: Backoff,
     /// A reload running longer than this is reported once
-    /// ([`Observer::reload_stuck`]): its filesystem is probably hung.
+    /// ([`Observer::reload_stuck`](crate::Observer::reload_stuck)): its filesystem is probably hung.
     pub stuck_after: Duration,
 }
 

@@ -17,10 +17,10 @@ pub enum Trigger {
     Poll,
     /// The event queue overflowed: events were lost, so reload everything.
     Overflow,
-    /// [`Watch::reload_now`] (SIGHUP).
+    /// [`Watch::reload_now`](crate::Watch::reload_now) (SIGHUP).
     Manual,
     /// An in-place write whose writer never closed the file, after
-    /// [`Debounce::unclosed_write_timeout`] without another write.
+    /// [`Debounce::unclosed_write_timeout`](crate::Debounce::unclosed_write_timeout) without another write.
     UnclosedWrite,
 }
 
@@ -70,7 +70,7 @@ pub trait Observer: Send + Sync + 'static {
     /// The watch is established again after [`Observer::watch_error`].
     fn watch_restored(&self) {}
     /// A reload has been running for `running_for`, longer than
-    /// [`WatchOptions::stuck_after`]: a read is probably stuck in a hung
+    /// [`WatchOptions::stuck_after`](crate::WatchOptions::stuck_after): a read is probably stuck in a hung
     /// filesystem. Called once per such reload; the last good config is
     /// still served, but no change is published until it returns.
     fn reload_stuck(&self, running_for: Duration) {
