@@ -26,17 +26,24 @@ async fn message(State(config): State<Arc<Watch<AppConfig>>>) -> String {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let path = args.next().unwrap_or_else(|| "config/config.yaml".to_owned());
+    let path = args
+        .next()
+        .unwrap_or_else(|| "config/config.yaml".to_owned());
     let bind = args.next().unwrap_or_else(|| "127.0.0.1:8080".to_owned());
 
     // Starting reads the file: off the async threads.
-    let config = Arc::new(tokio::task::spawn_blocking(move || Watch::<AppConfig>::file(path)).await??);
+    let config =
+        Arc::new(tokio::task::spawn_blocking(move || Watch::<AppConfig>::file(path)).await??);
 
     let mut changes = config.subscribe();
     tokio::spawn(async move {
         while changes.changed().await.is_ok() {
             let current = changes.borrow_and_update().clone();
-            println!("config version {}: {:?}", current.version(), current.message);
+            println!(
+                "config version {}: {:?}",
+                current.version(),
+                current.message
+            );
         }
     });
 

@@ -32,7 +32,10 @@ struct Config {
 fn payload(release: u32) -> [(&'static str, String); 2] {
     [
         ("app.yaml", format!("release: {release}\n")),
-        ("limits.toml", format!("release = {release}\nmax_connections = {}\n", 100 + release)),
+        (
+            "limits.toml",
+            format!("release = {release}\nmax_connections = {}\n", 100 + release),
+        ),
     ]
 }
 
@@ -42,14 +45,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     volume.project(&payload(0))?;
 
     let source = ConfigSource::keys(mount.path(), ["app.yaml", "limits.toml"]);
-    let config = Watch::<Config>::decoding(source, |files: &Files| -> Result<Config, DecodeError> {
-        let config = Config { app: files.parse("app.yaml")?, limits: files.parse("limits.toml")? };
-        if config.app.release != config.limits.release {
-            return Err("the keys come from two updates".into());
-        }
-        Ok(config)
-    })
-    .start()?;
+    let config =
+        Watch::<Config>::decoding(source, |files: &Files| -> Result<Config, DecodeError> {
+            let config = Config {
+                app: files.parse("app.yaml")?,
+                limits: files.parse("limits.toml")?,
+            };
+            if config.app.release != config.limits.release {
+                return Err("the keys come from two updates".into());
+            }
+            Ok(config)
+        })
+        .start()?;
 
     for release in 1..=30 {
         volume.project(&payload(release))?;

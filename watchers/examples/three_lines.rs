@@ -19,7 +19,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let current = config.get(); // derefs to AppConfig; .version(), .hash()
     let mut changes = config.subscribe(); // changes.changed().await wakes on every publish
 
-    println!("{:?} (version {}, content {})", current.message, current.version(), current.hash());
+    println!(
+        "{:?} (version {}, content {})",
+        current.message,
+        current.version(),
+        current.hash()
+    );
     tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()?

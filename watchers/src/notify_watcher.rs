@@ -39,6 +39,7 @@ pub struct NotifyWatcher {
 enum Message {
     Event(notify::Result<Event>),
     /// The mount table changed.
+    #[cfg(target_os = "linux")]
     Mounts,
     Stop,
 }
@@ -139,6 +140,7 @@ fn run(
                 }
                 true
             }
+            #[cfg(target_os = "linux")]
             Ok(Message::Mounts) => {
                 chain.mounts_changed();
                 true

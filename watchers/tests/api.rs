@@ -27,9 +27,18 @@ struct Config {
 /// The same config in each format, as a file of that extension.
 fn document(format: Format, message: &str, port: u16) -> (String, String) {
     match format {
-        Format::Yaml => ("app.yaml".into(), format!("message: {message:?}\nport: {port}\n")),
-        Format::Json => ("app.json".into(), format!("{{\"message\": {message:?}, \"port\": {port}}}")),
-        Format::Toml => ("app.toml".into(), format!("message = {message:?}\nport = {port}\n")),
+        Format::Yaml => (
+            "app.yaml".into(),
+            format!("message: {message:?}\nport: {port}\n"),
+        ),
+        Format::Json => (
+            "app.json".into(),
+            format!("{{\"message\": {message:?}, \"port\": {port}}}"),
+        ),
+        Format::Toml => (
+            "app.toml".into(),
+            format!("message = {message:?}\nport = {port}\n"),
+        ),
         _ => unreachable!("a new format needs its document here"),
     }
 }
@@ -37,9 +46,18 @@ fn document(format: Format, message: &str, port: u16) -> (String, String) {
 /// A wrong type and an invalid document, in each format.
 fn bad_documents(format: Format) -> [(&'static str, String); 2] {
     match format {
-        Format::Yaml => [("wrong type", "message: x\nport: eighty\n".into()), ("invalid", "message: [\n".into())],
-        Format::Json => [("wrong type", r#"{"message": "x", "port": "eighty"}"#.into()), ("invalid", "{\"message\": ".into())],
-        Format::Toml => [("wrong type", "message = \"x\"\nport = \"eighty\"\n".into()), ("invalid", "message = \n".into())],
+        Format::Yaml => [
+            ("wrong type", "message: x\nport: eighty\n".into()),
+            ("invalid", "message: [\n".into()),
+        ],
+        Format::Json => [
+            ("wrong type", r#"{"message": "x", "port": "eighty"}"#.into()),
+            ("invalid", "{\"message\": ".into()),
+        ],
+        Format::Toml => [
+            ("wrong type", "message = \"x\"\nport = \"eighty\"\n".into()),
+            ("invalid", "message = \n".into()),
+        ],
         _ => unreachable!(),
     }
 }
@@ -53,7 +71,9 @@ fn options() -> WatchOptions {
 }
 
 fn wait_for<D: managers::Design>(watch: &Watch<Config, D>, message: &str) {
-    wait_until(format_args!("{message:?} served"), || watch.get().message == message);
+    wait_until(format_args!("{message:?} served"), || {
+        watch.get().message == message
+    });
 }
 
 /// Every format, on every watcher, in a kubelet-style volume: valid configs
@@ -74,7 +94,13 @@ fn every_format_on_every_watcher() {
                 .observer(recorder.clone())
                 .start()
                 .unwrap_or_else(|error| panic!("{format:?} on {watcher}: {error}"));
-            assert_eq!(*watch.get(), Config { message: "v0".into(), port: 80 });
+            assert_eq!(
+                *watch.get(),
+                Config {
+                    message: "v0".into(),
+                    port: 80
+                }
+            );
             let (_, v1) = document(format, "v1", 81);
             volume.project(&[(key.as_str(), v1)]).unwrap();
             wait_for(&watch, "v1");
@@ -84,9 +110,10 @@ fn every_format_on_every_watcher() {
             for (what, text) in bad {
                 let failures = recorder.failures().len();
                 volume.project(&[(key.as_str(), text)]).unwrap();
-                wait_until(format_args!("{format:?} on {watcher}: {what} rejected"), || {
-                    recorder.failures().len() > failures
-                });
+                wait_until(
+                    format_args!("{format:?} on {watcher}: {what} rejected"),
+                    || recorder.failures().len() > failures,
+                );
                 assert_eq!(watch.get().message, "v1", "{format:?} on {watcher}: {what}");
             }
             let (_, v2) = document(format, "v2", 83);
@@ -103,7 +130,9 @@ fn every_format_on_every_watcher() {
 async fn subscribe_wakes_once_per_publish_and_never_for_unchanged_content() {
     let mount = tempfile::tempdir().unwrap();
     let volume = KubeletVolume::new(mount.path());
-    volume.project(&[("app.yaml", "message: v0\nport: 1\n")]).unwrap();
+    volume
+        .project(&[("app.yaml", "message: v0\nport: 1\n")])
+        .unwrap();
     let recorder = Arc::new(Recorder::default());
     let watch = Watch::<Config>::builder(ConfigSource::file(mount.path().join("app.yaml")))
         .options(options())
@@ -128,7 +157,10 @@ async fn subscribe_wakes_once_per_publish_and_never_for_unchanged_content() {
         wait_until("the reload found the content unchanged", || {
             recorder.unchanged() > unchanged
         });
-        assert!(!changes.has_changed().unwrap(), "woken for unchanged content");
+        assert!(
+            !changes.has_changed().unwrap(),
+            "woken for unchanged content"
+        );
     }
 }
 
@@ -167,13 +199,25 @@ fn every_builder_option() {
     assert_eq!((watch.watcher(), watch.manager()), ("poll", "mutex"));
     fs::write(&path, "message = \"zero\"\nport = 0\n").unwrap();
     wait_until("the validation hook rejected port 0", || {
-        recorder.failures().iter().any(|reason| reason.contains("port 0 is not a port"))
+        recorder
+            .failures()
+            .iter()
+            .any(|reason| reason.contains("port 0 is not a port"))
     });
     fs::write(&path, "message = \"v1\"\nport = 2\n").unwrap();
     wait_for(&watch, "v1");
-    assert_eq!(*published.lock().unwrap(), ["v0", "v1"], "every publish, the initial one included");
+    assert_eq!(
+        *published.lock().unwrap(),
+        ["v0", "v1"],
+        "every publish, the initial one included"
+    );
     assert!(
-        recorder.reports.lock().unwrap().iter().any(|report| matches!(report.outcome, ReloadOutcome::Published { version: 2, .. })),
+        recorder
+            .reports
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|report| matches!(report.outcome, ReloadOutcome::Published { version: 2, .. })),
         "the observer saw the publish"
     );
 }
@@ -202,7 +246,10 @@ fn several_keys_decoded_as_one_snapshot() {
     project(0);
     let source = ConfigSource::keys(mount.path(), ["app.yaml", "limits.toml"]);
     let watch = Watch::<Both>::decoding(source, |files: &Files| -> Result<Both, DecodeError> {
-        let both = Both { app: files.parse("app.yaml")?, limits: files.parse("limits.toml")? };
+        let both = Both {
+            app: files.parse("app.yaml")?,
+            limits: files.parse("limits.toml")?,
+        };
         if both.app.message != format!("v{}", both.limits.max) {
             return Err("torn: the keys come from two updates".into());
         }
@@ -213,7 +260,9 @@ fn several_keys_decoded_as_one_snapshot() {
     .unwrap();
     for round in 1..=5 {
         project(round);
-        wait_until(format_args!("round {round} served"), || watch.get().limits.max == round);
+        wait_until(format_args!("round {round} served"), || {
+            watch.get().limits.max == round
+        });
         assert_eq!(watch.get().app.message, format!("v{round}"));
     }
 }
@@ -224,11 +273,21 @@ fn load_checks_a_config_without_watching() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.json");
     fs::write(&good, r#"{"message": "hi", "port": 8}"#).unwrap();
-    let loaded = Watch::<Config>::builder(ConfigSource::file(&good)).load().unwrap();
-    assert_eq!(loaded, Config { message: "hi".into(), port: 8 });
+    let loaded = Watch::<Config>::builder(ConfigSource::file(&good))
+        .load()
+        .unwrap();
+    assert_eq!(
+        loaded,
+        Config {
+            message: "hi".into(),
+            port: 8
+        }
+    );
     let bad = dir.path().join("bad.json");
     fs::write(&bad, r#"{"message": "hi", "port": 8, "sk_live_secret": 1}"#).unwrap();
-    let error = Watch::<Config>::builder(ConfigSource::file(&bad)).load().unwrap_err();
+    let error = Watch::<Config>::builder(ConfigSource::file(&bad))
+        .load()
+        .unwrap_err();
     assert!(error.to_string().contains("unknown field"), "{error}");
     assert!(!error.to_string().contains("sk_live"), "{error}");
 }
@@ -239,12 +298,20 @@ fn start_up_errors_say_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.ini");
     fs::write(&path, "x").unwrap();
-    let error = Watch::<Config>::file(&path).err().expect("an unknown extension fails");
+    let error = Watch::<Config>::file(&path)
+        .err()
+        .expect("an unknown extension fails");
     assert!(matches!(error, StartError::UnknownFormat(_)), "{error}");
     assert!(error.to_string().contains("Builder::format"), "{error}");
     let keys = ConfigSource::keys(dir.path(), ["a.yaml", "b.yaml"]);
-    let error = Watch::<Config>::builder(keys).start().err().expect("several keys need a decoder");
-    assert!(matches!(error, StartError::SeveralKeysNeedADecoder), "{error}");
+    let error = Watch::<Config>::builder(keys)
+        .start()
+        .err()
+        .expect("several keys need a decoder");
+    assert!(
+        matches!(error, StartError::SeveralKeysNeedADecoder),
+        "{error}"
+    );
 }
 
 /// The three-line start, and a per-thread cached reader that follows publishes.
@@ -252,7 +319,9 @@ fn start_up_errors_say_what_to_do() {
 fn the_three_lines_and_a_cached_reader() {
     let mount = tempfile::tempdir().unwrap();
     let volume = KubeletVolume::new(mount.path());
-    volume.project(&[("app.yaml", "message: v0\nport: 1\n")]).unwrap();
+    volume
+        .project(&[("app.yaml", "message: v0\nport: 1\n")])
+        .unwrap();
     let config = Watch::<Config>::file(mount.path().join("app.yaml")).unwrap();
     let current = config.get();
     let changes = config.subscribe();
@@ -260,7 +329,9 @@ fn the_three_lines_and_a_cached_reader() {
     assert_eq!(changes.borrow().message, "v0");
     let mut reader = config.cached_reader();
     let reads = AtomicUsize::new(0);
-    volume.project(&[("app.yaml", "message: v1\nport: 1\n")]).unwrap();
+    volume
+        .project(&[("app.yaml", "message: v1\nport: 1\n")])
+        .unwrap();
     wait_until("the cached reader sees v1", || {
         reads.fetch_add(1, Ordering::Relaxed);
         reader.read(|current| current.message == "v1")

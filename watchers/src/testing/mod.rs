@@ -32,10 +32,12 @@
 //! ```
 
 mod kubelet;
+#[cfg(target_os = "linux")]
 mod mount;
 mod patterns;
 
 pub use kubelet::{KubeletVolume, SymlinkOrder};
+#[cfg(target_os = "linux")]
 pub use mount::Tmpfs;
 pub use patterns::{
     delete_and_recreate, rename_replace, rewrite_same, swap_parent_dir, symlink_swap, touch,
