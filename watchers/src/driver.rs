@@ -237,6 +237,9 @@ where
         if new {
             self.report(trigger, &outcome, took);
         }
+        if let ReloadOutcome::Published { .. } = outcome {
+            self.loader.announce();
+        }
         outcome
     }
 

@@ -162,6 +162,18 @@ where
         &self.manager
     }
 
+    /// Tells the publish hooks, then the subscribers, about the config just
+    /// published: after its reload was reported, so a log line saying so
+    /// comes before anything a subscriber does about it.
+    pub(crate) fn announce(&self) {
+        // One writer: the snapshot is the config just published.
+        let current = Current::new(self.manager.snapshot());
+        for hook in &self.on_publish {
+            hook(&current);
+        }
+        self.changes.send_replace(current);
+    }
+
     /// A receiver of every publish from now on.
     pub(crate) fn changes(&self) -> channel::Receiver<Current<T>> {
         self.changes.subscribe()
@@ -181,12 +193,6 @@ where
                 let hash = loaded.hash;
                 let version = self.manager.publish(loaded);
                 self.published = hash;
-                // One writer: the snapshot is the config just published.
-                let current = Current::new(self.manager.snapshot());
-                for hook in &self.on_publish {
-                    hook(&current);
-                }
-                self.changes.send_replace(current);
                 ReloadOutcome::Published { version, hash }
             }
             Ok(Some(_)) => return None,

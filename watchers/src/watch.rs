@@ -166,7 +166,7 @@ where
     }
 
     /// A receiver that holds the config served now and wakes
-    /// (`changed().await`) once per publish, never for a reload that found
+    /// (`changed().await`) once per publish (after the observer heard of it), never for a reload that found
     /// the content unchanged. Several publishes between two awaits wake it
     /// once, with the latest.
     pub fn subscribe(&self) -> channel::Receiver<Current<T>> {
@@ -360,7 +360,8 @@ where
     }
 
     /// Called with every config published, the initial one included, on the
-    /// reload thread, before readers are told.
+    /// reload thread: after readers can see it and its reload was reported
+    /// to the observer, before subscribers are woken.
     pub fn on_publish(mut self, hook: impl Fn(&Current<T>) + Send + Sync + 'static) -> Self {
         self.on_publish.push(Box::new(hook));
         self

@@ -206,6 +206,10 @@ fn every_builder_option() {
     });
     fs::write(&path, "message = \"v1\"\nport = 2\n").unwrap();
     wait_for(&watch, "v1");
+    // The hook runs a moment after readers can see the config.
+    wait_until("the publish hook ran", || {
+        published.lock().unwrap().len() == 2
+    });
     assert_eq!(
         *published.lock().unwrap(),
         ["v0", "v1"],

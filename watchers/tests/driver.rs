@@ -328,7 +328,10 @@ fn the_resync_finds_unannounced_changes_and_reports_a_failure_once() {
     );
     fs::write(&path, yaml("v1")).unwrap();
     harness.wait_for("v1");
-    assert_eq!(harness.recorder.resync_changes.load(Ordering::SeqCst), 1);
+    // Counted a moment after the publish.
+    wait_until("the resync's find counted", || {
+        harness.recorder.resync_changes.load(Ordering::SeqCst) == 1
+    });
     assert_eq!(harness.recorder.publish_triggers(), [Trigger::Resync]);
 
     fs::write(&path, "message: [broken\n").unwrap();

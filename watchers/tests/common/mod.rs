@@ -253,11 +253,15 @@ impl<S: Subject> Harness<S> {
         self.history.lock().unwrap().clone()
     }
 
-    /// Waits until `message` is the published config.
+    /// Waits until `message` is the published config and its publish hook
+    /// has run: its reload was reported by then.
     pub fn wait_for(&self, message: &str) {
         wait_until(
             format_args!("{:?} published ({} watcher)", message, S::NAME),
-            || self.message() == message,
+            || {
+                self.message() == message
+                    && self.history().last().map(String::as_str) == Some(message)
+            },
         );
     }
 
