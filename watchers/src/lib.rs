@@ -198,6 +198,11 @@ mod format;
 #[cfg(all(feature = "inotify", target_os = "linux"))]
 mod inotify_watcher;
 mod kind;
+#[cfg(feature = "kube")]
+mod kube_source;
+#[cfg(feature = "kube")]
+mod kube_watcher;
+mod ledger;
 mod loader;
 #[cfg(all(target_os = "linux", any(feature = "notify", feature = "inotify")))]
 mod mounts;
@@ -221,8 +226,10 @@ pub use decode::{Decode, Files, Validate, parse_yaml};
 pub use error::{DecodeError, LoadError, LoadErrorKind, ParseError, StartError};
 pub use format::Format;
 pub use kind::{UnknownWatcher, WatcherKind};
+#[cfg(feature = "kube")]
+pub use kube_source::KubeSource;
 pub use options::{Backoff, WatchOptions};
-pub use report::{NoObserver, Observer, ReloadOutcome, ReloadReport, Trigger, WatchHealth};
+pub use report::{NoObserver, Observer, ReloadOutcome, ReloadReport, Skew, Trigger, WatchHealth};
 pub use source::{ConfigSource, ContentHash};
 pub use watch::{Builder, DefaultDesign, Watch};
 
