@@ -110,6 +110,8 @@ pub struct Request {
     pub query: BTreeMap<String, String>,
     /// The HTTP status answered.
     pub status: u16,
+    /// When it was answered.
+    pub at: Instant,
 }
 
 impl Request {
@@ -573,6 +575,7 @@ fn answer(
         path,
         query: query.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         status: response.status().as_u16(),
+        at: Instant::now(),
     });
     response
 }
@@ -664,6 +667,9 @@ fn watch_stream(
         let deadline = timeout.map(|timeout| tokio::time::Instant::now() + timeout);
         let mut bookmarks_sent = started.bookmarks;
         loop {
+            // Marked seen before the store is read: a write after this read
+            // wakes the next wait.
+            let now = *faults.borrow_and_update();
             {
                 let store = shared.store();
                 let after = sent;
@@ -680,14 +686,6 @@ fn watch_stream(
                 }
                 sent = sent.max(store.revision);
             }
-            let now = *faults.borrow_and_update();
-            if now.drops != started.drops {
-                let _ = sender.unbounded_send(Err(io::Error::other("connection dropped")));
-                return;
-            }
-            if now.ends != started.ends {
-                return;
-            }
             if bookmarks && now.bookmarks != bookmarks_sent {
                 bookmarks_sent = now.bookmarks;
                 let bookmark = json!({"type": "BOOKMARK", "object": {
@@ -697,6 +695,15 @@ fn watch_stream(
                 if !send_line(&sender, &bookmark) {
                     return;
                 }
+            }
+            // After what was asked before: a bookmark then an end arrive in
+            // that order.
+            if now.drops != started.drops {
+                let _ = sender.unbounded_send(Err(io::Error::other("connection dropped")));
+                return;
+            }
+            if now.ends != started.ends {
+                return;
             }
             let changed = faults.changed();
             let closed = sender.is_closed();
