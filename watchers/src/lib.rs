@@ -96,6 +96,22 @@
 //! [`WatchOptions::stuck_after`] ([`Observer::reload_stuck`],
 //! [`Watch::reload_running_for`]): a read blocked in a hung filesystem.
 //!
+//! # The Kubernetes API as a source (feature `kube`)
+//!
+//! `KubeSource` reads one ConfigMap through the API (kube-rs's `watcher`
+//! on that object, on a small tokio runtime of its own thread) and hands
+//! each version's keys to the driver, which hashes, decodes, validates,
+//! publishes and reports them exactly as a load of the files
+//! ([`strategy::Signals::content`]). Alone
+//! (`Watch::builder(ConfigSource::kube(..))`) a change is served about a
+//! millisecond after the API server sends it, instead of the kubelet's
+//! minute; beside the volume (`Builder::kube`) whichever source delivers
+//! a new version first publishes it, the other finds it unchanged, and each
+//! report says its [`ReloadReport::source`], the [`Observer::skew`] between
+//! the two and the propagation delay from the ConfigMap's write. If the API
+//! is unreachable or forbidden, the volume carries on and the health says
+//! why. `docs/kube.md` has the model of a real cluster, RBAC and the load.
+//!
 //! # The strategies ([`WatcherKind`], chosen at run time)
 //!
 //! - `Inotify` (Linux): inotify used directly on its own thread.
