@@ -13,6 +13,7 @@ use tokio::sync::watch as channel;
 
 use crate::ledger::{Arrival, Ledger, Verdict};
 use crate::strategy::Content;
+use crate::watch::PublishHook;
 use crate::{
     ConfigSource, ContentHash, Current, Decode, Files, LoadError, LoadErrorKind, Loaded,
     ReloadOutcome, Skew,
@@ -138,7 +139,7 @@ pub(crate) struct Loader<T, M> {
     manager: Arc<M>,
     /// Subscribers: told after every publish, with the new config.
     changes: channel::Sender<Current<T>>,
-    on_publish: Vec<Box<dyn Fn(&Current<T>) + Send + Sync>>,
+    on_publish: Vec<PublishHook<T>>,
     /// The content last delivered and by whom, for a manual reload without
     /// files.
     last_content: Option<(&'static str, Content)>,
@@ -183,7 +184,7 @@ where
         files: Option<(ConfigSource, &'static str)>,
         decode: Box<dyn Decode<T>>,
         max_config_bytes: u64,
-        on_publish: Vec<Box<dyn Fn(&Current<T>) + Send + Sync>>,
+        on_publish: Vec<PublishHook<T>>,
     ) -> Self {
         let written_at = initial
             .content

@@ -9,9 +9,11 @@ use crate::{ContentHash, LoadError};
 pub enum Trigger {
     /// The load at start-up.
     Initial,
-    /// A filesystem event (after debounce).
+    /// A filesystem event (after debounce), or a watch event of the
+    /// Kubernetes API.
     Event,
-    /// The periodic resync of an event strategy.
+    /// The periodic resync of an event strategy, or a (re-)list of the
+    /// Kubernetes API (at its start, after `410 Gone`).
     Resync,
     /// `PollWatcher` saw the resolution chain change.
     Poll,
@@ -83,7 +85,8 @@ pub struct Skew {
 
 /// Hooks the service turns into logs and metrics. All default to nothing.
 pub trait Observer: Send + Sync + 'static {
-    /// A raw filesystem event that concerns the config arrived.
+    /// A raw event that concerns the config arrived: a filesystem event, or
+    /// a version of the ConfigMap from the Kubernetes API.
     fn event(&self) {}
     /// A reload finished.
     fn reload(&self, report: &ReloadReport) {

@@ -305,7 +305,10 @@ pub struct Builder<T, D = DefaultDesign> {
     design: PhantomData<fn() -> D>,
 }
 
-type PublishHook<T> = Box<dyn Fn(&Current<T>) + Send + Sync>;
+pub(crate) type PublishHook<T> = Box<dyn Fn(&Current<T>) + Send + Sync>;
+
+/// Makes the decoder of one file in a format, where `T: Deserialize` is known.
+type MakeDecoder<T> = fn(Format, Option<Validator<T>>) -> Box<dyn Decode<T>>;
 
 /// How snapshots become configs.
 enum Decoding<T> {
@@ -313,7 +316,7 @@ enum Decoding<T> {
     /// made where `T: Deserialize` is known.
     Format {
         format: Option<Format>,
-        make: fn(Format, Option<Validator<T>>) -> Box<dyn Decode<T>>,
+        make: MakeDecoder<T>,
     },
     /// The caller's decoder.
     Custom(Box<dyn Decode<T>>),
