@@ -46,12 +46,7 @@ impl Cluster {
     /// The ConfigMap `app` with `config.yaml` carrying `message`.
     fn set(&self, message: &str) -> u64 {
         self.server
-            .apply(
-                NAMESPACE,
-                NAME,
-                &[(KEY, yaml(message))],
-                &[] as &[(&str, &[u8])],
-            )
+            .apply(NAMESPACE, NAME, &[(KEY, yaml(message))])
             .1
     }
 
@@ -181,12 +176,9 @@ fn a_bookmark_moves_the_resume_point() {
     let harness = watch_api(&cluster);
     wait_until("the watch open", || cluster.server.open_watches() == 1);
     for n in 0..3 {
-        cluster.server.apply(
-            NAMESPACE,
-            "other",
-            &[("k", n.to_string())],
-            &[] as &[(&str, &[u8])],
-        );
+        cluster
+            .server
+            .apply(NAMESPACE, "other", &[("k", n.to_string())]);
     }
     let bookmarked_at = cluster.server.revision();
     assert!(bookmarked_at > changed_at);
@@ -406,18 +398,13 @@ fn a_bad_value_is_rejected_and_the_last_good_kept() {
     cluster.set("v0");
     let harness = watch_api(&cluster);
     let secret = "s3cr3t-token";
-    cluster.server.apply(
-        NAMESPACE,
-        NAME,
-        &[(KEY, format!("message: [{secret}\n"))],
-        &[] as &[(&str, &[u8])],
-    );
+    cluster
+        .server
+        .apply(NAMESPACE, NAME, &[(KEY, format!("message: [{secret}\n"))]);
     harness.wait_for_failure("configmap/ns/app/config.yaml: invalid YAML");
     cluster.set("");
     harness.wait_for_failure("message must not be empty");
-    cluster
-        .server
-        .apply(NAMESPACE, NAME, &[(KEY, "")], &[] as &[(&str, &[u8])]);
+    cluster.server.apply(NAMESPACE, NAME, &[(KEY, "")]);
     harness.wait_for_failure("configmap/ns/app/config.yaml: is empty");
     assert_eq!(harness.message(), "v0");
     assert!(
@@ -438,7 +425,7 @@ fn a_bad_value_is_rejected_and_the_last_good_kept() {
 fn binary_data_keys_are_read() {
     let cluster = Cluster::start();
     let put = |message: &str| {
-        cluster.server.apply(
+        cluster.server.apply_with_binary(
             NAMESPACE,
             NAME,
             &[("text.yaml", yaml(message))],
@@ -473,7 +460,6 @@ fn several_keys_are_one_snapshot() {
             NAMESPACE,
             NAME,
             &[("a.yaml", yaml(message)), ("b.yaml", yaml(message))],
-            &[] as &[(&str, &[u8])],
         );
     };
     put("v0");

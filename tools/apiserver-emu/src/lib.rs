@@ -11,7 +11,7 @@
 //!
 //! ```
 //! let server = apiserver_emu::ApiServer::start()?;
-//! server.apply("default", "app", &[("config.yaml", "message: hi\n")], &[]);
+//! server.apply("default", "app", &[("config.yaml", "message: hi\n")]);
 //! let kubeconfig = tempfile::NamedTempFile::new()?;
 //! server.write_kubeconfig(kubeconfig.path(), "default")?;
 //! // ... a client reads KUBECONFIG=kubeconfig.path() ...
@@ -84,6 +84,7 @@ use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use base64::Engine as _;
 use futures::channel::mpsc;
 use serde_json::{Value, json};
@@ -170,6 +171,11 @@ impl ApiServer {
                     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
                         return;
                     };
+                    // As the API server (Go's net sets TCP_NODELAY on every
+                    // connection): no event waits for a delayed ACK.
+                    let listener = listener.tap_io(|stream| {
+                        let _ = stream.set_nodelay(true);
+                    });
                     tokio::select! {
                         _ = axum::serve(listener, app) => {}
                         _ = stopped => {}
@@ -205,20 +211,30 @@ impl ApiServer {
     }
 
     /// Creates or updates ConfigMap `namespace/name` with these `data`
-    /// (text) and `binaryData` keys; returns the instant the write was
-    /// committed (what a watch's latency counts from) and its
-    /// `resourceVersion`. Identical content writes nothing and keeps the
-    /// version.
-    pub fn apply<K, V, B>(
+    /// keys (text); returns the instant the write was committed (what a
+    /// watch's latency counts from) and its `resourceVersion`. Identical
+    /// content writes nothing and keeps the version.
+    pub fn apply<K: AsRef<str>, V: AsRef<str>>(
         &self,
         namespace: &str,
         name: &str,
         data: &[(K, V)],
-        binary: &[(K, B)],
+    ) -> (Instant, u64) {
+        self.apply_with_binary(namespace, name, data, &[] as &[(&str, &[u8])])
+    }
+
+    /// [`ApiServer::apply`] with `binaryData` keys as well.
+    pub fn apply_with_binary<K, V, L, B>(
+        &self,
+        namespace: &str,
+        name: &str,
+        data: &[(K, V)],
+        binary: &[(L, B)],
     ) -> (Instant, u64)
     where
         K: AsRef<str>,
         V: AsRef<str>,
+        L: AsRef<str>,
         B: AsRef<[u8]>,
     {
         let data: BTreeMap<String, Value> = data
