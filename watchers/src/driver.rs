@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use crate::debounce::{Debouncer, Next, Why};
-use crate::loader::Loader;
-use crate::strategy::{Batches, Change, Signal};
+use crate::ledger::Arrival;
+use crate::loader::{Loader, Reloaded};
+use crate::strategy::{Batches, Change, Content, Signal};
 use crate::watchdog::Watchdog;
 use crate::{Backoff, LoadError, Loaded, Observer, ReloadOutcome, ReloadReport, Trigger};
 
@@ -145,6 +146,7 @@ where
             Signal::Manual(at) => {
                 self.reload(Trigger::Manual, at, Asked::Yes);
             }
+            Signal::Content(content, origin, at) => self.deliver(*content, origin, at),
             Signal::Stop => return false,
         }
         true
@@ -176,7 +178,7 @@ where
             // that started this reload may have been read half done: publish
             // only once every event from before the read has arrived, and
             // none was a write (its close reloads).
-            self.loader.reload(|| {
+            self.loader.reload(arrival(trigger), || {
                 batches.settled(|unread| {
                     // A write since the read began, even one already closed,
                     // means what was read may be its beginning.
@@ -198,11 +200,12 @@ where
                 })
             })
         };
-        let Some(outcome) = outcome else {
+        let Some(reloaded) = outcome else {
             self.retry = None;
             return ReloadOutcome::Unchanged;
         };
         let took = since.elapsed();
+        let outcome = reloaded.outcome.clone();
         if let ReloadOutcome::Failed(error) = &outcome
             && error.is_transient()
         {
@@ -217,12 +220,45 @@ where
                 asked,
             });
             if first {
-                self.report(trigger, &outcome, took);
+                self.report(trigger, &reloaded, took);
             }
             self.observer.retrying(error, attempt, delay);
             return outcome;
         }
         let ended_streak = self.retry.take().is_some();
+        self.settle(trigger, reloaded, took, asked, ended_streak)
+    }
+
+    /// Content a strategy read itself: the same publish, the same reports.
+    fn deliver(&mut self, content: Content, origin: &'static str, at: Instant) {
+        let (trigger, asked) = if content.listed {
+            (Trigger::Resync, Asked::Background)
+        } else {
+            (Trigger::Event, Asked::Yes)
+        };
+        let reloaded = {
+            let _running = self.watchdog.start();
+            self.loader.deliver(origin, content, arrival(trigger))
+        };
+        let listed_change = trigger == Trigger::Resync
+            && matches!(reloaded.outcome, ReloadOutcome::Published { .. });
+        self.settle(trigger, reloaded, at.elapsed(), asked, false);
+        if listed_change {
+            self.observer.resync_found_change();
+        }
+    }
+
+    /// Reports a load that ended (not to be retried) as new to the observer
+    /// if it is, with its skew.
+    fn settle(
+        &mut self,
+        trigger: Trigger,
+        reloaded: Reloaded,
+        took: Duration,
+        asked: Asked,
+        ended_streak: bool,
+    ) -> ReloadOutcome {
+        let outcome = reloaded.outcome.clone();
         let new = match &outcome {
             ReloadOutcome::Published { .. } => true,
             ReloadOutcome::Unchanged => asked == Asked::Yes || ended_streak,
@@ -235,7 +271,10 @@ where
             ReloadOutcome::Published { .. } | ReloadOutcome::Unchanged => None,
         };
         if new {
-            self.report(trigger, &outcome, took);
+            self.report(trigger, &reloaded, took);
+        }
+        if let Some(skew) = &reloaded.skew {
+            self.observer.skew(skew);
         }
         if let ReloadOutcome::Published { .. } = outcome {
             self.loader.announce();
@@ -243,12 +282,26 @@ where
         outcome
     }
 
-    fn report(&self, trigger: Trigger, outcome: &ReloadOutcome, took: Duration) {
+    fn report(&self, trigger: Trigger, reloaded: &Reloaded, took: Duration) {
         self.observer.reload(&ReloadReport {
             trigger,
-            outcome: outcome.clone(),
+            outcome: reloaded.outcome.clone(),
             took,
+            source: reloaded.source,
+            propagation: reloaded.propagation,
         });
+    }
+}
+
+/// Whether a reload so caused measures propagation: only what an event
+/// (or a poll, the poller's event) brought, not a start, resync or manual
+/// reload.
+fn arrival(trigger: Trigger) -> Arrival {
+    match trigger {
+        Trigger::Event | Trigger::Poll | Trigger::UnclosedWrite | Trigger::Overflow => {
+            Arrival::Event
+        }
+        Trigger::Initial | Trigger::Resync | Trigger::Manual => Arrival::Other,
     }
 }
 

@@ -296,6 +296,29 @@ pub enum StartError {
     /// The watcher is not compiled in (its crate feature) or does not run here.
     #[error("the {0} watcher is not available in this build or on this platform")]
     WatcherNotAvailable(WatcherKind),
+    /// A Kubernetes API source names no key to read.
+    #[error("a Kubernetes API source needs the keys to read: KubeSource::key")]
+    NoKeys,
+    /// The Kubernetes API source reads other keys than the volume: the two
+    /// could never agree on a version.
+    #[error(
+        "the Kubernetes API source reads keys {api:?} but the volume {volume:?}: they must be the same"
+    )]
+    KeysDiffer {
+        /// The volume's file names.
+        volume: Vec<String>,
+        /// The API source's keys.
+        api: Vec<String>,
+    },
+    /// With the Kubernetes API alone, no first version came within the
+    /// start timeout.
+    #[error("no config from the Kubernetes API within {waited:?}: {reason}")]
+    NoFirstVersion {
+        /// How long start waited.
+        waited: std::time::Duration,
+        /// Why, as the source last reported it.
+        reason: String,
+    },
 }
 
 #[cfg(test)]

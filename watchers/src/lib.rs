@@ -96,6 +96,22 @@
 //! [`WatchOptions::stuck_after`] ([`Observer::reload_stuck`],
 //! [`Watch::reload_running_for`]): a read blocked in a hung filesystem.
 //!
+//! # The Kubernetes API as a source (feature `kube`)
+//!
+//! `KubeSource` reads one ConfigMap through the API (kube-rs's `watcher`
+//! on that object, on a small tokio runtime of its own thread) and hands
+//! each version's keys to the driver, which hashes, decodes, validates,
+//! publishes and reports them exactly as a load of the files
+//! ([`strategy::Signals::content`]). Alone
+//! (`Watch::builder(ConfigSource::kube(..))`) a change is served about a
+//! millisecond after the API server sends it, instead of the kubelet's
+//! minute; beside the volume (`Builder::kube`) whichever source delivers
+//! a new version first publishes it, the other finds it unchanged, and each
+//! report says its [`ReloadReport::source`], the [`Observer::skew`] between
+//! the two and the propagation delay from the ConfigMap's write. If the API
+//! is unreachable or forbidden, the volume carries on and the health says
+//! why. `docs/kube.md` has the model of a real cluster, RBAC and the load.
+//!
 //! # The strategies ([`WatcherKind`], chosen at run time)
 //!
 //! - `Inotify` (Linux): inotify used directly on its own thread.
@@ -198,6 +214,11 @@ mod format;
 #[cfg(all(feature = "inotify", target_os = "linux"))]
 mod inotify_watcher;
 mod kind;
+#[cfg(feature = "kube")]
+mod kube_source;
+#[cfg(feature = "kube")]
+mod kube_watcher;
+mod ledger;
 mod loader;
 #[cfg(all(target_os = "linux", any(feature = "notify", feature = "inotify")))]
 mod mounts;
@@ -221,8 +242,10 @@ pub use decode::{Decode, Files, Validate, parse_yaml};
 pub use error::{DecodeError, LoadError, LoadErrorKind, ParseError, StartError};
 pub use format::Format;
 pub use kind::{UnknownWatcher, WatcherKind};
+#[cfg(feature = "kube")]
+pub use kube_source::KubeSource;
 pub use options::{Backoff, WatchOptions};
-pub use report::{NoObserver, Observer, ReloadOutcome, ReloadReport, Trigger, WatchHealth};
+pub use report::{NoObserver, Observer, ReloadOutcome, ReloadReport, Skew, Trigger, WatchHealth};
 pub use source::{ConfigSource, ContentHash};
 pub use watch::{Builder, DefaultDesign, Watch};
 

@@ -7,13 +7,16 @@ use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch as channel;
 
 use crate::current::PublishHook;
+use crate::ledger::{Arrival, Ledger, Verdict};
+use crate::strategy::Content;
 use crate::{
     ConfigSource, ContentHash, Current, Decode, Files, LoadError, LoadErrorKind, Loaded,
-    ReloadOutcome,
+    ReloadOutcome, Skew,
 };
 
 /// The symlink whose rename commits a kubelet update.
@@ -94,6 +97,21 @@ pub(crate) fn load<T: 'static>(
     Ok(Loaded { config, hash })
 }
 
+/// Checks, hashes and decodes content a strategy delivered: what start-up
+/// does without files.
+pub(crate) fn load_content<T: 'static>(
+    content: &Content,
+    decode: &dyn Decode<T>,
+    max_config_bytes: u64,
+) -> Result<Loaded<T>, LoadError> {
+    let files = checked(content, max_config_bytes)?;
+    let hash = ContentHash::of(files);
+    let config = decode
+        .decode(files)
+        .map_err(|error| LoadError::new(content.primary_path(), error.into()))?;
+    Ok(Loaded { config, hash })
+}
+
 impl ContentHash {
     /// The blake3 hash of every key's name and bytes, each length-prefixed so
     /// moving bytes from one key to the next changes the hash.
@@ -109,16 +127,50 @@ impl ContentHash {
     }
 }
 
-/// Loads and publishes for one running watch, remembering what it published.
+/// Loads and publishes for one running watch, remembering which source
+/// published what ([`Ledger`]).
 pub(crate) struct Loader<T, M> {
-    source: ConfigSource,
+    /// The files, and the name of the strategy watching them; `None` when
+    /// every version is delivered as content (the Kubernetes API alone).
+    files: Option<(ConfigSource, &'static str)>,
     decode: Box<dyn Decode<T>>,
     max_config_bytes: u64,
-    published: ContentHash,
+    ledger: Ledger,
     manager: Arc<M>,
     /// Subscribers: told after every publish, with the new config.
     changes: channel::Sender<Current<T>>,
     on_publish: Vec<PublishHook<T>>,
+    /// The content last delivered and by whom, for a manual reload without
+    /// files.
+    last_content: Option<(&'static str, Content)>,
+}
+
+/// The config a watch starts with, and where it came from.
+pub(crate) struct Initial<T> {
+    pub(crate) loaded: Loaded<T>,
+    pub(crate) source: &'static str,
+    /// What it was decoded from, when a strategy delivered it (no files).
+    pub(crate) content: Option<Content>,
+}
+
+/// How one load ended, with what the ledger knew of it.
+pub(crate) struct Reloaded {
+    pub(crate) outcome: ReloadOutcome,
+    /// The strategy whose content this was.
+    pub(crate) source: &'static str,
+    pub(crate) skew: Option<Skew>,
+    pub(crate) propagation: Option<Duration>,
+}
+
+impl Reloaded {
+    fn plain(outcome: ReloadOutcome, source: &'static str) -> Self {
+        Self {
+            outcome,
+            source,
+            skew: None,
+            propagation: None,
+        }
+    }
 }
 
 impl<T, M> Loader<T, M>
@@ -126,30 +178,36 @@ where
     T: Send + Sync + 'static,
     M: managers::ConfigManager<Loaded<T>> + From<Loaded<T>>,
 {
-    /// Loads the initial config and creates the manager holding it.
+    /// Publishes the initial config and creates the manager holding it.
     pub(crate) fn start(
-        source: ConfigSource,
+        initial: Initial<T>,
+        files: Option<(ConfigSource, &'static str)>,
         decode: Box<dyn Decode<T>>,
         max_config_bytes: u64,
         on_publish: Vec<PublishHook<T>>,
-    ) -> Result<Self, LoadError> {
-        let initial = load(&source, decode.as_ref(), max_config_bytes)?;
-        let published = initial.hash;
-        let manager = Arc::new(M::from(initial));
+    ) -> Self {
+        let written_at = initial
+            .content
+            .as_ref()
+            .and_then(|content| content.written_at);
+        let ledger = Ledger::new(initial.source, initial.loaded.hash, written_at);
+        let last_content = initial.content.map(|content| (initial.source, content));
+        let manager = Arc::new(M::from(initial.loaded));
         let current = Current::new(manager.snapshot());
         for hook in &on_publish {
             hook(&current);
         }
         let (changes, _) = channel::channel(current);
-        Ok(Self {
-            source,
+        Self {
+            files,
             decode,
             max_config_bytes,
-            published,
+            ledger,
             manager,
             changes,
             on_publish,
-        })
+            last_content,
+        }
     }
 }
 
@@ -160,6 +218,98 @@ where
 {
     pub(crate) fn manager(&self) -> &Arc<M> {
         &self.manager
+    }
+
+    /// A receiver of every publish from now on.
+    pub(crate) fn changes(&self) -> channel::Receiver<Current<T>> {
+        self.changes.subscribe()
+    }
+
+    pub(crate) fn published(&self) -> ContentHash {
+        self.ledger.current()
+    }
+
+    /// The name of the strategy watching the files, if there are files.
+    pub(crate) fn files_source(&self) -> Option<&'static str> {
+        self.files.as_ref().map(|(_, name)| *name)
+    }
+
+    /// Reads the files again and publishes them if their content is new and
+    /// valid, and `may_publish` agrees once it is decoded; `None` when it
+    /// did not (the content may already be a newer write's beginning).
+    /// Without files, looks again at the content delivered last.
+    pub(crate) fn reload(
+        &mut self,
+        arrival: Arrival,
+        may_publish: impl FnOnce() -> bool,
+    ) -> Option<Reloaded> {
+        let Some((source, name)) = &self.files else {
+            let (origin, content) = self.last_content.clone()?;
+            return Some(self.deliver(origin, content, arrival));
+        };
+        let name = *name;
+        let files = match read_files(source, self.max_config_bytes) {
+            Ok(files) => files,
+            Err(error) => return Some(Reloaded::plain(ReloadOutcome::Failed(error), name)),
+        };
+        let hash = ContentHash::of(&files);
+        if let Verdict::Known { skew, propagation } =
+            self.ledger.classify(name, hash, None, arrival)
+        {
+            return Some(Reloaded {
+                outcome: ReloadOutcome::Unchanged,
+                source: name,
+                skew,
+                propagation,
+            });
+        }
+        let config = match self.decode.decode(&files) {
+            Ok(config) => config,
+            Err(error) => {
+                let error = LoadError::new(source.primary_path(), error.into());
+                return Some(Reloaded::plain(ReloadOutcome::Failed(error), name));
+            }
+        };
+        if !may_publish() {
+            return None;
+        }
+        Some(self.publish(Loaded { config, hash }, name, None, arrival))
+    }
+
+    /// Hashes, decodes and publishes content a strategy read itself, exactly
+    /// as a reload of the files does.
+    pub(crate) fn deliver(
+        &mut self,
+        origin: &'static str,
+        content: Content,
+        arrival: Arrival,
+    ) -> Reloaded {
+        if self.files.is_none() {
+            self.last_content = Some((origin, content.clone()));
+        }
+        let written_at = content.written_at;
+        let files = match checked(&content, self.max_config_bytes) {
+            Ok(files) => files.clone(),
+            Err(error) => return Reloaded::plain(ReloadOutcome::Failed(error), origin),
+        };
+        let hash = ContentHash::of(&files);
+        if let Verdict::Known { skew, propagation } =
+            self.ledger.classify(origin, hash, written_at, arrival)
+        {
+            return Reloaded {
+                outcome: ReloadOutcome::Unchanged,
+                source: origin,
+                skew,
+                propagation,
+            };
+        }
+        match self.decode.decode(&files) {
+            Ok(config) => self.publish(Loaded { config, hash }, origin, written_at, arrival),
+            Err(error) => Reloaded::plain(
+                ReloadOutcome::Failed(LoadError::new(content.primary_path(), error.into())),
+                origin,
+            ),
+        }
     }
 
     /// Tells the publish hooks, then the subscribers, about the config just
@@ -174,45 +324,42 @@ where
         self.changes.send_replace(current);
     }
 
-    /// A receiver of every publish from now on.
-    pub(crate) fn changes(&self) -> channel::Receiver<Current<T>> {
-        self.changes.subscribe()
-    }
-
-    pub(crate) fn published(&self) -> ContentHash {
-        self.published
-    }
-
-    /// Reads the source again and publishes it if its content is new and
-    /// valid, and `may_publish` agrees once it is decoded; `None` when it
-    /// did not (the content may already be a newer write's beginning).
-    pub(crate) fn reload(&mut self, may_publish: impl FnOnce() -> bool) -> Option<ReloadOutcome> {
-        Some(match self.load_new() {
-            Ok(None) => ReloadOutcome::Unchanged,
-            Ok(Some(loaded)) if may_publish() => {
-                let hash = loaded.hash;
-                let version = self.manager.publish(loaded);
-                self.published = hash;
-                ReloadOutcome::Published { version, hash }
-            }
-            Ok(Some(_)) => return None,
-            Err(error) => ReloadOutcome::Failed(error),
-        })
-    }
-
-    /// Reads and decodes the source; `None` if its content is the published one.
-    fn load_new(&self) -> Result<Option<Loaded<T>>, LoadError> {
-        let files = read_files(&self.source, self.max_config_bytes)?;
-        let hash = ContentHash::of(&files);
-        if hash == self.published {
-            return Ok(None);
+    fn publish(
+        &mut self,
+        loaded: Loaded<T>,
+        source: &'static str,
+        written_at: Option<SystemTime>,
+        arrival: Arrival,
+    ) -> Reloaded {
+        let hash = loaded.hash;
+        let version = self.manager.publish(loaded);
+        let propagation = self.ledger.published(source, hash, written_at, arrival);
+        Reloaded {
+            outcome: ReloadOutcome::Published { version, hash },
+            source,
+            skew: None,
+            propagation,
         }
-        let config = self
-            .decode
-            .decode(&files)
-            .map_err(|error| LoadError::new(self.source.primary_path(), error.into()))?;
-        Ok(Some(Loaded { config, hash }))
     }
+}
+
+/// The delivered files, if every key is within the limits a file read
+/// enforces (not over `max_config_bytes`, not empty).
+pub(crate) fn checked(content: &Content, max_config_bytes: u64) -> Result<&Files, LoadError> {
+    let files = content.files.as_ref().map_err(Clone::clone)?;
+    for (key, bytes) in &files.entries {
+        let fail = |kind| Err(LoadError::new(content.path.join(key), kind));
+        if bytes.len() as u64 > max_config_bytes {
+            return fail(LoadErrorKind::TooLarge {
+                size: bytes.len() as u64,
+                limit: max_config_bytes,
+            });
+        }
+        if bytes.is_empty() {
+            return fail(LoadErrorKind::Empty);
+        }
+    }
+    Ok(files)
 }
 
 enum ReadError {

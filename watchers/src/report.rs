@@ -9,9 +9,11 @@ use crate::{ContentHash, LoadError};
 pub enum Trigger {
     /// The load at start-up.
     Initial,
-    /// A filesystem event (after debounce).
+    /// A filesystem event (after debounce), or a watch event of the
+    /// Kubernetes API.
     Event,
-    /// The periodic resync of an event strategy.
+    /// The periodic resync of an event strategy, or a (re-)list of the
+    /// Kubernetes API (at its start, after `410 Gone`).
     Resync,
     /// `PollWatcher` saw the resolution chain change.
     Poll,
@@ -34,7 +36,10 @@ pub enum ReloadOutcome {
         /// The hash of the bytes it was decoded from.
         hash: ContentHash,
     },
-    /// The content hash equals the published one: nothing published.
+    /// Nothing new: the content hash equals the published one, or, with
+    /// several sources, the content is one this watch already published and
+    /// replaced (a slower source catching up) or the one this source
+    /// delivered last. Nothing published.
     Unchanged,
     /// Rejected; the last good config stays published.
     Failed(LoadError),
@@ -50,11 +55,38 @@ pub struct ReloadReport {
     /// From the first event that caused it (or the start of the load) to the
     /// end of the publish.
     pub took: Duration,
+    /// The source whose content this reload looked at: the name of the
+    /// strategy that read it (`"inotify"`, `"poll"`, ... for the files,
+    /// `"kube"` for the Kubernetes API).
+    pub source: &'static str,
+    /// From the source's last write of this content (a ConfigMap's latest
+    /// `managedFields` time) to the end of this reload: the propagation
+    /// delay. Given once per source and version, when the version arrived
+    /// by an event (not at start, nor by a resync or a re-list) and its
+    /// write time is known: the API source knows it, and a volume learns it
+    /// from the API source when both watch one ConfigMap.
+    pub propagation: Option<Duration>,
+}
+
+/// A source delivered a version another source had already published: how
+/// far behind it was. With a ConfigMap watched through the API and mounted
+/// as a volume, the volume is usually `source`, a minute or more behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skew {
+    /// The version's content hash.
+    pub hash: ContentHash,
+    /// The source that delivered it late.
+    pub source: &'static str,
+    /// The source that published it first.
+    pub published_by: &'static str,
+    /// How long after the publish `source` delivered it.
+    pub behind: Duration,
 }
 
 /// Hooks the service turns into logs and metrics. All default to nothing.
 pub trait Observer: Send + Sync + 'static {
-    /// A raw filesystem event that concerns the config arrived.
+    /// A raw event that concerns the config arrived: a filesystem event, or
+    /// a version of the ConfigMap from the Kubernetes API.
     fn event(&self) {}
     /// A reload finished.
     fn reload(&self, report: &ReloadReport) {
@@ -87,6 +119,11 @@ pub trait Observer: Send + Sync + 'static {
     fn retrying(&self, error: &LoadError, attempt: u32, delay: Duration) {
         let _ = (error, attempt, delay);
     }
+    /// A source delivered a version another source had published first
+    /// (once per source and version; not for the version loaded at start).
+    fn skew(&self, skew: &Skew) {
+        let _ = skew;
+    }
 }
 
 /// An observer that ignores everything.
@@ -98,7 +135,9 @@ impl Observer for NoObserver {}
 pub enum WatchHealth {
     /// Changes are being noticed.
     Watching,
-    /// The watch is being re-established (e.g. the directory is gone).
+    /// The watch is being re-established (e.g. the directory is gone, the
+    /// API server unreachable), or, with several sources, one of them is
+    /// (the others carry on): the reason says which.
     Degraded(String),
     /// The watcher stopped and will not notice changes again.
     Stopped(String),

@@ -7,11 +7,17 @@ use std::path::{Path, PathBuf};
 use crate::loader;
 
 /// What to watch: one file, or several keys of one ConfigMap mount read as one
-/// consistent snapshot.
+/// consistent snapshot; with the `kube` feature, a ConfigMap read through the
+/// Kubernetes API instead ([`ConfigSource::kube`]) or as well
+/// ([`Builder::kube`](crate::Builder::kube)).
 #[derive(Debug, Clone)]
 pub struct ConfigSource {
     dir: PathBuf,
     keys: Vec<String>,
+    /// Whether there are files to read (not for the API alone).
+    volume: bool,
+    #[cfg(feature = "kube")]
+    api: Option<Box<crate::KubeSource>>,
 }
 
 impl ConfigSource {
@@ -30,6 +36,9 @@ impl ConfigSource {
         Self {
             dir,
             keys: vec![key],
+            volume: true,
+            #[cfg(feature = "kube")]
+            api: None,
         }
     }
 
@@ -41,10 +50,55 @@ impl ConfigSource {
         Self {
             dir: dir.into(),
             keys: keys.into_iter().map(Into::into).collect(),
+            volume: true,
+            #[cfg(feature = "kube")]
+            api: None,
         }
     }
 
-    /// The directory holding the keys (a ConfigMap mount, or any directory).
+    /// A ConfigMap read through the Kubernetes API only, no volume: its keys
+    /// are [`KubeSource::key`](crate::KubeSource::key)'s.
+    ///
+    /// ```no_run
+    /// use watchers::{ConfigSource, KubeSource, Watch};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct AppConfig { port: u16 }
+    ///
+    /// let source = ConfigSource::kube(KubeSource::configmap("app").key("config.yaml"));
+    /// let config = Watch::<AppConfig>::builder(source).start()?;
+    /// # Ok::<(), watchers::StartError>(())
+    /// ```
+    #[cfg(feature = "kube")]
+    pub fn kube(api: crate::KubeSource) -> Self {
+        Self {
+            dir: PathBuf::new(),
+            keys: api.keys().to_vec(),
+            volume: false,
+            api: Some(Box::new(api)),
+        }
+    }
+
+    /// The same files, also read through the Kubernetes API.
+    #[cfg(feature = "kube")]
+    pub(crate) fn with_api(mut self, api: crate::KubeSource) -> Self {
+        self.api = Some(Box::new(api));
+        self
+    }
+
+    /// The API source, if any.
+    #[cfg(feature = "kube")]
+    pub(crate) fn api(&self) -> Option<&crate::KubeSource> {
+        self.api.as_deref()
+    }
+
+    /// Whether there are files to read (false for the Kubernetes API alone).
+    pub fn has_files(&self) -> bool {
+        self.volume
+    }
+
+    /// The directory holding the keys (a ConfigMap mount, or any directory;
+    /// empty for the Kubernetes API alone).
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -55,10 +109,11 @@ impl ConfigSource {
     }
 
     /// The same keys in `dir` (made absolute by the strategies).
+    #[cfg(any(feature = "notify", feature = "inotify", feature = "poll"))]
     pub(crate) fn with_dir(&self, dir: PathBuf) -> Self {
         Self {
             dir,
-            keys: self.keys.clone(),
+            ..self.clone()
         }
     }
 

@@ -6,6 +6,10 @@
 //!
 //! A strategy only notices; the shared driver debounces, loads, publishes,
 //! retries and resyncs, so every strategy reloads the same way. A strategy
+//! that reads the content itself from somewhere else than the files (the
+//! Kubernetes API) hands it over with [`Signals::content`]: the driver
+//! hashes, decodes, validates, publishes and reports it exactly as it does a
+//! load of the files. A strategy
 //! that needs threads spawns them with [`Signals::spawn`]: a thread that
 //! panics then turns the watch's health to `Stopped` instead of leaving it
 //! looking healthy while nothing watches.
@@ -13,14 +17,15 @@
 use std::any::Any;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, JoinHandle};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use crossbeam_channel::Sender;
 
 pub use crate::debounce::Change;
-use crate::{ConfigSource, Observer, Trigger, WatchHealth, WatchOptions};
+use crate::{ConfigSource, Files, LoadError, Observer, Trigger, WatchHealth, WatchOptions};
 
 /// A way of noticing changes of a [`ConfigSource`].
 pub trait Strategy: Send + 'static {
@@ -58,12 +63,50 @@ pub(crate) enum Signal {
     /// content is the same.
     Verify(Instant),
     Manual(Instant),
+    /// Content a strategy read itself, from the strategy named.
+    Content(Box<Content>, &'static str, Instant),
     Stop,
+}
+
+/// Content a strategy read itself (from an API rather than the files), for
+/// [`Signals::content`]: the driver hashes, decodes, validates and publishes
+/// it as it does a load of the files, and reports it with the same observer.
+#[derive(Debug, Clone)]
+pub struct Content {
+    /// What was read, for messages and errors: `configmap/NAMESPACE/NAME`.
+    /// A key's problem is reported at `path/KEY`.
+    pub path: PathBuf,
+    /// Every key's bytes in the source's order, or why they could not be had
+    /// (the object deleted, a key missing). Keys over the size limit or
+    /// empty are rejected as a file's would be.
+    pub files: Result<Files, LoadError>,
+    /// When the content was last written at its origin, if known (a
+    /// ConfigMap's latest `managedFields` time): the propagation delay is
+    /// measured from it.
+    pub written_at: Option<SystemTime>,
+    /// Read by a (re-)list, not announced by an event: reported as a
+    /// [`Trigger::Resync`], and quiet when nothing changed.
+    pub listed: bool,
+}
+
+impl Content {
+    /// Where the first key is, for a decoding error.
+    pub(crate) fn primary_path(&self) -> PathBuf {
+        match &self.files {
+            Ok(files) => match files.entries.first() {
+                Some((key, _)) => self.path.join(key),
+                None => self.path.clone(),
+            },
+            Err(_) => self.path.clone(),
+        }
+    }
 }
 
 /// Where a strategy reports what it notices and how it is doing.
 #[derive(Clone)]
 pub struct Signals {
+    /// The strategy these are the signals of.
+    name: &'static str,
     sender: Sender<Signal>,
     health: Arc<HealthCell>,
     observer: Arc<dyn Observer>,
@@ -99,12 +142,14 @@ impl Batches {
 
 impl Signals {
     pub(crate) fn new(
+        name: &'static str,
         sender: Sender<Signal>,
         health: Arc<HealthCell>,
         observer: Arc<dyn Observer>,
         batches: Arc<Batches>,
     ) -> Self {
         Self {
+            name,
             sender,
             health,
             observer,
@@ -147,6 +192,18 @@ impl Signals {
         self.observer
             .watch_error("event queue overflowed: events were lost, reloading");
         let _ = self.sender.send(Signal::Overflow(at));
+    }
+
+    /// Content this strategy read itself: hashed, decoded, validated and
+    /// published by the driver as a load of the files is, reported with this
+    /// strategy as its source.
+    pub fn content(&self, content: Content) {
+        self.observer.event();
+        let _ = self.sender.send(Signal::Content(
+            Box::new(content),
+            self.name,
+            Instant::now(),
+        ));
     }
 
     /// Metadata looks the same but cannot prove the content is: compare it.
@@ -241,10 +298,10 @@ pub(crate) struct Erased {
     pub(crate) name: &'static str,
     pub(crate) trigger: Trigger,
     pub(crate) resync: bool,
-    establish: EstablishFn,
+    pub(crate) establish: EstablishFn,
 }
 
-type EstablishFn = Box<
+pub(crate) type EstablishFn = Box<
     dyn FnOnce(&ConfigSource, &WatchOptions, Signals) -> io::Result<Box<dyn Any + Send>> + Send,
 >;
 

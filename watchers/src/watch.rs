@@ -17,7 +17,7 @@ use crate::current::PublishHook;
 use crate::debounce::Debouncer;
 use crate::decode::{FormatDecoder, Validator};
 use crate::driver::Driver;
-use crate::loader::{Loader, read_files};
+use crate::loader::{Initial, Loader, load, load_content, read_files};
 use crate::strategy::{Batches, Erased, HealthCell, Signal, Signals, Strategy};
 use crate::watchdog::Watchdog;
 use crate::{
@@ -55,11 +55,14 @@ where
     manager: Arc<D::Manager<Loaded<T>>>,
     changes: channel::Receiver<Current<T>>,
     signals: Sender<Signal>,
-    health: Arc<HealthCell>,
+    /// Each strategy's health, by name.
+    healths: Vec<(&'static str, Arc<HealthCell>)>,
+    /// The driver's and the watchdog's: `Stopped` if one of them panicked.
+    own_health: Arc<HealthCell>,
     watchdog: Arc<Watchdog>,
     watcher: &'static str,
     // Dropped before the driver is stopped: no signal arrives after `Stop`.
-    strategy: Mutex<Option<Box<dyn Any + Send>>>,
+    strategies: Mutex<Vec<Box<dyn Any + Send>>>,
     driver: Option<JoinHandle<()>>,
     watchdog_thread: Option<JoinHandle<()>>,
 }
@@ -180,12 +183,52 @@ where
         let _ = self.signals.send(Signal::Manual(Instant::now()));
     }
 
-    /// Whether changes are still being noticed.
+    /// Whether changes are still being noticed. With several sources (the
+    /// files and the Kubernetes API), `Degraded` while any of them is not
+    /// watching, the reason prefixed by its name, and `Stopped` only when
+    /// none of them is left.
     pub fn health(&self) -> WatchHealth {
         if self.driver.as_ref().is_none_or(JoinHandle::is_finished) {
             return WatchHealth::Stopped("the reload thread ended".into());
         }
-        self.health.get()
+        if let stopped @ WatchHealth::Stopped(_) = self.own_health.get() {
+            return stopped;
+        }
+        if let [(_, only)] = self.healths.as_slice() {
+            return only.get();
+        }
+        let healths: Vec<_> = self
+            .healths
+            .iter()
+            .map(|(name, health)| (*name, health.get()))
+            .collect();
+        let troubles: Vec<String> = healths
+            .iter()
+            .filter_map(|(name, health)| match health {
+                WatchHealth::Watching => None,
+                WatchHealth::Degraded(reason) => Some(format!("{name}: {reason}")),
+                WatchHealth::Stopped(reason) => Some(format!("{name} stopped: {reason}")),
+            })
+            .collect();
+        if troubles.is_empty() {
+            WatchHealth::Watching
+        } else if healths
+            .iter()
+            .all(|(_, health)| matches!(health, WatchHealth::Stopped(_)))
+        {
+            WatchHealth::Stopped(troubles.join("; "))
+        } else {
+            WatchHealth::Degraded(troubles.join("; "))
+        }
+    }
+
+    /// Each source's health, by the name of the strategy that reads it
+    /// (`"inotify"`, `"kube"`, ...): for a metric per source.
+    pub fn source_health(&self) -> Vec<(&'static str, WatchHealth)> {
+        self.healths
+            .iter()
+            .map(|(name, health)| (*name, health.get()))
+            .collect()
     }
 
     /// How long the reload running now has been running, if one is. A large
@@ -195,9 +238,16 @@ where
         self.watchdog.running_for()
     }
 
-    /// The name of the strategy noticing changes (`"inotify"`, ...).
+    /// The name of the strategy noticing changes of the files (`"inotify"`,
+    /// ...), or `"kube"` for the Kubernetes API alone.
     pub fn watcher(&self) -> &'static str {
         self.watcher
+    }
+
+    /// The names of every source feeding this watch: the files' strategy,
+    /// then `"kube"` if the Kubernetes API is one.
+    pub fn sources(&self) -> Vec<&'static str> {
+        self.healths.iter().map(|(name, _)| *name).collect()
     }
 
     /// The name of the manager design readers read through (`"arcswap"`, ...).
@@ -224,12 +274,12 @@ where
     D: Design,
 {
     fn drop(&mut self) {
-        drop(
-            self.strategy
+        drop(std::mem::take(
+            &mut *self
+                .strategies
                 .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .take(),
-        );
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        ));
         let _ = self.signals.send(Signal::Stop);
         if let Some(driver) = self.driver.take() {
             // A panic in the driver was already visible as `Stopped`.
@@ -298,6 +348,20 @@ where
     pub fn watcher(mut self, watcher: WatcherKind) -> Self {
         self.watcher = watcher;
         self.strategy = None;
+        self
+    }
+
+    /// Reads the same ConfigMap through the Kubernetes API as well as from
+    /// its volume: whichever delivers a new version first publishes it, the
+    /// other then finds it unchanged; each report says which source
+    /// ([`ReloadReport::source`]) and the [`Observer::skew`] between them.
+    /// If the API is unreachable or forbidden, the volume carries on and the
+    /// health says why. Its keys default to the volume's file names (and
+    /// must equal them). See [`KubeSource`](crate::KubeSource).
+    #[cfg(feature = "kube")]
+    pub fn kube(mut self, api: crate::KubeSource) -> Self {
+        let api = api.with_keys(self.source.names());
+        self.source = self.source.with_api(api);
         self
     }
 
@@ -406,6 +470,18 @@ where
     /// Establishes the watch, then loads and publishes the initial config
     /// (so a change between the two is never lost), then starts watching.
     pub fn start(self) -> Result<Watch<T, D>, StartError> {
+        #[cfg(feature = "kube")]
+        if let Some(api) = self.source.api() {
+            if api.keys().is_empty() {
+                return Err(StartError::NoKeys);
+            }
+            if self.source.has_files() && api.keys() != self.source.names() {
+                return Err(StartError::KeysDiffer {
+                    volume: self.source.names().to_vec(),
+                    api: api.keys().to_vec(),
+                });
+            }
+        }
         let decode: Box<dyn Decode<T>> = match (self.decoding, self.source.names()) {
             (Decoding::Custom(decode), _) => decode,
             (Decoding::Format { format, make }, [key]) => {
@@ -417,11 +493,13 @@ where
             (Decoding::Format { .. }, _) => return Err(StartError::SeveralKeysNeedADecoder),
         };
         let strategy = match self.strategy {
-            Some(strategy) => strategy,
-            None => self
-                .watcher
-                .strategy()
-                .ok_or(StartError::WatcherNotAvailable(self.watcher))?,
+            _ if !self.source.has_files() => None,
+            Some(strategy) => Some(strategy),
+            None => Some(
+                self.watcher
+                    .strategy()
+                    .ok_or(StartError::WatcherNotAvailable(self.watcher))?,
+            ),
         };
         start(
             self.source,
@@ -437,7 +515,7 @@ where
 fn start<T, D>(
     source: ConfigSource,
     decode: Box<dyn Decode<T>>,
-    strategy: Erased,
+    strategy: Option<Erased>,
     observer: Arc<dyn Observer>,
     on_publish: Vec<PublishHook<T>>,
     options: WatchOptions,
@@ -451,27 +529,66 @@ where
         source: error,
     };
     let (sender, receiver) = crossbeam_channel::unbounded();
-    let health = Arc::new(HealthCell::new());
     let batches = Arc::new(Batches::default());
-    let signals = Signals::new(
-        sender.clone(),
-        Arc::clone(&health),
-        Arc::clone(&observer),
-        Arc::clone(&batches),
-    );
-    let (watcher, trigger, resync) = (strategy.name, strategy.trigger, strategy.resync);
-    let established = strategy
-        .establish(&source, &options, signals.clone())
-        .map_err(watch_error)?;
+    let signals_of = |name: &'static str| {
+        let health = Arc::new(HealthCell::new());
+        let signals = Signals::new(
+            name,
+            sender.clone(),
+            Arc::clone(&health),
+            Arc::clone(&observer),
+            Arc::clone(&batches),
+        );
+        (signals, health)
+    };
+    let mut strategies = Vec::new();
+    let mut healths = Vec::new();
+    // The files' strategy, the one whose events the debouncer sees.
+    let (mut watcher, mut trigger, mut resync) = (None, Trigger::Event, false);
+    if let Some(strategy) = strategy {
+        let (name, signals) = (strategy.name, signals_of(strategy.name));
+        (watcher, trigger, resync) = (Some(name), strategy.trigger, strategy.resync);
+        strategies.push(
+            strategy
+                .establish(&source, &options, signals.0)
+                .map_err(watch_error)?,
+        );
+        healths.push((name, signals.1));
+    }
+    #[cfg(feature = "kube")]
+    if let Some(api) = source.api() {
+        let strategy = crate::kube_watcher::strategy(api.clone());
+        let (name, signals) = (strategy.name, signals_of(strategy.name));
+        strategies.push(
+            strategy
+                .establish(&source, &options, signals.0)
+                .map_err(watch_error)?,
+        );
+        healths.push((name, signals.1));
+    }
+    let (monitor, own_health) = signals_of(watcher.unwrap_or("watch"));
 
     let started = Instant::now();
+    let files = watcher
+        .filter(|_| source.has_files())
+        .map(|name| (source.clone(), name));
+    let initial = match &files {
+        Some((source, name)) => Initial {
+            loaded: load(source, decode.as_ref(), options.max_config_bytes)
+                .map_err(StartError::InitialLoad)?,
+            source: name,
+            content: None,
+        },
+        None => first_delivery(&receiver, decode.as_ref(), &source, &options, &healths)?,
+    };
+    let watcher = watcher.unwrap_or(initial.source);
     let loader = Loader::<T, D::Manager<Loaded<T>>>::start(
-        source.clone(),
+        initial,
+        files,
         decode,
         options.max_config_bytes,
         on_publish,
-    )
-    .map_err(StartError::InitialLoad)?;
+    );
     let manager = Arc::clone(loader.manager());
     let changes = loader.changes();
     observer.reload(&ReloadReport {
@@ -481,6 +598,8 @@ where
             hash: loader.published(),
         },
         took: started.elapsed(),
+        source: loader.files_source().unwrap_or(watcher),
+        propagation: None,
     });
 
     let watchdog = Arc::new(Watchdog::default());
@@ -488,7 +607,7 @@ where
         let watchdog = Arc::clone(&watchdog);
         let observer = Arc::clone(&observer);
         let stuck_after = options.stuck_after;
-        signals
+        monitor
             .spawn(&format!("watchers-{watcher}-watchdog"), move |_| {
                 watchdog.watch(stuck_after, &observer);
             })
@@ -512,18 +631,67 @@ where
         deferred: VecDeque::new(),
         batches,
     };
-    let driver = signals
+    // A panic of the driver shows as the driver's end in `Watch::health`.
+    let driver = monitor
         .spawn(&format!("watchers-{watcher}-reload"), move |_| driver.run())
         .map_err(watch_error)?;
     Ok(Watch {
         manager,
         changes,
         signals: sender,
-        health,
+        healths,
+        own_health,
         watchdog,
         watcher,
-        strategy: Mutex::new(Some(established)),
+        strategies: Mutex::new(strategies),
         driver: Some(driver),
         watchdog_thread: Some(watchdog_thread),
     })
+}
+
+/// Without files, the first version is the API's first answer: waits for it
+/// (up to the API source's start timeout) and decodes it.
+fn first_delivery<T: 'static>(
+    receiver: &crossbeam_channel::Receiver<Signal>,
+    decode: &dyn Decode<T>,
+    source: &ConfigSource,
+    options: &WatchOptions,
+    healths: &[(&'static str, Arc<HealthCell>)],
+) -> Result<Initial<T>, StartError> {
+    #[cfg(feature = "kube")]
+    let waited = source
+        .api()
+        .map_or(Duration::ZERO, crate::KubeSource::start_timeout_value);
+    #[cfg(not(feature = "kube"))]
+    let waited = {
+        let _ = source;
+        Duration::ZERO
+    };
+    let deadline = Instant::now() + waited;
+    loop {
+        match receiver.recv_deadline(deadline) {
+            Ok(Signal::Content(content, origin, _)) => {
+                let loaded = load_content(&content, decode, options.max_config_bytes)
+                    .map_err(StartError::InitialLoad)?;
+                return Ok(Initial {
+                    loaded,
+                    source: origin,
+                    content: Some(*content),
+                });
+            }
+            Ok(_) => {}
+            Err(_) => {
+                let reason = healths
+                    .iter()
+                    .find_map(|(_, health)| match health.get() {
+                        WatchHealth::Watching => None,
+                        WatchHealth::Degraded(reason) | WatchHealth::Stopped(reason) => {
+                            Some(reason)
+                        }
+                    })
+                    .unwrap_or_else(|| "no answer".to_owned());
+                return Err(StartError::NoFirstVersion { waited, reason });
+            }
+        }
+    }
 }

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use watchers::{
     Builder, ConfigSource, Current, Decode, DecodeError, Files, Format, LoadError, Observer,
-    ReloadOutcome, ReloadReport, Trigger, Validate, Watch, WatchHealth, WatchOptions, WatcherKind,
+    ReloadOutcome, ReloadReport, Skew, Trigger, Validate, Watch, WatchHealth, WatchOptions,
+    WatcherKind,
 };
 
 /// The config every test loads: one message, which must not be empty.
@@ -57,6 +58,7 @@ pub struct Recorder {
     pub retries: Mutex<Vec<(String, u32)>>,
     pub stuck: Mutex<Vec<Duration>>,
     pub stuck_finished: AtomicUsize,
+    pub skews: Mutex<Vec<Skew>>,
 }
 
 impl Observer for Recorder {
@@ -86,6 +88,9 @@ impl Observer for Recorder {
     }
     fn stuck_reload_finished(&self, _took: Duration) {
         self.stuck_finished.fetch_add(1, Ordering::SeqCst);
+    }
+    fn skew(&self, skew: &Skew) {
+        self.skews.lock().unwrap().push(skew.clone());
     }
 }
 
