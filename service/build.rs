@@ -131,6 +131,22 @@ fn variants_rs(managers: &[String], watchers: &[String]) -> String {
         "/// Calls `$callback! {{ \"name\" => name, ... }}` with every compiled-in watcher.\n#[allow(unused_macros)]\nmacro_rules! compiled_watchers {{ ($callback:ident) => {{ $callback! {{ {} }} }}; }}",
         arms(watchers)
     );
+    // `kube` watches the API, not files: the file scenarios skip it.
+    let files: Vec<String> = watchers
+        .iter()
+        .filter(|name| *name != "kube")
+        .cloned()
+        .collect();
+    let _ = writeln!(
+        out,
+        "/// The compiled-in watchers of files (all but `kube`).\n#[allow(dead_code)]\npub const COMPILED_FILE_WATCHERS: &[&str] = &[{}];",
+        list(&files)
+    );
+    let _ = writeln!(
+        out,
+        "/// Calls `$callback! {{ \"name\" => name, ... }}` with every compiled-in watcher of files (not `kube`).\n#[allow(unused_macros)]\nmacro_rules! compiled_file_watchers {{ ($callback:ident) => {{ $callback! {{ {} }} }}; }}",
+        arms(&files)
+    );
     let _ = writeln!(
         out,
         "/// Calls `$callback! {{ \"name\" => name, ... }}` with every compiled-in manager.\n#[allow(unused_macros)]\nmacro_rules! compiled_managers {{ ($callback:ident) => {{ $callback! {{ {} }} }}; }}",

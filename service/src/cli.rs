@@ -81,7 +81,25 @@ pub struct Cli {
     #[arg(long, env = "MANAGER", value_parser = PossibleValuesParser::new(COMPILED_MANAGERS))]
     pub manager: Option<String>,
 
-    /// Which file watcher to use (only needed when several are compiled in).
+    /// The ConfigMap to watch through the Kubernetes API as well (with
+    /// `--watcher kube`, required): whichever of the API and the volume
+    /// delivers a new version first publishes it.
+    #[arg(long, env = "CONFIGMAP")]
+    pub configmap: Option<String>,
+
+    /// The ConfigMap's namespace [default: the pod's own, from its service
+    /// account, else the kubeconfig context's].
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub namespace: Option<String>,
+
+    /// The ConfigMap's key holding the config [default: the file name of
+    /// `--config`, which is what the volume names it].
+    #[arg(long, env = "CONFIGMAP_KEY")]
+    pub key: Option<String>,
+
+    /// Which watcher to use (only needed when several are compiled in):
+    /// `inotify`, `notify`, `poll`, or `kube` (the API, plus the volume at
+    /// `--config` when it is there).
     #[arg(long, env = "WATCHER", value_parser = PossibleValuesParser::new(COMPILED_WATCHERS))]
     pub watcher: Option<String>,
 }

@@ -27,6 +27,7 @@ mod metrics;
 mod observer;
 mod server;
 mod shutdown;
+mod sources;
 mod startup;
 mod streak;
 mod variant;
@@ -39,10 +40,9 @@ use std::sync::Arc;
 use clap::Parser;
 use managers::{Design, DesignVisitor};
 use tracing::{info, warn};
-use watchers::{ConfigSource, Format, Watch, WatcherKind};
+use watchers::Format;
 
 use crate::cli::Cli;
-use crate::config::ServiceConfig;
 use crate::metrics::{Metrics, one_line};
 use crate::observer::ReloadObserver;
 use crate::variant::{COMPILED_MANAGERS, COMPILED_WATCHERS};
@@ -67,10 +67,6 @@ async fn main() -> ExitCode {
         (_, Err(error)) => return fail(format_args!("cannot choose a watcher: {error}")),
         (Err(error), _) => return fail(format_args!("cannot choose a manager: {error}")),
     };
-    let watcher: WatcherKind = match watcher.parse() {
-        Ok(watcher) => watcher,
-        Err(error) => return fail(format_args!("cannot choose a watcher: {error}")),
-    };
     logging::init(cli.log_format);
     // The manager is the one type on the read path: one monomorphic `run`
     // per design, chosen by name; the watcher is a value.
@@ -85,7 +81,7 @@ async fn main() -> ExitCode {
 /// `run` for the design chosen at run time.
 struct Run {
     cli: Cli,
-    watcher: WatcherKind,
+    watcher: &'static str,
 }
 
 impl DesignVisitor for Run {
@@ -97,22 +93,24 @@ impl DesignVisitor for Run {
 }
 
 /// Starts the watch, serves until SIGTERM/SIGINT, then drains and stops.
-async fn run<D: Design>(cli: Cli, watcher: WatcherKind) -> ExitCode {
+async fn run<D: Design>(cli: Cli, watcher: &'static str) -> ExitCode {
     // Installed before anything is announced: a signal sent as soon as the
     // listening line appears must find its handler.
     let (stop, hangup) = match shutdown::install() {
         Ok(signals) => signals,
         Err(error) => return fail(format_args!("cannot install signal handlers: {error}")),
     };
-    let source = ConfigSource::file(&cli.config);
-    let builder = Watch::<ServiceConfig>::builder(source.clone())
+    let (source, builder) = match sources::builder(&cli, watcher) {
+        Ok(chosen) => chosen,
+        Err(error) => return fail(format_args!("cannot choose a watcher: {error}")),
+    };
+    let builder = builder
         .manager::<D>()
-        .watcher(watcher)
         // The service's config is YAML whatever the file is called.
         .format(Format::Yaml)
         .validate(watchers::Validate::validate)
         .options(cli.watch_options());
-    let metrics = Arc::new(Metrics::new(managers::design::name::<D>(), watcher.name()));
+    let metrics = Arc::new(Metrics::new(managers::design::name::<D>(), watcher));
     let builder = builder.observer(Arc::new(ReloadObserver::new(Arc::clone(&metrics))));
     // Said before the first read: if the filesystem hangs there, this line
     // and the warning below are what an operator sees.
@@ -139,12 +137,15 @@ async fn run<D: Design>(cli: Cli, watcher: WatcherKind) -> ExitCode {
     info!(
         version = env!("CARGO_PKG_VERSION"),
         manager = watch.manager(),
-        watcher = watch.watcher(),
+        watcher = watch.sources().join("+"),
         config = %cli.config.display(),
         config_version = watch.version(),
         "service starting"
     );
-    if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() && !source.is_configmap_mount() {
+    if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
+        && source.has_files()
+        && !source.is_configmap_mount()
+    {
         warn!(
             dir = %source.dir().display(),
             "running in Kubernetes but the config directory is not a ConfigMap volume (no ..data): \

@@ -34,6 +34,12 @@ struct TriggerLabels {
     trigger: &'static str,
 }
 
+/// `source` of the per-source metrics: `inotify`, `notify`, `poll`, `kube`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabels {
+    source: &'static str,
+}
+
 /// The label of `config_info`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HashLabels {
@@ -56,6 +62,10 @@ pub struct Metrics {
     reload_running: Gauge<f64, AtomicU64>,
     stuck_reloads: Counter,
     reload_duration: Histogram,
+    publishes: Family<SourceLabels, Counter>,
+    propagation: Family<SourceLabels, Histogram, fn() -> Histogram>,
+    skew: Family<SourceLabels, Histogram, fn() -> Histogram>,
+    source_up: Family<SourceLabels, Gauge>,
     /// The HTTP connections (the listener's): registered here, moved there.
     pub http: HttpMetrics,
 }
@@ -76,6 +86,10 @@ impl Metrics {
             reload_triggers: Family::default(),
             reload_running: Gauge::default(),
             stuck_reloads: Counter::default(),
+            publishes: Family::default(),
+            propagation: Family::new_with_constructor(delay_histogram),
+            skew: Family::new_with_constructor(delay_histogram),
+            source_up: Family::default(),
             // 100 µs .. ~1.6 s: an event-driven reload is sub-millisecond, a
             // debounced or polled one takes up to the interval.
             reload_duration: Histogram::new(exponential_buckets(0.0001, 2.0, 15)),
@@ -157,6 +171,26 @@ impl Metrics {
             "From the event that caused a reload to the end of its publish",
             metrics.reload_duration.clone(),
         );
+        registry.register(
+            "config_publishes",
+            "Versions published, by the source that delivered them first (a file watcher, or kube)",
+            metrics.publishes.clone(),
+        );
+        registry.register(
+            "config_propagation_seconds",
+            "From the ConfigMap's last write (its managedFields time, whole seconds) to the publish, by source",
+            metrics.propagation.clone(),
+        );
+        registry.register(
+            "config_source_skew_seconds",
+            "How long after the first source a later one delivered the same version, by the later source",
+            metrics.skew.clone(),
+        );
+        registry.register(
+            "config_source_up",
+            "1 while a source notices changes, 0 while it is degraded or stopped",
+            metrics.source_up.clone(),
+        );
         metrics.http.register(&mut metrics.registry);
         metrics
     }
@@ -201,12 +235,38 @@ impl Metrics {
         self.reload_retries.inc();
     }
 
+    pub(crate) fn skew(&self, source: &'static str, behind: Duration) {
+        self.skew
+            .get_or_create(&SourceLabels { source })
+            .observe(behind.as_secs_f64());
+    }
+
+    /// Sets each source's state, read at scrape time.
+    pub fn set_sources(&self, sources: &[(&'static str, bool)]) {
+        for (source, up) in sources {
+            self.source_up
+                .get_or_create(&SourceLabels { source })
+                .set(i64::from(*up));
+        }
+    }
+
     pub(crate) fn stuck_reload(&self) {
         self.stuck_reloads.inc();
     }
 
     pub(crate) fn record(&self, report: &ReloadReport) {
         self.reload_duration.observe(report.took.as_secs_f64());
+        let source = SourceLabels {
+            source: report.source,
+        };
+        if let Some(propagation) = report.propagation {
+            self.propagation
+                .get_or_create(&source)
+                .observe(propagation.as_secs_f64());
+        }
+        if let ReloadOutcome::Published { .. } = report.outcome {
+            self.publishes.get_or_create(&source).inc();
+        }
         self.reload_triggers
             .get_or_create(&TriggerLabels {
                 trigger: trigger_name(report.trigger),
@@ -240,6 +300,12 @@ impl Metrics {
             .get_or_create(&ReloadLabels { result, kind })
             .inc();
     }
+}
+
+/// 10 ms .. ~5.8 min: the API's tenth of a second to the kubelet's minute
+/// and more.
+fn delay_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.01, 2.0, 16))
 }
 
 fn unix_now() -> f64 {

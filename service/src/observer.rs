@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tracing::{debug, info, warn};
-use watchers::{LoadError, Observer, ReloadOutcome, ReloadReport, Trigger};
+use watchers::{LoadError, Observer, ReloadOutcome, ReloadReport, Skew, Trigger};
 
 use crate::metrics::{Metrics, one_line, trigger_name};
 use crate::streak::{Ended, Report, Streak};
@@ -60,7 +60,8 @@ impl Observer for ReloadObserver {
         };
         match &report.outcome {
             ReloadOutcome::Published { version, hash } => {
-                info!(trigger, version, %hash, ?took, retries, "config reloaded");
+                let propagation = report.propagation;
+                info!(trigger, source = report.source, version, %hash, ?took, ?propagation, retries, "config reloaded");
             }
             ReloadOutcome::Unchanged => debug!(trigger, ?took, retries, "config unchanged"),
             // At start-up the caller reports it, as the one line on stderr.
@@ -126,6 +127,17 @@ impl Observer for ReloadObserver {
         if let Some(Ended { count, lasted }) = end(&self.watch_errors) {
             info!(errors = count, ?lasted, "config watch re-established");
         }
+    }
+
+    fn skew(&self, skew: &Skew) {
+        self.metrics.skew(skew.source, skew.behind);
+        debug!(
+            source = skew.source,
+            published_by = skew.published_by,
+            behind = ?skew.behind,
+            hash = %skew.hash,
+            "a later source delivered the version already published"
+        );
     }
 
     fn reload_stuck(&self, running_for: Duration) {

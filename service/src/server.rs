@@ -145,6 +145,13 @@ async fn readyz<D: Design>(State(state): State<AppState<D>>) -> (StatusCode, Str
 async fn metrics_text<D: Design>(State(state): State<AppState<D>>, headers: HeaderMap) -> Response {
     let metrics = &state.metrics;
     metrics.set_reload_running(state.watch.reload_running_for());
+    let sources: Vec<_> = state
+        .watch
+        .source_health()
+        .into_iter()
+        .map(|(source, health)| (source, health == WatchHealth::Watching))
+        .collect();
+    metrics.set_sources(&sources);
     let accept = headers.get(ACCEPT).and_then(|value| value.to_str().ok());
     let (content_type, body) = if accept.is_some_and(prefers_openmetrics) {
         (OPENMETRICS, metrics.encode())

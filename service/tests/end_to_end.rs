@@ -54,7 +54,7 @@ macro_rules! scenarios_for {
     )*};
 }
 
-compiled_watchers!(scenarios_for);
+compiled_file_watchers!(scenarios_for);
 
 /// Several updates in a row, each served: a watcher that sees only the first
 /// `..data` swap fails on the second.
@@ -536,7 +536,7 @@ macro_rules! every_manager {
             #[test]
             fn serves_and_reloads() {
                 let (_dir, path) = file_config("first");
-                let watcher = COMPILED_WATCHERS[0];
+                let watcher = COMPILED_FILE_WATCHERS[0];
                 let service = Service::start(&Flags::new(&path, watcher).set("--manager", $feature));
                 service.wait_for_message("first");
                 testing::rename_replace(&path, yaml("second").as_bytes()).unwrap();

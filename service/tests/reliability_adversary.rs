@@ -412,7 +412,7 @@ macro_rules! every_watcher {
     )*};
 }
 
-compiled_watchers!(every_watcher);
+compiled_file_watchers!(every_watcher);
 
 /// Only event strategies have a watch to lose.
 macro_rules! event_watchers {
@@ -430,5 +430,5 @@ macro_rules! event_watchers {
 }
 
 mod watch_retries {
-    compiled_watchers!(event_watchers);
+    compiled_file_watchers!(event_watchers);
 }

@@ -255,7 +255,7 @@ macro_rules! for_every_watcher {
     )*};
 }
 
-compiled_watchers!(for_every_watcher);
+compiled_file_watchers!(for_every_watcher);
 
 /// The rejection of a dangling `..data` says that `..data` itself points
 /// nowhere, not that the key is missing from the ConfigMap (which would send

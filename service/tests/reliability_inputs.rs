@@ -368,4 +368,4 @@ macro_rules! for_every_watcher {
     )*};
 }
 
-compiled_watchers!(for_every_watcher);
+compiled_file_watchers!(for_every_watcher);

@@ -179,7 +179,7 @@ macro_rules! for_every_watcher {
     )*};
 }
 
-compiled_watchers!(for_every_watcher);
+compiled_file_watchers!(for_every_watcher);
 
 /// The other managers' read paths under the same load (the default watcher).
 /// Every other manager (arcswap has its run per watcher above), shorter,
@@ -190,7 +190,7 @@ macro_rules! for_every_other_manager {
             #[test]
             fn load_while_reloading() {
                 if $name != "arcswap" {
-                    super::super::load_while_reloading(super::super::COMPILED_WATCHERS[0], $name, super::super::seconds(2))
+                    super::super::load_while_reloading(super::super::COMPILED_FILE_WATCHERS[0], $name, super::super::seconds(2))
                 }
             }
         }

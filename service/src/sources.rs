@@ -1,0 +1,88 @@
+//! Where the config comes from: the file at `--config` with a file watcher,
+//! or the ConfigMap through the Kubernetes API (`--watcher kube`), beside
+//! the volume when it is mounted there, or both at once (`--configmap` with
+//! a file watcher).
+
+use watchers::{Builder, ConfigSource, Watch, WatcherKind};
+
+use crate::cli::Cli;
+use crate::config::ServiceConfig;
+
+/// The source and a builder set up for `watcher` (a compiled-in name).
+pub fn builder(cli: &Cli, watcher: &str) -> Result<(ConfigSource, Builder<ServiceConfig>), String> {
+    if watcher == "kube" {
+        return kube::alone_or_with_the_volume(cli);
+    }
+    let kind: WatcherKind = watcher.parse().map_err(|error| format!("{error}"))?;
+    let source = ConfigSource::file(&cli.config);
+    let builder = Watch::<ServiceConfig>::builder(source.clone()).watcher(kind);
+    match &cli.configmap {
+        #[cfg(watcher_kube)]
+        Some(_) => Ok((source, builder.kube(kube::source(cli)?))),
+        #[cfg(not(watcher_kube))]
+        Some(_) => Err("--configmap needs the kube feature: build with --features kube".into()),
+        None => Ok((source, builder)),
+    }
+}
+
+#[cfg(watcher_kube)]
+mod kube {
+    use watchers::{Builder, ConfigSource, KubeSource, Watch, WatcherKind};
+
+    use crate::cli::Cli;
+    use crate::config::ServiceConfig;
+
+    /// `--watcher kube`: the API, and the volume at `--config` too when it
+    /// is there (watched by the platform's file watcher), so the service
+    /// still serves and follows the volume when the API is unreachable.
+    pub fn alone_or_with_the_volume(
+        cli: &Cli,
+    ) -> Result<(ConfigSource, Builder<ServiceConfig>), String> {
+        let api = source(cli)?;
+        if cli.config.exists() {
+            let file = ConfigSource::file(&cli.config);
+            let builder = Watch::<ServiceConfig>::builder(file.clone())
+                .watcher(WatcherKind::default())
+                .kube(api);
+            Ok((file, builder))
+        } else {
+            let source = ConfigSource::kube(api);
+            Ok((source.clone(), Watch::<ServiceConfig>::builder(source)))
+        }
+    }
+
+    /// The ConfigMap the flags name.
+    pub fn source(cli: &Cli) -> Result<KubeSource, String> {
+        let name = cli
+            .configmap
+            .as_ref()
+            .ok_or("--watcher kube needs --configmap NAME (or CONFIGMAP)")?;
+        let key = match &cli.key {
+            Some(key) => key.clone(),
+            None => cli
+                .config
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .ok_or("--key KEY is needed: --config names no file")?,
+        };
+        let mut source = KubeSource::configmap(name).key(key);
+        if let Some(namespace) = &cli.namespace {
+            source = source.namespace(namespace);
+        }
+        Ok(source)
+    }
+}
+
+#[cfg(not(watcher_kube))]
+mod kube {
+    use watchers::{Builder, ConfigSource};
+
+    use crate::cli::Cli;
+    use crate::config::ServiceConfig;
+
+    pub fn alone_or_with_the_volume(
+        _: &Cli,
+    ) -> Result<(ConfigSource, Builder<ServiceConfig>), String> {
+        Err("the kube watcher is not compiled in: build with --features kube".into())
+    }
+}
