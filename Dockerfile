@@ -23,9 +23,13 @@ FROM rust:1.95-bookworm AS build
 # The variant: one watcher and one manager feature of the `service` package
 # (service/Cargo.toml); the default is the service's own fallback pair.
 ARG FEATURES=inotify,arcswap
-# No musl C toolchain (musl-tools) is needed: the only C in the tree is
-# blake3's optional assembly, and without a musl C compiler it uses its Rust
-# SIMD code instead (same result, hashing a config of a few KB).
+# musl-gcc, for the one C dependency the kube variants have: ring (the TLS
+# crypto of the Kubernetes client, docs/kube.md). The file-watcher variants
+# need no C compiler (blake3's optional assembly falls back to its Rust SIMD
+# code without one), and for them it is an unused package in a build stage.
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends musl-tools \
+    && rm -rf /var/lib/apt/lists/*
 RUN rustup target add x86_64-unknown-linux-musl
 # The release profile keeps line tables for profiling; the image does not need
 # them (19 MB -> 4.5 MB). Symbols stay, so a panic still names its functions.

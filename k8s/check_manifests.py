@@ -5,7 +5,9 @@ Schema validity is kubernetes-validate's job (k8s/validate.sh); this checks what
 a schema cannot: that every Deployment of the service runs locked down, probes
 the right endpoints, mounts its ConfigMap the way the kubelet can update, reads
 its config from inside that mount, has resources, drains within its grace
-period, and runs the image tag of its variant.
+period, and runs the image tag of its variant; and that only the kube
+variants reach the API server, each with a token and a Role that let it read
+and watch its one ConfigMap and nothing else.
 
     kubectl kustomize k8s/overlays/mutex-poll | python3 k8s/check_manifests.py --variant mutex-poll -
     kubectl kustomize k8s/base | python3 k8s/check_manifests.py --default-variant -
@@ -32,6 +34,9 @@ DEFAULT_SHUTDOWN_TIMEOUT_S = 10.0
 DEFAULT_BIND_PORT = 8080
 PROBE_PATHS = {"livenessProbe": "/healthz", "readinessProbe": "/readyz", "startupProbe": "/healthz"}
 DOCKERFILE = variants.ROOT / "Dockerfile"
+# The watcher that reads the ConfigMap through the API (docs/kube.md).
+API_WATCHER = "kube"
+API_READ_VERBS = {"get", "list", "watch"}
 
 
 class Findings:
@@ -97,7 +102,87 @@ def default_variant() -> str:
     return pairs[0]
 
 
-def check_container(c: dict, pod: dict, where: str, configmaps: dict, variant: str, found: Findings) -> None:
+def watcher_of(variant: str) -> str:
+    """The watcher of `<manager>-<watcher>` (no manager has a dash)."""
+    return variant.split("-", 1)[1]
+
+
+def setting(argv: list[str], env: dict, flag: str, variable: str):
+    """A service setting as the flag gives it, else as its variable's literal value."""
+    value = flag_value(argv, flag)
+    return value if value is not None else (env.get(variable) or {}).get("value")
+
+
+def check_api_access(c: dict, pod: dict, where: str, documents: list, config_map: str, found: Findings) -> None:
+    """A kube variant: the token, the object it watches, and least privilege."""
+    argv = (c.get("command") or []) + (c.get("args") or [])
+    env = {e.get("name"): e for e in c.get("env") or []}
+    found.expect(pod.get("automountServiceAccountToken") is True, where, "a kube variant needs automountServiceAccountToken: true")
+    account = pod.get("serviceAccountName")
+    found.expect(account not in (None, "default"), where, "a kube variant needs its own serviceAccountName")
+    accounts = {d["metadata"]["name"]: d for d in documents if d.get("kind") == "ServiceAccount"}
+    found.expect(account in accounts, where, f"ServiceAccount {account!r} is not in the rendered manifests")
+    if account in accounts:
+        found.expect(
+            accounts[account].get("automountServiceAccountToken") is False,
+            f"ServiceAccount/{account}",
+            "automountServiceAccountToken must be false (only the Deployment that uses the token mounts it)",
+        )
+
+    watched = setting(argv, env, "--configmap", "CONFIGMAP")
+    found.expect(
+        watched == config_map,
+        where,
+        f"CONFIGMAP {watched!r} must be the ConfigMap of the config volume ({config_map!r}): one object, two paths",
+    )
+    namespace = env.get("POD_NAMESPACE") or {}
+    field = ((namespace.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath")
+    found.expect(
+        flag_value(argv, "--namespace") is None and (not namespace or field == "metadata.namespace"),
+        where,
+        "POD_NAMESPACE must come from the downward API (metadata.namespace), the namespace the Role is in",
+    )
+
+    # Every rule of every role bound to the account, in this render.
+    roles = {(d["kind"], d["metadata"]["name"]): d for d in documents if d.get("kind") in ("Role", "ClusterRole")}
+    rules = []
+    for binding in documents:
+        if binding.get("kind") not in ("RoleBinding", "ClusterRoleBinding"):
+            continue
+        subjects = binding.get("subjects") or []
+        if not any(s.get("kind") == "ServiceAccount" and s.get("name") == account for s in subjects):
+            continue
+        b_where = f"{binding['kind']}/{binding['metadata']['name']}"
+        found.expect(binding["kind"] == "RoleBinding", b_where, "the service account must be bound in its namespace only")
+        ref = binding.get("roleRef") or {}
+        role = roles.get((ref.get("kind"), ref.get("name")))
+        found.expect(role is not None, b_where, f"roleRef {ref.get('kind')}/{ref.get('name')} is not in the rendered manifests")
+        rules += (role or {}).get("rules") or []
+    found.expect(
+        any(
+            "" in (r.get("apiGroups") or [])
+            and "configmaps" in (r.get("resources") or [])
+            and watched in (r.get("resourceNames") or [])
+            and API_READ_VERBS <= set(r.get("verbs") or [])
+            for r in rules
+        ),
+        where,
+        f"no Role bound to {account!r} grants get, list and watch on ConfigMap {watched!r}",
+    )
+    for rule in rules:
+        found.expect(
+            rule.get("apiGroups") == [""]
+            and rule.get("resources") == ["configmaps"]
+            and rule.get("resourceNames") == [watched]
+            and set(rule.get("verbs") or []) <= API_READ_VERBS
+            and not rule.get("nonResourceURLs"),
+            where,
+            f"{account!r} may do more than read ConfigMap {watched!r}: {rule}",
+        )
+
+
+def check_container(c: dict, pod: dict, where: str, documents: list, variant: str, found: Findings) -> None:
+    configmaps = {d["metadata"]["name"]: d for d in documents if d.get("kind") == "ConfigMap"}
     pod_sc = pod.get("securityContext") or {}
     sc = c.get("securityContext") or {}
 
@@ -152,9 +237,17 @@ def check_container(c: dict, pod: dict, where: str, configmaps: dict, variant: s
             bytes_of(requests["memory"]) <= bytes_of(limits["memory"]), where, "memory request exceeds its limit"
         )
 
+    env_entries = {e.get("name"): e for e in c.get("env") or []}
+    watcher = setting(argv, env_entries, "--watcher", "WATCHER")
+    found.expect(
+        watcher == watcher_of(variant) if watcher_of(variant) == API_WATCHER else watcher in (None, watcher_of(variant)),
+        where,
+        f"--watcher (or WATCHER) {watcher!r} must be the variant's {watcher_of(variant)!r}",
+    )
+
     # The config: a path inside a read-only configMap volume mount whose
     # ConfigMap (in the same render) has that key.
-    env = {e.get("name"): e.get("value") for e in c.get("env") or []}
+    env = {name: entry.get("value") for name, entry in env_entries.items()}
     config_path = flag_value(argv, CONFIG_FLAG) or env.get(CONFIG_ENV)
     found.expect(config_path is not None, where, f"needs {CONFIG_FLAG} (or {CONFIG_ENV})")
     volumes = {v.get("name"): v for v in pod.get("volumes") or []}
@@ -182,6 +275,14 @@ def check_container(c: dict, pod: dict, where: str, configmaps: dict, variant: s
                     where,
                     f"ConfigMap {cm_name!r} key {key!r} must be YAML with a string `message`",
                 )
+            explicit_key = setting(argv, env_entries, "--key", "CONFIGMAP_KEY")
+            found.expect(
+                explicit_key in (None, key),
+                where,
+                f"CONFIGMAP_KEY {explicit_key!r} must be the key the volume shows at {config_path} ({key!r})",
+            )
+            if watcher_of(variant) == API_WATCHER:
+                check_api_access(c, pod, where, documents, cm_name, found)
 
     # Termination: the kubelet must not SIGKILL a drain the service is still
     # allowed to run.
@@ -197,7 +298,6 @@ def check_container(c: dict, pod: dict, where: str, configmaps: dict, variant: s
 
 def check(documents: list, variant: str) -> list[str]:
     found = Findings()
-    configmaps = {d["metadata"]["name"]: d for d in documents if d.get("kind") == "ConfigMap"}
     deployments = [d for d in documents if d.get("kind") == "Deployment"]
     services = [d for d in documents if d.get("kind") == "Service"]
     found.expect(len(deployments) >= 1, "render", "has no Deployment")
@@ -218,11 +318,16 @@ def check(documents: list, variant: str) -> list[str]:
         pod = dict(template.get("spec") or {})
         pod["_annotations"] = (template.get("metadata") or {}).get("annotations")
         found.expect(spec.get("replicas", 1) >= 2, where, "needs at least 2 replicas")
-        found.expect(pod.get("automountServiceAccountToken") is False, where, "automountServiceAccountToken must be false")
+        if watcher_of(variant) != API_WATCHER:
+            found.expect(
+                pod.get("automountServiceAccountToken") is False,
+                where,
+                "automountServiceAccountToken must be false (only the kube variants call the API server)",
+            )
         containers = pod.get("containers") or []
         found.expect(len(containers) >= 1, where, "has no containers")
         for c in containers + (pod.get("initContainers") or []):
-            check_container(c, pod, f"{where} container {c.get('name')}", configmaps, variant, found)
+            check_container(c, pod, f"{where} container {c.get('name')}", documents, variant, found)
 
         pod_labels = (template.get("metadata") or {}).get("labels") or {}
         for service in services:

@@ -16,10 +16,18 @@ import check_manifests
 VARIANT = check_manifests.default_variant()
 
 
-def render_base() -> list:
-    base = check_manifests.variants.ROOT / "k8s" / "base"
-    rendered = subprocess.run(["kubectl", "kustomize", str(base)], check=True, capture_output=True, text=True)
+# A variant that watches its ConfigMap through the API (components/kube-api).
+API_VARIANT = next(v for v in check_manifests.variants.variant_names() if check_manifests.watcher_of(v) == "kube")
+
+
+def render(directory: str) -> list:
+    path = check_manifests.variants.ROOT / "k8s" / directory
+    rendered = subprocess.run(["kubectl", "kustomize", str(path)], check=True, capture_output=True, text=True)
     return [d for d in yaml.safe_load_all(rendered.stdout) if d]
+
+
+def render_base() -> list:
+    return render("base")
 
 
 def of_kind(documents: list, kind: str) -> dict:
@@ -33,6 +41,11 @@ def pod(documents: list) -> dict:
 
 def container(documents: list) -> dict:
     return pod(documents)["containers"][0]
+
+
+def set_env(documents: list, name: str, entry: dict) -> None:
+    env = container(documents).setdefault("env", [])
+    env[:] = [e for e in env if e["name"] != name] + [{"name": name, **entry}]
 
 
 def replace_arg(documents: list, flag: str, value: str) -> None:
@@ -157,6 +170,79 @@ class Rules(unittest.TestCase):
 
     def test_a_single_replica_is_rejected(self) -> None:
         self.assert_reported("2 replicas", lambda d: of_kind(d, "Deployment")["spec"].update(replicas=1))
+
+
+    def test_a_file_variant_told_to_watch_the_api_is_rejected(self) -> None:
+        self.assert_reported("--watcher", lambda d: set_env(d, "WATCHER", {"value": "kube"}))
+
+
+class ApiAccess(unittest.TestCase):
+    """The kube variants: a token, one ConfigMap, read-only."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.overlay = render(f"overlays/{API_VARIANT}")
+
+    def assert_reported(self, fragment: str, mutate) -> None:
+        documents = copy.deepcopy(self.overlay)
+        mutate(documents)
+        failures = check_manifests.check(documents, API_VARIANT)
+        self.assertTrue(any(fragment in f for f in failures), f"no failure mentions {fragment!r}; got {failures}")
+
+    def role_rule(self, documents: list) -> dict:
+        return of_kind(documents, "Role")["rules"][0]
+
+    def test_the_overlay_passes(self) -> None:
+        self.assertEqual(check_manifests.check(copy.deepcopy(self.overlay), API_VARIANT), [])
+
+    def test_the_base_is_not_a_kube_variant(self) -> None:
+        failures = check_manifests.check(render_base(), API_VARIANT)
+        for fragment in ("automountServiceAccountToken: true", "--watcher", "serviceAccountName"):
+            self.assertTrue(any(fragment in f for f in failures), f"no failure mentions {fragment!r}; got {failures}")
+
+    def test_no_token_is_rejected(self) -> None:
+        self.assert_reported("automountServiceAccountToken: true", lambda d: pod(d).pop("automountServiceAccountToken"))
+
+    def test_the_default_service_account_is_rejected(self) -> None:
+        self.assert_reported("own serviceAccountName", lambda d: pod(d).update(serviceAccountName="default"))
+
+    def test_an_account_that_mounts_its_token_everywhere_is_rejected(self) -> None:
+        self.assert_reported(
+            "only the Deployment that uses the token",
+            lambda d: of_kind(d, "ServiceAccount").update(automountServiceAccountToken=True),
+        )
+
+    def test_watching_another_configmap_than_the_volume_is_rejected(self) -> None:
+        self.assert_reported("one object, two paths", lambda d: set_env(d, "CONFIGMAP", {"value": "other"}))
+
+    def test_a_key_the_volume_does_not_show_is_rejected(self) -> None:
+        self.assert_reported("CONFIGMAP_KEY", lambda d: set_env(d, "CONFIGMAP_KEY", {"value": "app.yaml"}))
+
+    def test_a_literal_namespace_is_rejected(self) -> None:
+        self.assert_reported("downward API", lambda d: set_env(d, "POD_NAMESPACE", {"value": "prod"}))
+
+    def test_no_watch_verb_is_rejected(self) -> None:
+        self.assert_reported("grants get, list and watch", lambda d: self.role_rule(d).update(verbs=["get"]))
+
+    def test_a_role_without_resource_names_is_rejected(self) -> None:
+        self.assert_reported("may do more than read", lambda d: self.role_rule(d).pop("resourceNames"))
+
+    def test_reading_secrets_is_rejected(self) -> None:
+        self.assert_reported(
+            "may do more than read", lambda d: self.role_rule(d).update(resources=["configmaps", "secrets"])
+        )
+
+    def test_a_write_verb_is_rejected(self) -> None:
+        self.assert_reported("may do more than read", lambda d: self.role_rule(d)["verbs"].append("patch"))
+
+    def test_a_cluster_wide_binding_is_rejected(self) -> None:
+        def cluster_wide(documents: list) -> None:
+            of_kind(documents, "RoleBinding")["kind"] = "ClusterRoleBinding"
+
+        self.assert_reported("in its namespace only", cluster_wide)
+
+    def test_a_role_missing_from_the_render_is_rejected(self) -> None:
+        self.assert_reported("not in the rendered manifests", lambda d: d.remove(of_kind(d, "Role")))
 
 
 if __name__ == "__main__":

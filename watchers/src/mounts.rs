@@ -6,7 +6,6 @@
 //! the config's path again when it fires.
 
 use std::fs::File;
-use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 
 /// The process's mount table, opened for change notification.
@@ -42,8 +41,11 @@ pub(crate) fn changed(pollfd: &libc::pollfd) -> bool {
 }
 
 /// Blocks until the mount table changes or `wake` is readable (then returns
-/// `Ok(false)`); `Ok(true)` when the mounts changed.
-pub(crate) fn wait(table: &MountTable, wake: RawFd) -> io::Result<bool> {
+/// `Ok(false)`); `Ok(true)` when the mounts changed. Only the notify
+/// strategy blocks on the mount table alone; inotify polls it beside its
+/// own descriptor.
+#[cfg(feature = "notify")]
+pub(crate) fn wait(table: &MountTable, wake: RawFd) -> std::io::Result<bool> {
     loop {
         let mut fds = [
             table.pollfd(),
@@ -56,8 +58,8 @@ pub(crate) fn wait(table: &MountTable, wake: RawFd) -> io::Result<bool> {
         // SAFETY: `fds` is a live array of two pollfd for the whole call.
         let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
         if ready < 0 {
-            let error = io::Error::last_os_error();
-            if error.kind() == io::ErrorKind::Interrupted {
+            let error = std::io::Error::last_os_error();
+            if error.kind() == std::io::ErrorKind::Interrupted {
                 continue;
             }
             return Err(error);
