@@ -1,6 +1,7 @@
 //! One command that regenerates the research results: it runs every
-//! benchmark — the managers and watchers criterion benches, the Go managers,
-//! the service under load, the peer harness — each writing records
+//! benchmark — the managers and watchers criterion benches, the Kubernetes
+//! API source against the emulated API server, the Go managers, the service
+//! under load, the peer harness — each writing records
 //! (`benches/records`), and renders docs/results.md and the SVG plots under
 //! docs/img/ from those records alone.
 //!
@@ -19,6 +20,7 @@
 mod check;
 mod data;
 mod format;
+mod kube;
 mod peers;
 mod plot;
 mod report;

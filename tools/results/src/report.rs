@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use crate::data::{Data, median, ordered};
 use crate::format::{bytes, count, in_unit, nanos, ratio, seconds, significant};
-use crate::peers;
 use crate::plot::{self, Chart, Kind, Marker, Series};
+use crate::{kube, peers};
 
 /// A section skipped for a reason outside the project (a tool not installed).
 pub const SKIPPED: &str = "**Skipped:**";
@@ -29,12 +29,13 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
     ("Publishing a config", &["publish_cost.svg"]),
     ("Noticing a change", &["watcher_latency.svg"]),
     ("Watching while nothing changes", &["idle_cost.svg"]),
+    ("Through the Kubernetes API", &[]),
     ("Serving requests", &["service_throughput.svg"]),
     ("Peers", &["peers_latency.svg"]),
 ];
 
 /// The parts `all` runs, each writing `<part>.jsonl`.
-pub const PARTS: [&str; 5] = ["managers", "watchers", "go", "load", "peers"];
+pub const PARTS: [&str; 6] = ["managers", "watchers", "kube", "go", "load", "peers"];
 
 const TEMPLATE: &str = include_str!("../templates/results.md.j2");
 
@@ -138,6 +139,7 @@ pub fn render(data: &Data) -> Result<Report, minijinja::Error> {
         watchers => watchers(data, &mut figures),
         load => load(data, &mut figures),
         peers => peers::section(data, &mut figures),
+        kube => kube::section(data),
         guide => context! { manager => manager_claim(data), watchers => watcher_claims(data), service => service_claim(data) },
         skipped => SKIPPED, no_results => NO_RESULTS,
     };

@@ -45,6 +45,20 @@ const QUICK_WATCHERS: &[(&str, &str)] = &[
     ("WATCHERS_BENCH_IDLE_SECS", "1"),
 ];
 
+/// The API source's bench (watchers/benches/kube.rs) against the emulated
+/// API server; its feature is off in a plain `cargo bench`.
+const KUBE_BENCH: &[&str] = &[
+    "-p",
+    "watchers",
+    "--features",
+    "testing,kube",
+    "--bench",
+    "kube",
+    "--",
+];
+/// `cargo bench`'s own profile, or the dev profile for a quick run.
+const KUBE_PROFILE: [&[&str]; 2] = [&[], &["--profile", "dev"]];
+
 /// Runs every part; returns what failed.
 pub fn run_all(layout: &Layout, quick: bool, command: &str) -> Result<Vec<String>, String> {
     fs::create_dir_all(&layout.records)
@@ -67,12 +81,14 @@ pub fn run_all(layout: &Layout, quick: bool, command: &str) -> Result<Vec<String
                 "`wrk` is not installed (`apt-get install wrk`), so the service was not load-tested.".into(),
             ),
             // Quick: debug builds, as the test suite left them.
-            "load" if quick => Ok(cargo_run(layout, &["-p", "benches", "--bin", "load", "--"], &out, quick_flag)),
-            "load" => Ok(cargo_run(layout, &["--release", "-p", "benches", "--bin", "load", "--"], &out, quick_flag)),
+            "load" if quick => Ok(cargo_run(layout, &["run", "-p", "benches", "--bin", "load", "--"], &out, quick_flag)),
+            "load" => Ok(cargo_run(layout, &["run", "--release", "-p", "benches", "--bin", "load", "--"], &out, quick_flag)),
+            // Quick: the dev profile, whose dependencies the tests built.
+            "kube" => Ok(cargo_run(layout, &[&["bench"], KUBE_PROFILE[quick as usize], KUBE_BENCH].concat(), &out, quick_flag)),
             "peers" if !has_package(layout, "peers") => Err(
                 "package `peers` (the peer harness, benches/peers) is not in this workspace, so no peer was run.".into(),
             ),
-            _ => Ok(cargo_run(layout, &["--release", "-p", "peers", "--bin", "peer-harness", "--"], &out, quick_flag)),
+            _ => Ok(cargo_run(layout, &["run", "--release", "-p", "peers", "--bin", "peer-harness", "--"], &out, quick_flag)),
         };
         let record = |metric: &str, text: String| {
             Record::new("results", part, "-", metric, 0.0, "", 1).with_text(text)
@@ -218,18 +234,13 @@ fn go(layout: &Layout, out: &Path, quick: bool) -> Result<(Command, String), Str
 fn cargo_run(layout: &Layout, args: &[&str], out: &Path, extra: &[&str]) -> (Command, String) {
     let mut command = Command::new(cargo());
     command
-        .arg("run")
         .args(args)
         .arg("--out")
         .arg(out)
         .args(extra)
         .current_dir(&layout.workspace)
         .env("CARGO_TARGET_DIR", &layout.target);
-    let shown = format!(
-        "cargo run {} --out <file> {}",
-        args.join(" "),
-        extra.join(" ")
-    );
+    let shown = format!("cargo {} --out <file> {}", args.join(" "), extra.join(" "));
     (command, shown.trim_end().to_owned())
 }
 

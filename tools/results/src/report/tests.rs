@@ -1,6 +1,7 @@
 //! The renderer on fixtures: `tests/fixtures/quick-run.jsonl` (the records
 //! of a real `all --quick`, the peer harness absent), `bench-sample.jsonl`
-//! (every bench's records, with the figures of an earlier full run) and
+//! (every bench's records, with the figures of an earlier full run; its
+//! `kube` records are watchers/benches/results/kube.jsonl) and
 //! `peers-sample.jsonl` (a peer harness's records, with made-up but
 //! realistic values: the harness is built on another branch).
 
@@ -394,4 +395,48 @@ fn any_one_subject_alone_renders() {
             panic!("{group}/*/{subject} alone: {error:#}");
         }
     }
+}
+
+fn kube_only(records: Vec<Record>) -> Vec<Record> {
+    records.into_iter().filter(|r| r.group == "kube").collect()
+}
+
+#[test]
+fn the_api_section_puts_both_paths_of_one_run_side_by_side() {
+    let markdown = render_records(fixture("bench-sample.jsonl")).markdown;
+    let api = section(&markdown, "Through the Kubernetes API");
+    assert_eq!(row_names(api, "| path"), ["`api`", "`volume-inotify`"]);
+    // The fixture's own numbers (watchers/benches/results/kube.jsonl).
+    assert!(
+        api.contains("| `api` | the API server's commit | 239 µs | 974 µs | 2.07 ms | 500 |"),
+        "{api}"
+    );
+    assert!(api.contains("| wake-ups of its threads | 0/s |"), "{api}");
+    assert!(api.contains("+4.1 MiB"), "{api}");
+    assert!(api.contains("apiserver-emu (emulated, loopback)"), "{api}");
+    assert!(
+        markdown.contains("**To cut the kubelet's minute**: the `kube` source, which served an update 239 µs (p50)"),
+        "{markdown}"
+    );
+}
+
+#[test]
+fn without_api_records_the_section_says_so_and_the_guide_is_silent() {
+    let records: Vec<Record> = all_fixtures()
+        .into_iter()
+        .filter(|r| r.group != "kube")
+        .collect();
+    let report = render_records(records);
+    let api = section(&report.markdown, "Through the Kubernetes API");
+    assert!(api.contains(NO_RESULTS), "{api}");
+    assert!(!report.markdown.contains("To cut the kubelet's minute"));
+    assert_eq!(
+        written(&report),
+        [
+            "section `Through the Kubernetes API`: **No results:** no `kube/...` records from `cargo bench -p watchers --features testing,kube --bench kube -- --out <file>`."
+        ]
+    );
+    // And the API's records alone render that section complete.
+    let alone = render_records(kube_only(fixture("bench-sample.jsonl")));
+    assert!(!section(&alone.markdown, "Through the Kubernetes API").contains(NO_RESULTS));
 }
