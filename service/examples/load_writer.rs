@@ -65,14 +65,29 @@ fn project(volume: &KubeletVolume, message: &str) -> std::io::Result<()> {
         .map(drop)
 }
 
-/// The service's count of applied reloads.
+/// The service's count of applied reloads: every `config_reloads_total`
+/// series with `result="success"`, whatever its other labels.
 fn reloads_applied(addr: SocketAddr) -> std::io::Result<f64> {
-    const SERIES: &str = "config_reloads_total{result=\"success\"} ";
     let metrics = http::get(addr, "/metrics")?.text();
-    metrics
+    let successes: Vec<f64> = metrics
         .lines()
-        .find_map(|line| line.strip_prefix(SERIES)?.trim().parse().ok())
-        .ok_or_else(|| std::io::Error::other("no config_reloads_total{result=\"success\"}"))
+        .filter_map(|line| {
+            let (series, value) = line
+                .strip_prefix("config_reloads_total{")?
+                .rsplit_once(' ')?;
+            let labels = series.strip_suffix('}')?;
+            labels
+                .split(',')
+                .any(|label| label == "result=\"success\"")
+                .then(|| value.parse().ok())?
+        })
+        .collect();
+    if successes.is_empty() {
+        return Err(std::io::Error::other(
+            "no config_reloads_total{result=\"success\"} series",
+        ));
+    }
+    Ok(successes.iter().sum())
 }
 
 fn print(record: Record) {
