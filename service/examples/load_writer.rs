@@ -8,16 +8,19 @@
 //! load_writer init    /tmp/mount                       # first projection of config.yaml
 //! load_writer write   /tmp/mount --rate 100 --seconds 12 --addr 127.0.0.1:40123
 //! load_writer latency /tmp/mount --addr 127.0.0.1:40123 --updates 200
+//! load_writer api-latency /tmp/kubeconfig --updates 200    # then the service's address on stdin
 //! ```
 
 #[path = "../tests/common/http.rs"]
 mod http;
 
+use std::io::BufRead as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use apiserver_emu::ApiServer;
 use clap::{Parser, Subcommand};
 use records::Record;
 use watchers::testing::KubeletVolume;
@@ -53,7 +56,24 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         updates: u32,
     },
+    /// The same through the Kubernetes API: starts an emulated API server
+    /// (`apiserver-emu`: none can run here), writes a kubeconfig reaching
+    /// it to `kubeconfig` and creates the ConfigMap `API_CONFIGMAP` in
+    /// namespace `API_NAMESPACE`, prints `ready`, reads the address of a
+    /// service started with that kubeconfig from stdin, then updates the
+    /// ConfigMap `--updates` times: for each, the time from the API
+    /// server's commit to the first `GET /` that serves it.
+    ApiLatency {
+        kubeconfig: PathBuf,
+        #[arg(long, default_value_t = 200)]
+        updates: u32,
+    },
 }
+
+/// The ConfigMap and namespace `api-latency` serves (the load benchmark
+/// starts the service with them).
+const API_CONFIGMAP: &str = "config-reload";
+const API_NAMESPACE: &str = "load";
 
 fn message(tag: &str, n: u64) -> String {
     format!("load writer {tag} {n}")
@@ -142,49 +162,79 @@ fn main() -> std::io::Result<()> {
             updates,
         } => {
             let volume = KubeletVolume::new(mount);
-            let mut took = Vec::new();
-            for n in 0..u64::from(updates) {
-                let expected = message("latency", n);
-                let payload = [("config.yaml", format!("message: {expected:?}\n"))];
-                let Some(committed) = volume.project_timed(&payload)? else {
-                    unreachable!("every update has new content")
-                };
-                loop {
-                    let reply = http::get(addr, "/")?;
-                    if reply.body == expected.as_bytes() {
-                        took.push(committed.elapsed());
-                        break;
-                    }
-                    if committed.elapsed() > Duration::from_secs(10) {
-                        eprintln!("update {n} not served within 10 s");
-                        std::process::exit(1);
-                    }
-                }
-                thread::sleep(Duration::from_millis(10));
-            }
-            took.sort();
-            // Nearest rank, as the watchers bench computes its percentiles.
-            let at = |quantile: f64| {
-                let rank = (quantile * took.len() as f64).ceil() as usize;
-                took[rank.clamp(1, took.len()) - 1].as_secs_f64()
-            };
-            let n = took.len() as u64;
-            for (metric, quantile) in [
-                ("latency_p50", 0.5),
-                ("latency_p99", 0.99),
-                ("latency_max", 1.0),
-            ] {
-                print(Record::new(
-                    "load",
-                    "reload_latency",
-                    "-",
-                    metric,
-                    at(quantile),
-                    "s",
-                    n,
-                ));
-            }
-            Ok(())
+            latency(addr, updates, "reload_latency", |payload| {
+                Ok(volume
+                    .project_timed(payload)?
+                    .expect("every update has new content"))
+            })
+        }
+        Command::ApiLatency {
+            kubeconfig,
+            updates,
+        } => {
+            let api = ApiServer::start()?;
+            api.write_kubeconfig(&kubeconfig, API_NAMESPACE)?;
+            let yaml = format!("message: {:?}\n", message("init", 0));
+            api.apply(API_NAMESPACE, API_CONFIGMAP, &[("config.yaml", yaml)]);
+            println!("ready");
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            let addr = line.trim().parse().map_err(std::io::Error::other)?;
+            latency(addr, updates, "api_reload_latency", |payload| {
+                Ok(api.apply(API_NAMESPACE, API_CONFIGMAP, payload).0)
+            })
         }
     }
+}
+
+/// Commits `updates` new versions with `commit` (returning the instant of
+/// the commit), one at a time; for each, the time from the commit to the
+/// first `GET /` at `addr` that serves it. Prints p50, p99 and max as
+/// `load/<scenario>/-` records.
+fn latency(
+    addr: SocketAddr,
+    updates: u32,
+    scenario: &str,
+    mut commit: impl FnMut(&[(&str, String)]) -> std::io::Result<Instant>,
+) -> std::io::Result<()> {
+    let mut took = Vec::new();
+    for n in 0..u64::from(updates) {
+        let expected = message("latency", n);
+        let committed = commit(&[("config.yaml", format!("message: {expected:?}\n"))])?;
+        loop {
+            let reply = http::get(addr, "/")?;
+            if reply.body == expected.as_bytes() {
+                took.push(committed.elapsed());
+                break;
+            }
+            if committed.elapsed() > Duration::from_secs(10) {
+                eprintln!("update {n} not served within 10 s");
+                std::process::exit(1);
+            }
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    took.sort();
+    // Nearest rank, as the watchers bench computes its percentiles.
+    let at = |quantile: f64| {
+        let rank = (quantile * took.len() as f64).ceil() as usize;
+        took[rank.clamp(1, took.len()) - 1].as_secs_f64()
+    };
+    let n = took.len() as u64;
+    for (metric, quantile) in [
+        ("latency_p50", 0.5),
+        ("latency_p99", 0.99),
+        ("latency_max", 1.0),
+    ] {
+        print(Record::new(
+            "load",
+            scenario,
+            "-",
+            metric,
+            at(quantile),
+            "s",
+            n,
+        ));
+    }
+    Ok(())
 }

@@ -4,7 +4,9 @@
 //! alternating floor/service in the same run, quiet and while a
 //! kubelet-style writer (`service/examples/load_writer.rs`) swaps `..data`
 //! `--rate` times a second; then the reload latency over HTTP of the first
-//! manager. Every server binds `127.0.0.1:0` and the benchmark reads the
+//! manager, from the kubelet's `..data` rename and, watching the ConfigMap
+//! through the Kubernetes API instead (an emulated API server:
+//! `apiserver-emu`), from the API server's commit. Every server binds `127.0.0.1:0` and the benchmark reads the
 //! address it logs, so no port is fixed. Results are appended as records
 //! (`load/...`, named in the `records` crate's docs) to `--out`.
 //!
@@ -14,7 +16,7 @@
 //! cargo run --release -p benches --bin load -- --managers arcswap,mutex --pairs 5
 //! ```
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write as _};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -165,7 +167,9 @@ fn run(args: &Args) -> Result<(), String> {
             .map_err(|error| format!("load_writer: {error}"))?,
         "load_writer latency",
     )?;
-    records.extend(latency.into_iter().map(|record| Record {
+    drop(service);
+    let api_latency = api_latency(&binaries, manager, work.path(), args.latency_updates)?;
+    records.extend(latency.into_iter().chain(api_latency).map(|record| Record {
         subject: manager.clone(),
         ..record
     }));
@@ -233,6 +237,60 @@ fn build(profile: &str) -> Result<Binaries, String> {
         floor: take("floor")?,
         load_writer: take("load_writer")?,
     })
+}
+
+/// The reload latency through the Kubernetes API: `load_writer
+/// api-latency` hosts the emulated API server and updates the ConfigMap;
+/// the service watches it through the API alone (no file at `--config`).
+fn api_latency(
+    binaries: &Binaries,
+    manager: &str,
+    work: &Path,
+    updates: u32,
+) -> Result<Vec<Record>, String> {
+    const WHAT: &str = "load_writer api-latency";
+    let kubeconfig = work.join("kubeconfig");
+    let mut writer = Command::new(&binaries.load_writer)
+        .arg("api-latency")
+        .arg(&kubeconfig)
+        .args(["--updates", &updates.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|error| format!("{WHAT}: {error}"))?;
+    let mut stdout = BufReader::new(writer.stdout.take().expect("stdout is piped"));
+    let mut ready = String::new();
+    stdout
+        .read_line(&mut ready)
+        .map_err(|error| format!("{WHAT}: {error}"))?;
+    if ready.trim() != "ready" {
+        return Err(format!("{WHAT} did not start its API server: {ready:?}"));
+    }
+    let service = Server::start(
+        Command::new(&binaries.service)
+            .arg("--config")
+            .arg(work.join("no-volume/config.yaml"))
+            .args([
+                "--bind",
+                "127.0.0.1:0",
+                "--watcher",
+                "kube",
+                "--manager",
+                manager,
+            ])
+            // The ConfigMap and namespace load_writer serves.
+            .args(["--configmap", "config-reload", "--namespace", "load"])
+            .env("KUBECONFIG", &kubeconfig)
+            .env("RUST_LOG", "warn,service=info,service::metrics=warn"),
+        &format!("service ({manager}, kube)"),
+    )?;
+    writeln!(
+        writer.stdin.take().expect("stdin is piped"),
+        "{}",
+        service.addr
+    )
+    .map_err(|error| format!("{WHAT}: {error}"))?;
+    finish_reading(writer, stdout, WHAT)
 }
 
 /// wrk with the summary script, as configured.
@@ -351,19 +409,25 @@ fn peak_rss(server: &Server, subject: &str) -> Result<Record, String> {
 
 /// Waits for `child` and parses the records it printed.
 fn finish(mut child: Child, what: &str) -> Result<Vec<Record>, String> {
-    let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .expect("stdout is piped")
-        .read_to_string(&mut stdout)
+    let stdout = child.stdout.take().expect("stdout is piped");
+    finish_reading(child, stdout, what)
+}
+
+/// [`finish`], the child's stdout read from `stdout` (its unread rest).
+fn finish_reading(
+    mut child: Child,
+    mut stdout: impl Read,
+    what: &str,
+) -> Result<Vec<Record>, String> {
+    let mut text = String::new();
+    stdout
+        .read_to_string(&mut text)
         .map_err(|error| format!("{what}: {error}"))?;
     let status = child.wait().map_err(|error| format!("{what}: {error}"))?;
     if !status.success() {
         return Err(format!("{what} failed ({status})"));
     }
-    stdout
-        .lines()
+    text.lines()
         .map(|line| Record::from_line(line).map_err(|error| format!("{what}: `{line}`: {error}")))
         .collect()
 }

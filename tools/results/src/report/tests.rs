@@ -1,7 +1,8 @@
 //! The renderer on fixtures: `tests/fixtures/quick-run.jsonl` (the records
 //! of a real `all --quick`, the peer harness absent), `bench-sample.jsonl`
 //! (every bench's records, with the figures of an earlier full run; its
-//! `kube` records are watchers/benches/results/kube.jsonl) and
+//! `kube` records are watchers/benches/results/kube.jsonl, its
+//! `load/api_reload_latency` ones from a quick load run) and
 //! `peers-sample.jsonl` (a peer harness's records, with made-up but
 //! realistic values: the harness is built on another branch).
 
@@ -405,7 +406,18 @@ fn kube_only(records: Vec<Record>) -> Vec<Record> {
 fn the_api_section_puts_both_paths_of_one_run_side_by_side() {
     let markdown = render_records(fixture("bench-sample.jsonl")).markdown;
     let api = section(&markdown, "Through the Kubernetes API");
-    assert_eq!(row_names(api, "| path"), ["`api`", "`volume-inotify`"]);
+    assert_eq!(
+        row_names(api, "| path"),
+        [
+            "`api`",
+            "`volume-inotify`",
+            "`api`, the service over HTTP (`arcswap`)",
+            "`volume-inotify`, the service over HTTP (`arcswap`)"
+        ]
+    );
+    // Over HTTP: the load benchmark's records, both paths.
+    assert!(api.contains("| `api`, the service over HTTP (`arcswap`) | the API server's commit | 2.73 ms | 3.47 ms | 3.47 ms | 20 |"), "{api}");
+    assert!(api.contains("| `volume-inotify`, the service over HTTP (`arcswap`) | the kubelet's `..data` rename | 566 µs |"), "{api}");
     // The fixture's own numbers (watchers/benches/results/kube.jsonl).
     assert!(
         api.contains("| `api` | the API server's commit | 239 µs | 974 µs | 2.07 ms | 500 |"),
@@ -415,7 +427,7 @@ fn the_api_section_puts_both_paths_of_one_run_side_by_side() {
     assert!(api.contains("+4.1 MiB"), "{api}");
     assert!(api.contains("apiserver-emu (emulated, loopback)"), "{api}");
     assert!(
-        markdown.contains("**To cut the kubelet's minute**: the `kube` source, which served an update 239 µs (p50)"),
+        markdown.contains("**To cut the kubelet's minute**: the `kube` source, which served an update 239 µs (p50) after the emulated API server's commit (p99 over HTTP through the service: 3.47 ms)"),
         "{markdown}"
     );
 }
