@@ -427,7 +427,7 @@ fn the_api_section_puts_both_paths_of_one_run_side_by_side() {
     assert!(api.contains("+4.1 MiB"), "{api}");
     assert!(api.contains("apiserver-emu (emulated, loopback)"), "{api}");
     assert!(
-        markdown.contains("**To cut the kubelet's minute**: the `kube` source, which served an update 239 µs (p50) after the emulated API server's commit (p99 over HTTP through the service: 3.47 ms)"),
+        markdown.contains("**To cut the kubelet's minute**: the `kube` source serves an update 239 µs (p50) after the emulated API server's commit, 3.47 ms at p99 over HTTP through the service."),
         "{markdown}"
     );
 }
