@@ -27,7 +27,7 @@ use std::thread;
 use std::time::Duration;
 
 use common::{Flags, Service, eventually, get};
-use faultfs::{FaultFs, Op};
+use faultfs::{Op, TempMount};
 use reliability::{UNPRIVILEGED, UnprivilegedService, before, wait_rejected, yaml};
 use watchers::testing::{Tmpfs, rename_replace, write_in_chunks};
 
@@ -212,44 +212,20 @@ fn remounted_filesystem_is_watched_again(watcher: &str) {
     }
 }
 
-/// A FUSE filesystem for the config, or `None` with the reason printed.
-fn faultfs() -> Option<(FaultFs, tempfile::TempDir, tempfile::TempDir)> {
-    if let Err(why) = faultfs::available() {
-        assert!(
-            std::env::var_os("FAULTFS_REQUIRED").is_none(),
-            "FAULTFS_REQUIRED is set but FUSE is not usable: {why}"
-        );
-        eprintln!("skipped: {why}");
-        return None;
-    }
-    let backing = tempfile::tempdir().unwrap();
-    let mountpoint = tempfile::tempdir().unwrap();
-    let fs = FaultFs::mount(backing.path(), mountpoint.path()).expect("faultfs mounts");
-    Some((fs, backing, mountpoint))
-}
-
-/// Heals the filesystem (releasing a hung read) before the service is
-/// killed: a process blocked in a FUSE read outlives SIGKILL.
-struct HealOnDrop<'a>(&'a FaultFs);
-
-impl Drop for HealOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.heal();
-    }
-}
-
 /// Reads of the config's filesystem hang: `GET /` keeps answering with the
 /// last good config, the stuck reload is logged once, counted, exported as
 /// its age and said in `/readyz`'s body (still 200); when the read returns
 /// the new config is served.
 fn hung_filesystem_is_visible(watcher: &str) {
-    let Some((fs, _backing, _mountpoint)) = faultfs() else {
+    let Some(fs) = TempMount::for_test() else {
         return;
     };
     let path = fs.path("config.yaml");
     rename_replace(&path, yaml("v0").as_bytes()).unwrap();
     let service = Service::start(&flags(&path, watcher).set("--stuck-reload-after", "300ms"));
-    let _heal = HealOnDrop(&fs);
+    // Heals (releasing a hung read) before the service is killed: a process
+    // blocked in a FUSE read outlives SIGKILL.
+    let _heal = fs.heal_on_drop();
     service.wait_for_message("v0");
     fs.hang(Op::Read);
     let log_lines = service.log().len();
@@ -295,14 +271,16 @@ fn hung_filesystem_is_visible(watcher: &str) {
 /// Started on a hung filesystem, the process says what it is doing and
 /// that it is waiting, then starts when the read returns.
 fn start_on_a_hung_filesystem_says_so(watcher: &str) {
-    let Some((fs, _backing, _mountpoint)) = faultfs() else {
+    let Some(fs) = TempMount::for_test() else {
         return;
     };
     let path = fs.path("config.yaml");
     rename_replace(&path, yaml("v0").as_bytes()).unwrap();
     fs.hang(Op::Read);
     let starting = Service::spawn(&flags(&path, watcher).set("--stuck-reload-after", "300ms"));
-    let _heal = HealOnDrop(&fs);
+    // Heals (releasing a hung read) before the service is killed: a process
+    // blocked in a FUSE read outlives SIGKILL.
+    let _heal = fs.heal_on_drop();
     eventually("the start-up says it waits for the first read", || {
         let log = starting.log();
         let loading = log

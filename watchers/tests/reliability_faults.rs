@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::{Harness, Subject, file_source, wait_until, yaml};
-use faultfs::{FaultFs, Op};
+use faultfs::{FaultFs, Op, TempMount};
 use watchers::testing::{Tmpfs, rename_replace};
 use watchers::{WatchHealth, WatchOptions};
 
@@ -116,50 +116,11 @@ fn shadowed_by_a_mount<S: Subject>() {
     });
 }
 
-/// A FUSE filesystem over a temp dir, with its config directory, or `None`
-/// (with the reason printed) where FUSE cannot be mounted.
-struct Faulty {
-    // Unmounted before its directories are removed.
-    fs: FaultFs,
-    _backing: tempfile::TempDir,
-    _mountpoint: tempfile::TempDir,
-}
-
-impl Faulty {
-    fn mount() -> Option<Self> {
-        if let Err(why) = faultfs::available() {
-            assert!(
-                std::env::var_os("FAULTFS_REQUIRED").is_none(),
-                "FAULTFS_REQUIRED is set but FUSE is not usable: {why}"
-            );
-            eprintln!("skipped: {why}");
-            return None;
-        }
-        let backing = tempfile::tempdir().unwrap();
-        let mountpoint = tempfile::tempdir().unwrap();
-        let fs = FaultFs::mount(backing.path(), mountpoint.path()).expect("faultfs mounts");
-        Some(Self {
-            fs,
-            _backing: backing,
-            _mountpoint: mountpoint,
-        })
-    }
-
-    fn config_dir(&self) -> PathBuf {
-        let dir = self.fs.path("config");
-        fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-}
-
-/// Heals the filesystem when dropped, before the watch whose reload may be
-/// held in it is joined: a failing test must fail, not hang.
-struct HealOnDrop<'a>(&'a FaultFs);
-
-impl Drop for HealOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.heal();
-    }
+/// The config directory inside the mount, created.
+fn faulty_config_dir(fs: &FaultFs) -> PathBuf {
+    let dir = fs.path("config");
+    fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// A new config committed while every `op` fails with `errno` (which can go
@@ -167,13 +128,15 @@ impl Drop for HealOnDrop<'_> {
 /// config served meanwhile; once the filesystem heals the new config is
 /// served with no further change and no resync.
 fn transient_failure_is_retried<S: Subject>(op: Op, errno: i32) {
-    let Some(faulty) = Faulty::mount() else {
+    let Some(faulty) = TempMount::for_test() else {
         return;
     };
-    let dir = faulty.config_dir();
+    let dir = faulty_config_dir(&faulty);
     write_config(&dir, "v0");
     let harness = Harness::<S>::start(file_source(&dir, "app.yaml"));
-    let _heal = HealOnDrop(&faulty.fs);
+    // Dropped before the watch whose reload may be held in the filesystem is
+    // joined: a failing test fails instead of hanging.
+    let _heal = faulty.heal_on_drop();
     for round in 1..=ROUNDS {
         let retried = harness.recorder.retries.lock().unwrap().len();
         faulty.fs.fail(op, errno);
@@ -199,10 +162,10 @@ fn transient_failure_is_retried<S: Subject>(op: Op, errno: i32) {
 /// still served, the stuck reload is reported once and visible while it
 /// lasts; when the read returns, the new config is published.
 fn hung_read_is_visible<S: Subject>() {
-    let Some(faulty) = Faulty::mount() else {
+    let Some(faulty) = TempMount::for_test() else {
         return;
     };
-    let dir = faulty.config_dir();
+    let dir = faulty_config_dir(&faulty);
     write_config(&dir, "v0");
     let stuck_after = Duration::from_millis(200);
     let harness = Harness::<S>::start_with(
@@ -213,7 +176,9 @@ fn hung_read_is_visible<S: Subject>() {
         },
         |builder| builder,
     );
-    let _heal = HealOnDrop(&faulty.fs);
+    // Dropped before the watch whose reload may be held in the filesystem is
+    // joined: a failing test fails instead of hanging.
+    let _heal = faulty.heal_on_drop();
     for round in 1..=ROUNDS {
         faulty.fs.hang(Op::Read);
         write_config(&dir, &format!("v{round}"));

@@ -32,7 +32,8 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
-//! Tests skip when FUSE is not usable here: [`available`] says why.
+//! Tests skip when FUSE is not usable here: [`available`] says why, and
+//! [`TempMount::for_test`] mounts over fresh temporary directories or skips.
 //!
 //! # What the kernel does
 //!
@@ -80,7 +81,9 @@ mod mount;
 mod op;
 mod passthrough;
 mod session;
+mod temp;
 
 pub use inject::{Counts, OpCounts};
 pub use mount::{FaultFs, available};
 pub use op::Op;
+pub use temp::{HealOnDrop, TempMount};

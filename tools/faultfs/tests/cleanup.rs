@@ -10,11 +10,13 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use faultfs::{FaultFs, Op};
+use faultfs::{FaultFs, Op, TempMount};
 
 #[test]
 fn drop_unmounts() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     let mountpoint = m.mountpoint().to_owned();
     assert!(common::is_mounted(&mountpoint));
     drop(m.fs);
@@ -25,7 +27,9 @@ fn drop_unmounts() {
 
 #[test]
 fn unmount_with_a_file_open_detaches_and_keeps_serving_it() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     fs::write(m.path("app.yaml"), "x").unwrap();
     let mut open = File::open(m.path("app.yaml")).unwrap();
     let mountpoint = m.mountpoint().to_owned();
@@ -39,7 +43,7 @@ fn unmount_with_a_file_open_detaches_and_keeps_serving_it() {
 #[test]
 fn a_panicking_test_leaves_no_mount() {
     if faultfs::available().is_err() {
-        return common::mount().map_or((), drop); // prints the skip reason
+        return TempMount::for_test().map_or((), drop); // prints the skip reason
     }
     let mountpoint = tempfile::tempdir().unwrap();
     let backing = tempfile::tempdir().unwrap();
@@ -85,7 +89,7 @@ fn make_stale_mount(path: &Path) -> std::io::Result<()> {
 #[test]
 fn a_stale_mount_at_the_mount_point_is_detached_before_mounting() {
     if faultfs::available().is_err() {
-        return common::mount().map_or((), drop); // prints the skip reason
+        return TempMount::for_test().map_or((), drop); // prints the skip reason
     }
     let mountpoint = tempfile::tempdir().unwrap();
     let backing = tempfile::tempdir().unwrap();
@@ -122,7 +126,7 @@ fn child_mounts_and_waits_to_be_killed() {
 #[test]
 fn a_killed_process_leaves_a_stale_mount_that_the_next_mount_clears() {
     if faultfs::available().is_err() {
-        return common::mount().map_or((), drop); // prints the skip reason
+        return TempMount::for_test().map_or((), drop); // prints the skip reason
     }
     let mountpoint = tempfile::tempdir().unwrap();
     let mut child = Command::new(std::env::current_exe().unwrap())
@@ -189,7 +193,7 @@ fn a_missing_directory_is_an_error_naming_it() {
 #[test]
 fn available_says_yes_here_or_why_not() {
     match faultfs::available() {
-        Ok(()) => assert!(common::mount().is_some()),
+        Ok(()) => assert!(TempMount::for_test().is_some()),
         Err(why) => assert!(!why.is_empty()),
     }
 }

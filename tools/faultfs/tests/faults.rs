@@ -10,11 +10,10 @@ use std::io::{self, Read, Write};
 use std::os::fd::IntoRawFd;
 use std::os::unix::fs::{PermissionsExt, symlink};
 
-use common::Mounted;
-use faultfs::{Op, OpCounts};
+use faultfs::{Op, OpCounts, TempMount};
 
 /// The files every case starts from: `f`, `dir/inner`, `empty/`, `link` -> `f`.
-fn populate(m: &Mounted) {
+fn populate(m: &TempMount) {
     fs::write(m.path("f"), "content\n").unwrap();
     fs::create_dir(m.path("dir")).unwrap();
     fs::create_dir(m.path("empty")).unwrap();
@@ -43,8 +42,10 @@ fn statvfs(path: &std::path::Path) -> io::Result<()> {
 
 /// Sets `op` to fail with `errno`, checks `call` fails with exactly that
 /// errno and counts it, heals, and checks the same call now succeeds.
-fn fails_then_heals(op: Op, errno: i32, call: impl Fn(&Mounted) -> io::Result<()>) {
-    let Some(m) = common::mount() else { return };
+fn fails_then_heals(op: Op, errno: i32, call: impl Fn(&TempMount) -> io::Result<()>) {
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     populate(&m);
     m.fail(op, errno);
     let err = call(&m).expect_err(&format!("{op} should fail while faulted"));
@@ -178,7 +179,9 @@ fn statfs_fault_fails_statfs() {
 
 #[test]
 fn release_fault_is_counted_but_never_reaches_the_caller() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     populate(&m);
     m.fail(Op::Release, libc::EIO);
     m.fail(Op::Releasedir, libc::EIO);
@@ -193,7 +196,9 @@ fn release_fault_is_counted_but_never_reaches_the_caller() {
 
 #[test]
 fn read_fault_leaves_stat_open_and_listing_working() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     populate(&m);
     m.fail(Op::Read, libc::EIO);
     let mut file = File::open(m.path("f")).unwrap();
@@ -211,7 +216,9 @@ fn read_fault_leaves_stat_open_and_listing_working() {
 
 #[test]
 fn a_named_fault_hits_only_that_name() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     fs::write(m.path("a.yaml"), "a").unwrap();
     fs::write(m.path("b.yaml"), "b").unwrap();
     assert_eq!(fs::read(m.path("a.yaml")).unwrap(), b"a");
@@ -229,7 +236,9 @@ fn a_named_fault_hits_only_that_name() {
 
 #[test]
 fn a_named_fault_follows_the_kubelet_symlinks_to_the_real_file() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     fs::create_dir(m.path("..2024_01")).unwrap();
     fs::write(m.path("..2024_01/config.yaml"), "v: 1\n").unwrap();
     fs::write(m.path("..2024_01/other.yaml"), "o\n").unwrap();
@@ -253,7 +262,9 @@ fn a_named_fault_follows_the_kubelet_symlinks_to_the_real_file() {
 
 #[test]
 fn a_named_rename_fault_matches_either_name() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     fs::write(m.path("a"), "a").unwrap();
     m.fail_named(Op::Rename, libc::EIO, "..data");
     let err = fs::rename(m.path("a"), m.path("..data")).unwrap_err();
@@ -263,7 +274,9 @@ fn a_named_rename_fault_matches_either_name() {
 
 #[test]
 fn clear_removes_one_ops_fault_and_heal_all() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     fs::write(m.path("f"), "x").unwrap();
     m.fail(Op::Read, libc::EIO);
     m.fail(Op::Getattr, libc::EIO);
@@ -275,7 +288,9 @@ fn clear_removes_one_ops_fault_and_heal_all() {
 
 #[test]
 fn setting_a_fault_replaces_that_ops_previous_one() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     fs::write(m.path("f"), "x").unwrap();
     m.fail(Op::Open, libc::EMFILE);
     m.fail(Op::Open, libc::ENFILE);
@@ -287,7 +302,9 @@ fn setting_a_fault_replaces_that_ops_previous_one() {
 
 #[test]
 fn counts_say_how_each_request_was_answered() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     fs::write(m.path("f"), "content").unwrap();
     let mut file = File::open(m.path("f")).unwrap();
     let before = m.counts();

@@ -12,7 +12,7 @@ use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::thread;
 use std::time::Duration;
 
-use faultfs::Op;
+use faultfs::{Op, TempMount};
 
 /// Runs `call` on a thread; its result arrives on the returned channel.
 fn in_thread<T: Send + 'static>(
@@ -35,7 +35,9 @@ const RELEASED: Duration = Duration::from_secs(10);
 
 #[test]
 fn a_hung_read_blocks_until_heal_while_stat_and_listing_answer() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     fs::write(m.path("app.yaml"), "a: 1\n").unwrap();
     m.hang(Op::Read);
     let reader = read_in_thread(m.path("app.yaml"));
@@ -62,7 +64,9 @@ fn a_hung_read_blocks_until_heal_while_stat_and_listing_answer() {
 
 #[test]
 fn a_released_read_sees_the_content_at_release_time() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     fs::write(m.path("app.yaml"), "old\n").unwrap();
     m.hang(Op::Read);
     let reader = read_in_thread(m.path("app.yaml"));
@@ -77,7 +81,9 @@ fn a_released_read_sees_the_content_at_release_time() {
 
 #[test]
 fn a_hung_open_blocks_while_stat_answers() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     fs::write(m.path("app.yaml"), "x").unwrap();
     m.hang(Op::Open);
     let reader = read_in_thread(m.path("app.yaml"));
@@ -97,7 +103,9 @@ fn a_hung_open_blocks_while_stat_answers() {
 
 #[test]
 fn clear_releases_only_that_ops_held_requests() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     fs::write(m.path("app.yaml"), "x").unwrap();
     std::os::unix::fs::symlink("app.yaml", m.path("link")).unwrap();
     m.hang(Op::Read);
@@ -126,7 +134,9 @@ fn clear_releases_only_that_ops_held_requests() {
 
 #[test]
 fn a_named_hang_holds_only_that_file() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     fs::write(m.path("slow.yaml"), "s").unwrap();
     fs::write(m.path("fast.yaml"), "f").unwrap();
     m.hang_named(Op::Read, "slow.yaml");
@@ -147,7 +157,9 @@ fn a_named_hang_holds_only_that_file() {
 
 #[test]
 fn dropping_the_filesystem_releases_a_hung_reader_and_unmounts() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     fs::write(m.path("app.yaml"), "x").unwrap();
     m.hang(Op::Read);
     let reader = read_in_thread(m.path("app.yaml"));
@@ -163,14 +175,18 @@ fn dropping_the_filesystem_releases_a_hung_reader_and_unmounts() {
 
 #[test]
 fn wait_for_held_gives_up_after_its_timeout() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     m.hang(Op::Read);
     assert!(!m.wait_for_held(Op::Read, 1, Duration::from_millis(1)));
 }
 
 #[test]
 fn a_process_blocked_in_a_hung_read_outlives_sigkill_until_heal() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     fs::write(m.path("app.yaml"), "x").unwrap();
     m.hang(Op::Read);
     let mut cat = std::process::Command::new("cat")

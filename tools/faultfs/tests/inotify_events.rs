@@ -12,6 +12,7 @@ use std::io::Write;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::time::{Duration, Instant};
 
+use faultfs::TempMount;
 use inotify::{EventMask, Inotify, WatchMask};
 
 /// An inotify instance watching the mount's root directory.
@@ -21,7 +22,7 @@ struct Watcher {
 }
 
 impl Watcher {
-    fn on(m: &common::Mounted) -> Self {
+    fn on(m: &TempMount) -> Self {
         let inotify = Inotify::init().unwrap();
         inotify
             .watches()
@@ -67,7 +68,9 @@ impl Watcher {
 
 #[test]
 fn create_raises_in_create() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     let mut w = Watcher::on(&m);
     File::create(m.path("app.yaml")).unwrap();
     w.expect(EventMask::CREATE, "app.yaml");
@@ -75,7 +78,9 @@ fn create_raises_in_create() {
 
 #[test]
 fn write_then_close_raises_in_modify_then_in_close_write() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     fs::write(m.path("app.yaml"), "old").unwrap();
     let mut w = Watcher::on(&m);
     let mut f = File::options()
@@ -90,7 +95,9 @@ fn write_then_close_raises_in_modify_then_in_close_write() {
 
 #[test]
 fn rename_over_raises_in_moved_from_and_in_moved_to() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     fs::write(m.path("app.yaml"), "old").unwrap();
     fs::write(m.path(".app.yaml.tmp"), "new").unwrap();
     let mut w = Watcher::on(&m);
@@ -101,7 +108,9 @@ fn rename_over_raises_in_moved_from_and_in_moved_to() {
 
 #[test]
 fn unlink_raises_in_delete() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     fs::write(m.path("app.yaml"), "x").unwrap();
     let mut w = Watcher::on(&m);
     fs::remove_file(m.path("app.yaml")).unwrap();
@@ -110,7 +119,9 @@ fn unlink_raises_in_delete() {
 
 #[test]
 fn mkdir_and_rmdir_raise_in_create_and_in_delete_with_in_isdir() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     let mut w = Watcher::on(&m);
     fs::create_dir(m.path("d")).unwrap();
     w.expect(EventMask::CREATE | EventMask::ISDIR, "d");
@@ -120,7 +131,9 @@ fn mkdir_and_rmdir_raise_in_create_and_in_delete_with_in_isdir() {
 
 #[test]
 fn symlink_raises_in_create() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     let mut w = Watcher::on(&m);
     symlink("target", m.path("link")).unwrap();
     w.expect(EventMask::CREATE, "link");
@@ -128,7 +141,9 @@ fn symlink_raises_in_create() {
 
 #[test]
 fn chmod_and_utimens_raise_in_attrib() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     fs::write(m.path("app.yaml"), "x").unwrap();
     let mut w = Watcher::on(&m);
     fs::set_permissions(m.path("app.yaml"), fs::Permissions::from_mode(0o600)).unwrap();
@@ -149,7 +164,9 @@ fn chmod_and_utimens_raise_in_attrib() {
 
 #[test]
 fn truncate_raises_in_modify() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     fs::write(m.path("app.yaml"), "0123").unwrap();
     let mut w = Watcher::on(&m);
     File::options()
@@ -163,7 +180,9 @@ fn truncate_raises_in_modify() {
 
 #[test]
 fn kubelet_data_swap_raises_in_moved_to_for_data() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     fs::create_dir(m.path("..2024_01")).unwrap();
     symlink("..2024_01", m.path("..data")).unwrap();
     fs::create_dir(m.path("..2024_02")).unwrap();
@@ -177,7 +196,9 @@ fn kubelet_data_swap_raises_in_moved_to_for_data() {
 
 #[test]
 fn a_watch_on_a_file_sees_its_close_write() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     fs::write(m.path("app.yaml"), "old").unwrap();
     let inotify = Inotify::init().unwrap();
     inotify
@@ -195,7 +216,9 @@ fn a_watch_on_a_file_sees_its_close_write() {
 
 #[test]
 fn changes_in_the_backing_directory_raise_no_event_on_the_mount() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     fs::write(m.path("app.yaml"), "old").unwrap();
     let mut w = Watcher::on(&m);
     fs::write(

@@ -11,6 +11,8 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+use faultfs::TempMount;
+
 fn names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .unwrap()
@@ -22,7 +24,9 @@ fn names(dir: &Path) -> Vec<String> {
 
 #[test]
 fn write_through_the_mount_reads_back_and_lands_in_backing() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     fs::write(m.path("app.yaml"), "a: 1\n").unwrap();
     assert_eq!(fs::read_to_string(m.path("app.yaml")).unwrap(), "a: 1\n");
     assert_eq!(
@@ -58,7 +62,9 @@ fn write_through_the_mount_reads_back_and_lands_in_backing() {
 
 #[test]
 fn a_large_file_round_trips_across_many_requests() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     // Larger than one FUSE read or write request (128 KiB by default).
     let content: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
     fs::write(m.path("big"), &content).unwrap();
@@ -71,7 +77,9 @@ fn a_large_file_round_trips_across_many_requests() {
 
 #[test]
 fn backing_changes_are_visible_through_the_mount_at_once() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     fs::write(m.path("app.yaml"), "old\n").unwrap();
     let mut open = File::open(m.path("app.yaml")).unwrap();
     fs::write(m.backing.path().join("app.yaml"), "new content\n").unwrap();
@@ -86,7 +94,9 @@ fn backing_changes_are_visible_through_the_mount_at_once() {
 
 #[test]
 fn mkdir_rmdir_unlink_and_readdir() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     fs::create_dir(m.path("d")).unwrap();
     fs::create_dir_all(m.path("d/e/f")).unwrap();
     fs::write(m.path("d/one"), "1").unwrap();
@@ -113,7 +123,9 @@ fn mkdir_rmdir_unlink_and_readdir() {
 
 #[test]
 fn a_directory_of_many_entries_lists_completely() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     // More entries than fit in one readdir reply (4 KiB of dirents).
     let expected: Vec<String> = (0..500)
         .map(|i| format!("entry-with-a-longish-name-{i:04}"))
@@ -126,7 +138,9 @@ fn a_directory_of_many_entries_lists_completely() {
 
 #[test]
 fn symlink_and_readlink() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     fs::write(m.path("target.yaml"), "t\n").unwrap();
     symlink("target.yaml", m.path("link.yaml")).unwrap();
     assert_eq!(
@@ -148,7 +162,9 @@ fn symlink_and_readlink() {
 
 #[test]
 fn rename_over_an_existing_file_replaces_it() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     fs::write(m.path("app.yaml"), "old\n").unwrap();
     fs::write(m.path(".app.yaml.tmp"), "new\n").unwrap();
     let held_open = File::open(m.path("app.yaml")).unwrap();
@@ -163,7 +179,9 @@ fn rename_over_an_existing_file_replaces_it() {
 
 #[test]
 fn kubelet_data_swap_switches_every_key_at_once() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     // The kubelet's AtomicWriter layout, written through the mount.
     fs::create_dir(m.path("..2024_01")).unwrap();
     fs::write(m.path("..2024_01/config.yaml"), "v: 1\n").unwrap();
@@ -191,7 +209,9 @@ fn kubelet_data_swap_switches_every_key_at_once() {
 
 #[test]
 fn setattr_chmod_truncate_and_times() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     fs::write(m.path("f"), "0123456789").unwrap();
 
     fs::set_permissions(m.path("f"), fs::Permissions::from_mode(0o640)).unwrap();
@@ -245,7 +265,9 @@ fn setattr_chmod_truncate_and_times() {
 
 #[test]
 fn stat_reports_the_backing_file_attributes() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     fs::write(m.path("f"), "abc").unwrap();
     let through = fs::metadata(m.path("f")).unwrap();
     let direct = fs::metadata(m.backing.path().join("f")).unwrap();
@@ -260,7 +282,9 @@ fn stat_reports_the_backing_file_attributes() {
 
 #[test]
 fn statfs_answers() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     let path = std::ffi::CString::new(m.mountpoint().as_os_str().as_encoded_bytes()).unwrap();
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: a valid C string and a zeroed out-parameter of the right type.
@@ -271,7 +295,9 @@ fn statfs_answers() {
 
 #[test]
 fn copying_into_and_within_the_mount() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     let outside = tempfile::tempdir().unwrap();
     fs::write(outside.path().join("src.yaml"), "copied\n").unwrap();
     // `cp`'s and std's copy try copy_file_range first; this filesystem does
@@ -292,7 +318,9 @@ fn copying_into_and_within_the_mount() {
 
 #[test]
 fn another_user_reads_through_the_mount_as_permissions_allow() {
-    let Some(m) = common::mount() else { return };
+    let Some(m) = TempMount::for_test() else {
+        return;
+    };
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0
         || std::process::Command::new("setpriv")
