@@ -10,25 +10,10 @@ use std::fs;
 use proptest::prelude::*;
 
 use super::load;
+use super::tests::decode_test_config;
 use crate::testing::KubeletVolume;
-use crate::{ConfigSource, ContentHash, Files, Format};
+use crate::{ConfigSource, ContentHash, Files};
 use crate::{Decode, LoadErrorKind};
-
-/// The config these tests load: one message, which must not be empty.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-struct TestConfig {
-    message: String,
-}
-
-/// The first key as YAML, and a non-empty message.
-fn decode_test_config(files: &Files) -> Result<TestConfig, crate::DecodeError> {
-    let (_, bytes) = files.entries.first().ok_or("no file")?;
-    let config: TestConfig = Format::Yaml.parse(bytes)?;
-    if config.message.is_empty() {
-        return Err("message must not be empty".into());
-    }
-    Ok(config)
-}
 
 /// Cases per property: 64, times `RELIABILITY_SCALE`.
 fn cases() -> u32 {

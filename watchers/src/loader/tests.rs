@@ -9,14 +9,15 @@ use super::{load, read_files};
 use crate::testing::{KubeletVolume, symlink_swap};
 use crate::{ConfigSource, ContentHash, Files, Format};
 
-/// The config these tests load: one message, which must not be empty.
+/// The config these tests load (and the property tests beside them): one
+/// message, which must not be empty.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-struct TestConfig {
-    message: String,
+pub(super) struct TestConfig {
+    pub(super) message: String,
 }
 
 /// The first key as YAML, and a non-empty message.
-fn decode_test_config(files: &Files) -> Result<TestConfig, crate::DecodeError> {
+pub(super) fn decode_test_config(files: &Files) -> Result<TestConfig, crate::DecodeError> {
     let (_, bytes) = files.entries.first().ok_or("no file")?;
     let config: TestConfig = Format::Yaml.parse(bytes)?;
     if config.message.is_empty() {
