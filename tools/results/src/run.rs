@@ -56,8 +56,6 @@ const KUBE_BENCH: &[&str] = &[
     "kube",
     "--",
 ];
-/// `cargo bench`'s own profile, or the dev profile for a quick run.
-const KUBE_PROFILE: [&[&str]; 2] = [&[], &["--profile", "dev"]];
 
 /// Runs every part; returns what failed.
 pub fn run_all(layout: &Layout, quick: bool, command: &str) -> Result<Vec<String>, String> {
@@ -84,7 +82,10 @@ pub fn run_all(layout: &Layout, quick: bool, command: &str) -> Result<Vec<String
             "load" if quick => Ok(cargo_run(layout, &["run", "-p", "benches", "--bin", "load", "--"], &out, quick_flag)),
             "load" => Ok(cargo_run(layout, &["run", "--release", "-p", "benches", "--bin", "load", "--"], &out, quick_flag)),
             // Quick: the dev profile, whose dependencies the tests built.
-            "kube" => Ok(cargo_run(layout, &[&["bench"], KUBE_PROFILE[quick as usize], KUBE_BENCH].concat(), &out, quick_flag)),
+            "kube" => {
+                let profile: &[&str] = if quick { &["--profile", "dev"] } else { &[] };
+                Ok(cargo_run(layout, &[&["bench"], profile, KUBE_BENCH].concat(), &out, quick_flag))
+            }
             "peers" if !has_package(layout, "peers") => Err(
                 "package `peers` (the peer harness, benches/peers) is not in this workspace, so no peer was run.".into(),
             ),
