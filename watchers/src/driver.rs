@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
+use crate::authority::News;
 use crate::debounce::{Debouncer, Next, Why};
 use crate::ledger::Arrival;
 use crate::loader::{Loader, Reloaded};
@@ -63,6 +64,7 @@ where
         let mut next_resync = self.resync_interval.map(|every| Instant::now() + every);
         loop {
             let now = Instant::now();
+            self.tell_sources_news(now);
             let mut wake = match self.debouncer.next(now) {
                 Next::Reload { since, why } => {
                     self.debouncer.reloading();
@@ -96,6 +98,9 @@ where
                     }
                     continue;
                 }
+                wake = earliest(wake, at);
+            }
+            if let Some(at) = self.loader.next_sources_news() {
                 wake = earliest(wake, at);
             }
             if let Some(signal) = self.deferred.pop_front() {
@@ -231,10 +236,11 @@ where
 
     /// Content a strategy read itself: the same publish, the same reports.
     fn deliver(&mut self, content: Content, origin: &'static str, at: Instant) {
-        let (trigger, asked) = if content.listed {
-            (Trigger::Resync, Asked::Background)
+        let trigger = content.trigger;
+        let asked = if trigger == Trigger::Resync {
+            Asked::Background
         } else {
-            (Trigger::Event, Asked::Yes)
+            Asked::Yes
         };
         let reloaded = {
             let _running = self.watchdog.start();
@@ -280,6 +286,16 @@ where
             self.loader.announce();
         }
         outcome
+    }
+
+    /// Tells the observer what the sources' ledger has to say.
+    fn tell_sources_news(&mut self, now: Instant) {
+        for news in self.loader.sources_news(now) {
+            match news {
+                News::Disagree(disagreement) => self.observer.sources_disagree(&disagreement),
+                News::Agree { source, lasted } => self.observer.sources_agree(source, lasted),
+            }
+        }
     }
 
     fn report(&self, trigger: Trigger, reloaded: &Reloaded, took: Duration) {

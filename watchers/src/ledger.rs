@@ -10,11 +10,13 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::authority::{Authority, News, Ruling};
 use crate::{ContentHash, Skew};
 
-/// How many published versions are remembered to recognise a late source.
-/// A source further behind than this many versions publishes what it
-/// delivers, as if new (it is then older content: still valid and complete).
+/// How many published versions are remembered to recognise a late source
+/// and measure its skew. With the Kubernetes API beside the volume, the
+/// [`Authority`] keeps a volume any number of versions behind from
+/// publishing; a source further behind than this is only not measured.
 const REMEMBERED: usize = 32;
 
 /// Every version published recently and what each source delivered last.
@@ -23,6 +25,13 @@ pub(crate) struct Ledger {
     versions: VecDeque<Version>,
     sources: Vec<SourceState>,
     next_index: u64,
+    /// The source that decides when there are two (the Kubernetes API).
+    authority: Option<Authority>,
+    /// The source whose delivery the authority let through as served alone,
+    /// until it is published.
+    served_alone: Option<&'static str>,
+    /// What to tell the observer about the sources.
+    news: Vec<News>,
 }
 
 struct Version {
@@ -55,6 +64,8 @@ pub(crate) enum Verdict {
         /// From the content's write to now, for this source's first delivery.
         propagation: Option<Duration>,
     },
+    /// Differs from what the deciding source delivered: not published.
+    Held,
     /// Content to decode and, if valid, publish.
     New,
 }
@@ -72,12 +83,21 @@ impl Ledger {
         source: &'static str,
         hash: ContentHash,
         written_at: Option<SystemTime>,
+        authority: Option<Authority>,
     ) -> Self {
         let mut ledger = Self {
             versions: VecDeque::new(),
             sources: Vec::new(),
             next_index: 0,
+            authority,
+            served_alone: None,
+            news: Vec::new(),
         };
+        if let Some(authority) = &mut ledger.authority
+            && authority.name() == source
+        {
+            authority.delivered(hash);
+        }
         ledger.push(source, hash, written_at, true);
         ledger
     }
@@ -95,6 +115,20 @@ impl Ledger {
         written_at: Option<SystemTime>,
         arrival: Arrival,
     ) -> Verdict {
+        self.served_alone = None;
+        if let Some(authority) = &mut self.authority {
+            if authority.name() == source {
+                self.news.extend(authority.delivered(hash));
+            } else {
+                let (ruling, news) = authority.rule(source, hash);
+                self.news.extend(news);
+                match ruling {
+                    Ruling::Usual => {}
+                    Ruling::Held => return Verdict::Held,
+                    Ruling::ServedAlone => self.served_alone = Some(source),
+                }
+            }
+        }
         let current = self.versions.back().expect("one version").index;
         let state = self.state(source);
         if state.hash == Some(hash) {
@@ -141,9 +175,33 @@ impl Ledger {
         arrival: Arrival,
     ) -> Option<Duration> {
         self.push(source, hash, written_at, false);
+        if self.served_alone.take() == Some(source)
+            && let Some(authority) = &mut self.authority
+        {
+            self.news.extend(authority.report(source));
+        }
         (arrival == Arrival::Event)
             .then(|| since(written_at))
             .flatten()
+    }
+
+    /// What to tell the observer about the sources by `now`: a
+    /// disagreement that has lasted as long as the volume may lag, or one
+    /// that ended.
+    pub(crate) fn news(&mut self, now: Instant) -> Vec<News> {
+        let serving = self.versions.back().expect("one version").by;
+        if let Some(authority) = &mut self.authority
+            && authority.report_due().is_some_and(|due| due <= now)
+        {
+            self.news.extend(authority.report(serving));
+        }
+        std::mem::take(&mut self.news)
+    }
+
+    /// When [`Ledger::news`] will have something to say, if no delivery
+    /// comes first.
+    pub(crate) fn next_news(&self) -> Option<Instant> {
+        self.authority.as_ref().and_then(Authority::report_due)
     }
 
     fn push(
@@ -211,13 +269,13 @@ mod tests {
     fn skew_of(verdict: Verdict) -> Option<(&'static str, &'static str)> {
         match verdict {
             Verdict::Known { skew, .. } => skew.map(|skew| (skew.source, skew.published_by)),
-            Verdict::New => panic!("expected a known version"),
+            Verdict::New | Verdict::Held => panic!("expected a known version"),
         }
     }
 
     #[test]
     fn one_source_is_a_plain_hash_compare() {
-        let mut ledger = Ledger::new("inotify", hash(0), None);
+        let mut ledger = Ledger::new("inotify", hash(0), None, None);
         assert!(!is_new(&ledger.classify(
             "inotify",
             hash(0),
@@ -243,7 +301,7 @@ mod tests {
 
     #[test]
     fn a_failed_version_is_decoded_again() {
-        let mut ledger = Ledger::new("inotify", hash(0), None);
+        let mut ledger = Ledger::new("inotify", hash(0), None, None);
         // Nothing recorded for a version that failed to decode.
         assert!(is_new(&ledger.classify(
             "inotify",
@@ -263,7 +321,7 @@ mod tests {
     /// resync, then delivers 1, then 2: nothing of it is published again.
     #[test]
     fn a_slower_source_never_publishes_an_older_version() {
-        let mut ledger = Ledger::new("inotify", hash(0), None);
+        let mut ledger = Ledger::new("inotify", hash(0), None, None);
         assert_eq!(
             skew_of(ledger.classify("kube", hash(0), None, Arrival::Other)),
             None
@@ -303,7 +361,7 @@ mod tests {
     #[test]
     fn propagation_comes_from_the_first_source_that_knew_the_write() {
         let written = SystemTime::now() - Duration::from_secs(70);
-        let mut ledger = Ledger::new("inotify", hash(0), None);
+        let mut ledger = Ledger::new("inotify", hash(0), None, None);
         assert!(is_new(&ledger.classify(
             "kube",
             hash(1),

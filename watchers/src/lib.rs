@@ -203,6 +203,7 @@
 
 #![deny(missing_docs)]
 
+mod authority;
 #[cfg(any(feature = "notify", all(feature = "inotify", target_os = "linux")))]
 mod chain_watch;
 mod current;
@@ -215,9 +216,7 @@ mod format;
 mod inotify_watcher;
 mod kind;
 #[cfg(feature = "kube")]
-mod kube_source;
-#[cfg(feature = "kube")]
-mod kube_watcher;
+mod kube;
 mod ledger;
 mod loader;
 #[cfg(all(target_os = "linux", any(feature = "notify", feature = "inotify")))]
@@ -243,9 +242,11 @@ pub use error::{DecodeError, LoadError, LoadErrorKind, ParseError, StartError};
 pub use format::Format;
 pub use kind::{UnknownWatcher, WatcherKind};
 #[cfg(feature = "kube")]
-pub use kube_source::KubeSource;
+pub use kube::KubeSource;
 pub use options::{Backoff, WatchOptions};
-pub use report::{NoObserver, Observer, ReloadOutcome, ReloadReport, Skew, Trigger, WatchHealth};
+pub use report::{
+    Disagreement, NoObserver, Observer, ReloadOutcome, ReloadReport, Skew, Trigger, WatchHealth,
+};
 pub use source::{ConfigSource, ContentHash};
 pub use watch::{Builder, DefaultDesign, Watch};
 

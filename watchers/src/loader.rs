@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch as channel;
 
+use crate::authority::{Authority, News};
 use crate::current::PublishHook;
 use crate::ledger::{Arrival, Ledger, Verdict};
 use crate::strategy::Content;
@@ -185,12 +186,13 @@ where
         decode: Box<dyn Decode<T>>,
         max_config_bytes: u64,
         on_publish: Vec<PublishHook<T>>,
+        authority: Option<Authority>,
     ) -> Self {
         let written_at = initial
             .content
             .as_ref()
             .and_then(|content| content.written_at);
-        let ledger = Ledger::new(initial.source, initial.loaded.hash, written_at);
+        let ledger = Ledger::new(initial.source, initial.loaded.hash, written_at, authority);
         let last_content = initial.content.map(|content| (initial.source, content));
         let manager = Arc::new(M::from(initial.loaded));
         let current = Current::new(manager.snapshot());
@@ -229,6 +231,16 @@ where
         self.ledger.current()
     }
 
+    /// What to tell the observer about the sources by `now`.
+    pub(crate) fn sources_news(&mut self, now: std::time::Instant) -> Vec<News> {
+        self.ledger.news(now)
+    }
+
+    /// When [`Loader::sources_news`] will have news without a delivery.
+    pub(crate) fn next_sources_news(&self) -> Option<std::time::Instant> {
+        self.ledger.next_news()
+    }
+
     /// The name of the strategy watching the files, if there are files.
     pub(crate) fn files_source(&self) -> Option<&'static str> {
         self.files.as_ref().map(|(_, name)| *name)
@@ -253,15 +265,17 @@ where
             Err(error) => return Some(Reloaded::plain(ReloadOutcome::Failed(error), name)),
         };
         let hash = ContentHash::of(&files);
-        if let Verdict::Known { skew, propagation } =
-            self.ledger.classify(name, hash, None, arrival)
-        {
-            return Some(Reloaded {
-                outcome: ReloadOutcome::Unchanged,
-                source: name,
-                skew,
-                propagation,
-            });
+        match self.ledger.classify(name, hash, None, arrival) {
+            Verdict::Known { skew, propagation } => {
+                return Some(Reloaded {
+                    outcome: ReloadOutcome::Unchanged,
+                    source: name,
+                    skew,
+                    propagation,
+                });
+            }
+            Verdict::Held => return Some(Reloaded::plain(ReloadOutcome::Unchanged, name)),
+            Verdict::New => {}
         }
         let config = match self.decode.decode(&files) {
             Ok(config) => config,
@@ -293,15 +307,17 @@ where
             Err(error) => return Reloaded::plain(ReloadOutcome::Failed(error), origin),
         };
         let hash = ContentHash::of(&files);
-        if let Verdict::Known { skew, propagation } =
-            self.ledger.classify(origin, hash, written_at, arrival)
-        {
-            return Reloaded {
-                outcome: ReloadOutcome::Unchanged,
-                source: origin,
-                skew,
-                propagation,
-            };
+        match self.ledger.classify(origin, hash, written_at, arrival) {
+            Verdict::Known { skew, propagation } => {
+                return Reloaded {
+                    outcome: ReloadOutcome::Unchanged,
+                    source: origin,
+                    skew,
+                    propagation,
+                };
+            }
+            Verdict::Held => return Reloaded::plain(ReloadOutcome::Unchanged, origin),
+            Verdict::New => {}
         }
         match self.decode.decode(&files) {
             Ok(config) => self.publish(Loaded { config, hash }, origin, written_at, arrival),

@@ -124,6 +124,35 @@ pub trait Observer: Send + Sync + 'static {
     fn skew(&self, skew: &Skew) {
         let _ = skew;
     }
+    /// The two sources of one config (the Kubernetes API and its volume)
+    /// have disagreed for longer than the volume may lag, or the volume's
+    /// content is served because the API cannot deliver. Once per
+    /// disagreement.
+    fn sources_disagree(&self, disagreement: &Disagreement) {
+        let _ = disagreement;
+    }
+    /// The disagreement [`Observer::sources_disagree`] reported is over:
+    /// `source` shows the authority's content again.
+    fn sources_agree(&self, source: &'static str, lasted: Duration) {
+        let _ = (source, lasted);
+    }
+}
+
+/// The Kubernetes API and the volume it is mounted as have shown different
+/// content for longer than the volume may lag
+/// ([`KubeSource::volume_lag`](crate::KubeSource::volume_lag)), or the
+/// volume's content is served while the API cannot deliver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disagreement {
+    /// The source that differs from the authority (the volume's watcher:
+    /// `"inotify"`, ...).
+    pub source: &'static str,
+    /// The source that decides while it can deliver (`"kube"`).
+    pub authority: &'static str,
+    /// How long they have differed.
+    pub lasted: Duration,
+    /// Whose version is served now.
+    pub serving: &'static str,
 }
 
 /// An observer that ignores everything.

@@ -84,9 +84,11 @@ pub struct Content {
     /// ConfigMap's latest `managedFields` time): the propagation delay is
     /// measured from it.
     pub written_at: Option<SystemTime>,
-    /// Read by a (re-)list, not announced by an event: reported as a
-    /// [`Trigger::Resync`], and quiet when nothing changed.
-    pub listed: bool,
+    /// What read it: [`Trigger::Event`] for a change announced by the
+    /// source, [`Trigger::Resync`] for a (re-)list (quiet when nothing
+    /// changed), [`Trigger::Manual`] for a read asked by
+    /// [`Watch::reload_now`](crate::Watch::reload_now).
+    pub trigger: Trigger,
 }
 
 impl Content {
@@ -111,6 +113,33 @@ pub struct Signals {
     health: Arc<HealthCell>,
     observer: Arc<dyn Observer>,
     batches: Arc<Batches>,
+    reload_hooks: Arc<ReloadHooks>,
+}
+
+/// What [`Watch::reload_now`](crate::Watch::reload_now) calls beside the
+/// reload of the files: strategies that read their content themselves read
+/// it again.
+#[derive(Default)]
+pub(crate) struct ReloadHooks(Mutex<Vec<Box<dyn Fn() + Send + Sync>>>);
+
+impl ReloadHooks {
+    pub(crate) fn call(&self) {
+        for hook in self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+        {
+            hook();
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .is_empty()
+    }
 }
 
 /// What a reload asks before it publishes an in-place write's content:
@@ -147,6 +176,7 @@ impl Signals {
         health: Arc<HealthCell>,
         observer: Arc<dyn Observer>,
         batches: Arc<Batches>,
+        reload_hooks: Arc<ReloadHooks>,
     ) -> Self {
         Self {
             name,
@@ -154,7 +184,21 @@ impl Signals {
             health,
             observer,
             batches,
+            reload_hooks,
         }
+    }
+
+    /// Calls `hook` on every [`Watch::reload_now`](crate::Watch::reload_now)
+    /// (SIGHUP): a strategy that reads its content itself (from an API)
+    /// reads it again and hands it over with [`Signals::content`] and
+    /// [`Trigger::Manual`], so "reload now" never means "the last content
+    /// received". The hook must not block.
+    pub fn on_reload_now(&self, hook: impl Fn() + Send + Sync + 'static) {
+        self.reload_hooks
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(Box::new(hook));
     }
 
     /// Hold the returned guard while classifying and forwarding a batch of

@@ -13,17 +13,18 @@ use crossbeam_channel::Sender;
 use managers::{ConfigManager, Design};
 use tokio::sync::watch as channel;
 
+use crate::authority::{Authority, Shown};
 use crate::current::PublishHook;
 use crate::debounce::Debouncer;
 use crate::decode::{FormatDecoder, Validator};
 use crate::driver::Driver;
 use crate::loader::{Initial, Loader, load, load_content, read_files};
-use crate::strategy::{Batches, Erased, HealthCell, Signal, Signals, Strategy};
+use crate::strategy::{Batches, Erased, HealthCell, ReloadHooks, Signal, Signals, Strategy};
 use crate::watchdog::Watchdog;
 use crate::{
-    ConfigSource, Current, Decode, DecodeError, Format, LoadError, LoadErrorKind, Loaded,
-    NoObserver, Observer, Published, ReloadOutcome, ReloadReport, StartError, Trigger, WatchHealth,
-    WatchOptions, WatcherKind,
+    ConfigSource, Current, Decode, DecodeError, Disagreement, Format, LoadError, LoadErrorKind,
+    Loaded, NoObserver, Observer, Published, ReloadOutcome, ReloadReport, StartError, Trigger,
+    WatchHealth, WatchOptions, WatcherKind,
 };
 
 /// The manager a watch reads from unless told otherwise: `ArcSwap`, whose
@@ -55,6 +56,12 @@ where
     manager: Arc<D::Manager<Loaded<T>>>,
     changes: channel::Receiver<Current<T>>,
     signals: Sender<Signal>,
+    /// Called by `reload_now` beside the reload of the files.
+    reload_hooks: Arc<ReloadHooks>,
+    /// Whether there are files to reload (not the Kubernetes API alone).
+    has_files: bool,
+    /// The sources' disagreement, once reported.
+    disagreement: Arc<Mutex<Option<Shown>>>,
     /// Each strategy's health, by name.
     healths: Vec<(&'static str, Arc<HealthCell>)>,
     /// The driver's and the watchdog's: `Stopped` if one of them panicked.
@@ -178,9 +185,15 @@ where
         changes
     }
 
-    /// Reloads now (what SIGHUP does), whatever the watcher saw.
+    /// Reloads now (what SIGHUP does), whatever the watcher saw: reads the
+    /// files again, and asks the Kubernetes API again (a GET) if it is a
+    /// source. A write in progress is not read half done.
     pub fn reload_now(&self) {
-        let _ = self.signals.send(Signal::Manual(Instant::now()));
+        // Without files, a read of the API is the whole reload.
+        if self.has_files || self.reload_hooks.is_empty() {
+            let _ = self.signals.send(Signal::Manual(Instant::now()));
+        }
+        self.reload_hooks.call();
     }
 
     /// Whether changes are still being noticed. With several sources (the
@@ -229,6 +242,17 @@ where
             .iter()
             .map(|(name, health)| (*name, health.get()))
             .collect()
+    }
+
+    /// With the Kubernetes API beside the volume: their disagreement, once
+    /// it has lasted longer than the volume may lag
+    /// ([`KubeSource::volume_lag`](crate::KubeSource::volume_lag)) or the
+    /// volume's content is served alone; `None` while they agree.
+    pub fn disagreement(&self) -> Option<Disagreement> {
+        self.disagreement
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .map(|shown| shown.now())
     }
 
     /// How long the reload running now has been running, if one is. A large
@@ -530,6 +554,7 @@ where
     };
     let (sender, receiver) = crossbeam_channel::unbounded();
     let batches = Arc::new(Batches::default());
+    let reload_hooks = Arc::new(ReloadHooks::default());
     let signals_of = |name: &'static str| {
         let health = Arc::new(HealthCell::new());
         let signals = Signals::new(
@@ -538,6 +563,7 @@ where
             Arc::clone(&health),
             Arc::clone(&observer),
             Arc::clone(&batches),
+            Arc::clone(&reload_hooks),
         );
         (signals, health)
     };
@@ -557,7 +583,7 @@ where
     }
     #[cfg(feature = "kube")]
     if let Some(api) = source.api() {
-        let strategy = crate::kube_watcher::strategy(api.clone());
+        let strategy = crate::kube::strategy(api.clone());
         let (name, signals) = (strategy.name, signals_of(strategy.name));
         strategies.push(
             strategy
@@ -582,12 +608,16 @@ where
         None => first_delivery(&receiver, decode.as_ref(), &source, &options, &healths)?,
     };
     let watcher = watcher.unwrap_or(initial.source);
+    let has_files = files.is_some();
+    let disagreement = Arc::new(Mutex::new(None));
+    let authority = authority(&source, &healths, has_files, &disagreement);
     let loader = Loader::<T, D::Manager<Loaded<T>>>::start(
         initial,
         files,
         decode,
         options.max_config_bytes,
         on_publish,
+        authority,
     );
     let manager = Arc::clone(loader.manager());
     let changes = loader.changes();
@@ -639,6 +669,9 @@ where
         manager,
         changes,
         signals: sender,
+        reload_hooks,
+        has_files,
+        disagreement,
         healths,
         own_health,
         watchdog,
@@ -647,6 +680,30 @@ where
         driver: Some(driver),
         watchdog_thread: Some(watchdog_thread),
     })
+}
+
+/// With files and the Kubernetes API both, the API decides while it can
+/// deliver ([`Authority`]).
+fn authority(
+    source: &ConfigSource,
+    healths: &[(&'static str, Arc<HealthCell>)],
+    has_files: bool,
+    shown: &Arc<Mutex<Option<Shown>>>,
+) -> Option<Authority> {
+    #[cfg(feature = "kube")]
+    if let Some(api) = source.api()
+        && has_files
+        && let Some((name, health)) = healths.iter().find(|(name, _)| *name == crate::kube::NAME)
+    {
+        return Some(Authority::new(
+            name,
+            Arc::clone(health),
+            api.volume_lag_value(),
+            Arc::clone(shown),
+        ));
+    }
+    let _ = (source, healths, has_files, shown);
+    None
 }
 
 /// Without files, the first version is the API's first answer: waits for it
