@@ -82,20 +82,39 @@ pub struct Cli {
     pub manager: Option<String>,
 
     /// The ConfigMap to watch through the Kubernetes API as well (with
-    /// `--watcher kube`, required): whichever of the API and the volume
-    /// delivers a new version first publishes it.
-    #[arg(long, env = "CONFIGMAP")]
+    /// `--watcher kube`, this or `--secret` is required): the API decides
+    /// while it can deliver, the volume carries on when it cannot.
+    #[arg(long, env = "CONFIGMAP", conflicts_with = "secret")]
     pub configmap: Option<String>,
 
-    /// The ConfigMap's namespace [default: the pod's own, from its service
+    /// The Secret to watch through the Kubernetes API instead of a
+    /// ConfigMap: the same, for a Secret's `data`. Its content never
+    /// appears in a log line, a metric or an error.
+    #[arg(long, env = "SECRET")]
+    pub secret: Option<String>,
+
+    /// The object's namespace [default: the pod's own, from its service
     /// account, else the kubeconfig context's].
     #[arg(long, env = "POD_NAMESPACE")]
     pub namespace: Option<String>,
 
-    /// The ConfigMap's key holding the config [default: the file name of
+    /// The object's key holding the config [default: the file name of
     /// `--config`, which is what the volume names it].
     #[arg(long, env = "CONFIGMAP_KEY")]
     pub key: Option<String>,
+
+    /// How long an API watch may send nothing (no event, no bookmark, no
+    /// end) before its connection is presumed dead and the object listed
+    /// again [default: the library's, 45s].
+    #[arg(long, env = "KUBE_SILENCE_TIMEOUT", value_parser = positive_duration)]
+    pub kube_silence_timeout: Option<Duration>,
+
+    /// Beside the volume: how far behind the API the volume may be before a
+    /// disagreement is reported, and how long the API must have been
+    /// unable to deliver before the volume is served alone [default: the
+    /// library's, 2m].
+    #[arg(long, env = "VOLUME_LAG", value_parser = humantime::parse_duration)]
+    pub volume_lag: Option<Duration>,
 
     /// Which watcher to use (only needed when several are compiled in):
     /// `inotify`, `notify`, `poll`, or `kube` (the API, plus the volume at

@@ -66,6 +66,8 @@ pub struct Metrics {
     propagation: Family<SourceLabels, Histogram, fn() -> Histogram>,
     skew: Family<SourceLabels, Histogram, fn() -> Histogram>,
     source_up: Family<SourceLabels, Gauge>,
+    sources_disagree: Gauge,
+    disagreements: Counter,
     /// The HTTP connections (the listener's): registered here, moved there.
     pub http: HttpMetrics,
 }
@@ -90,6 +92,8 @@ impl Metrics {
             propagation: Family::new_with_constructor(delay_histogram),
             skew: Family::new_with_constructor(delay_histogram),
             source_up: Family::default(),
+            sources_disagree: Gauge::default(),
+            disagreements: Counter::default(),
             // 100 µs .. ~1.6 s: an event-driven reload is sub-millisecond, a
             // debounced or polled one takes up to the interval.
             reload_duration: Histogram::new(exponential_buckets(0.0001, 2.0, 15)),
@@ -191,6 +195,16 @@ impl Metrics {
             "1 while a source notices changes, 0 while it is degraded or stopped",
             metrics.source_up.clone(),
         );
+        registry.register(
+            "config_sources_disagree",
+            "1 while the Kubernetes API and the volume have shown different content for longer than the volume may lag (or the volume is served alone), else 0",
+            metrics.sources_disagree.clone(),
+        );
+        registry.register(
+            "config_source_disagreements",
+            "Disagreements between the Kubernetes API and the volume reported (each lasted longer than the volume may lag, or served the volume alone)",
+            metrics.disagreements.clone(),
+        );
         metrics.http.register(&mut metrics.registry);
         metrics
     }
@@ -239,6 +253,15 @@ impl Metrics {
         self.skew
             .get_or_create(&SourceLabels { source })
             .observe(behind.as_secs_f64());
+    }
+
+    pub(crate) fn disagreement(&self) {
+        self.disagreements.inc();
+    }
+
+    /// Sets whether the sources disagree now, read at scrape time.
+    pub fn set_sources_disagree(&self, disagree: bool) {
+        self.sources_disagree.set(i64::from(disagree));
     }
 
     /// Sets each source's state, read at scrape time.

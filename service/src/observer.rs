@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tracing::{debug, info, warn};
-use watchers::{LoadError, Observer, ReloadOutcome, ReloadReport, Skew, Trigger};
+use watchers::{Disagreement, LoadError, Observer, ReloadOutcome, ReloadReport, Skew, Trigger};
 
 use crate::metrics::{Metrics, one_line, trigger_name};
 use crate::streak::{Ended, Report, Streak};
@@ -138,6 +138,21 @@ impl Observer for ReloadObserver {
             hash = %skew.hash,
             "a later source delivered the version already published"
         );
+    }
+
+    fn sources_disagree(&self, disagreement: &Disagreement) {
+        self.metrics.disagreement();
+        warn!(
+            source = disagreement.source,
+            authority = disagreement.authority,
+            serving = disagreement.serving,
+            lasted = ?disagreement.lasted,
+            "the config's sources disagree: the volume shows content the API does not have, for longer than the volume may lag"
+        );
+    }
+
+    fn sources_agree(&self, source: &'static str, lasted: Duration) {
+        info!(source, ?lasted, "the config's sources agree again");
     }
 
     fn reload_stuck(&self, running_for: Duration) {

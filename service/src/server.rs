@@ -135,6 +135,15 @@ async fn readyz<D: Design>(State(state): State<AppState<D>>) -> (StatusCode, Str
             running.as_secs_f64()
         ));
     }
+    if let Some(disagreement) = state.watch.disagreement() {
+        body.push_str(&format!(
+            "the config's sources disagree: {} shows content {} does not have, for {:.0}s; serving {}'s\n",
+            disagreement.source,
+            disagreement.authority,
+            disagreement.lasted.as_secs_f64(),
+            disagreement.serving,
+        ));
+    }
     (status, body)
 }
 
@@ -152,6 +161,7 @@ async fn metrics_text<D: Design>(State(state): State<AppState<D>>, headers: Head
         .map(|(source, health)| (source, health == WatchHealth::Watching))
         .collect();
     metrics.set_sources(&sources);
+    metrics.set_sources_disagree(state.watch.disagreement().is_some());
     let accept = headers.get(ACCEPT).and_then(|value| value.to_str().ok());
     let (content_type, body) = if accept.is_some_and(prefers_openmetrics) {
         (OPENMETRICS, metrics.encode())

@@ -1,7 +1,7 @@
 //! Where the config comes from: the file at `--config` with a file watcher,
-//! or the ConfigMap through the Kubernetes API (`--watcher kube`), beside
-//! the volume when it is mounted there, or both at once (`--configmap` with
-//! a file watcher).
+//! or the ConfigMap (or Secret) through the Kubernetes API (`--watcher
+//! kube`), beside the volume when it is mounted there, or both at once
+//! (`--configmap` or `--secret` with a file watcher).
 
 use watchers::{Builder, ConfigSource, Watch, WatcherKind};
 
@@ -16,13 +16,13 @@ pub fn builder(cli: &Cli, watcher: &str) -> Result<(ConfigSource, Builder<Servic
     let kind: WatcherKind = watcher.parse().map_err(|error| format!("{error}"))?;
     let source = ConfigSource::file(&cli.config);
     let builder = Watch::<ServiceConfig>::builder(source.clone()).watcher(kind);
-    match &cli.configmap {
-        #[cfg(watcher_kube)]
-        Some(_) => Ok((source, builder.kube(kube::source(cli)?))),
-        #[cfg(not(watcher_kube))]
-        Some(_) => Err("--configmap needs the kube feature: build with --features kube".into()),
-        None => Ok((source, builder)),
+    if cli.configmap.is_none() && cli.secret.is_none() {
+        return Ok((source, builder));
     }
+    #[cfg(watcher_kube)]
+    return Ok((source, builder.kube(kube::source(cli)?)));
+    #[cfg(not(watcher_kube))]
+    Err("--configmap and --secret need the kube feature: build with --features kube".into())
 }
 
 #[cfg(watcher_kube)]
@@ -51,12 +51,18 @@ mod kube {
         }
     }
 
-    /// The ConfigMap the flags name.
+    /// The ConfigMap or Secret the flags name.
     pub fn source(cli: &Cli) -> Result<KubeSource, String> {
-        let name = cli
-            .configmap
-            .as_ref()
-            .ok_or("--watcher kube needs --configmap NAME (or CONFIGMAP)")?;
+        let object = match (&cli.configmap, &cli.secret) {
+            (Some(name), _) => KubeSource::configmap(name),
+            (None, Some(name)) => KubeSource::secret(name),
+            (None, None) => {
+                return Err(
+                    "--watcher kube needs --configmap NAME (or CONFIGMAP) or --secret NAME (or SECRET)"
+                        .into(),
+                );
+            }
+        };
         let key = match &cli.key {
             Some(key) => key.clone(),
             None => cli
@@ -65,9 +71,15 @@ mod kube {
                 .map(|name| name.to_string_lossy().into_owned())
                 .ok_or("--key KEY is needed: --config names no file")?,
         };
-        let mut source = KubeSource::configmap(name).key(key);
+        let mut source = object.key(key);
         if let Some(namespace) = &cli.namespace {
             source = source.namespace(namespace);
+        }
+        if let Some(timeout) = cli.kube_silence_timeout {
+            source = source.silence_timeout(timeout);
+        }
+        if let Some(lag) = cli.volume_lag {
+            source = source.volume_lag(lag);
         }
         Ok(source)
     }
