@@ -1,0 +1,77 @@
+//! The faults a watch meets, over a real socket: cut, ended, compacted,
+//! and bookmarks on demand.
+
+mod support;
+
+use std::time::Duration;
+
+use apiserver_emu::ApiServer;
+use serde_json::json;
+use support::{Line, PATIENCE, QUIET, Response, get, wait_until};
+
+const CONFIGMAPS: &str = "/api/v1/namespaces/default/configmaps";
+
+/// A watch on `path` from now, its synthetic `ADDED` events read.
+fn watch(server: &ApiServer, path: &str, query: &str, objects: usize) -> Response {
+    let mut watch = get(server, &format!("{path}?watch=true&{query}"));
+    assert_eq!(watch.status, 200);
+    for _ in 0..objects {
+        watch.expect_event("ADDED");
+    }
+    watch
+}
+
+#[test]
+fn drop_cuts_end_ends_and_timeout_ends_a_watch() {
+    let server = ApiServer::start().expect("start");
+    let mut dropped = watch(&server, CONFIGMAPS, "", 0);
+    let mut ended = watch(&server, CONFIGMAPS, "", 0);
+    wait_until("two watches", || server.open_watches() == 2);
+    server.drop_watches();
+    assert_eq!(dropped.next_line(PATIENCE), Line::Cut);
+    assert_eq!(ended.next_line(PATIENCE), Line::Cut);
+
+    let mut ended = watch(&server, CONFIGMAPS, "", 0);
+    server.end_watches();
+    assert_eq!(ended.next_line(PATIENCE), Line::End);
+
+    let mut timed = watch(&server, CONFIGMAPS, "timeoutSeconds=1", 0);
+    assert_eq!(timed.next_line(Duration::from_millis(200)), Line::Nothing);
+    assert_eq!(timed.next_line(PATIENCE), Line::End);
+    wait_until("no watch open", || server.open_watches() == 0);
+}
+
+#[test]
+fn a_watch_resumed_from_before_a_compaction_gets_410_gone() {
+    let server = ApiServer::start().expect("start");
+    let (_, first) = server.apply("default", "app", &[("k", "1")]);
+    server.apply("default", "app", &[("k", "2")]);
+    server.compact();
+    let mut resumed = get(
+        &server,
+        &format!("{CONFIGMAPS}?watch=true&resourceVersion={}", first - 1),
+    );
+    let status = resumed.expect_event("ERROR");
+    assert_eq!(status["code"], 410);
+    assert_eq!(status["reason"], "Expired");
+    assert_eq!(
+        status["message"],
+        format!("too old resource version: {} ({})", first - 1, first + 1)
+    );
+    assert_eq!(resumed.next_line(PATIENCE), Line::End);
+}
+
+#[test]
+fn an_on_demand_bookmark_carries_the_current_revision() {
+    let server = ApiServer::start().expect("start");
+    let (_, written) = server.apply("default", "app", &[("k", "1")]);
+    let mut allowing = watch(&server, CONFIGMAPS, "allowWatchBookmarks=true", 1);
+    let mut plain = watch(&server, CONFIGMAPS, "", 1);
+    server.bookmark();
+    let bookmark = allowing.expect_event("BOOKMARK");
+    assert_eq!(
+        bookmark,
+        json!({"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"resourceVersion": written.to_string()}})
+    );
+    assert_eq!(plain.next_line(QUIET), Line::Nothing);
+}
