@@ -10,6 +10,7 @@ use serde_json::json;
 use support::{Line, PATIENCE, QUIET, Response, get, wait_until};
 
 const CONFIGMAPS: &str = "/api/v1/namespaces/default/configmaps";
+const SECRETS: &str = "/api/v1/namespaces/default/secrets";
 
 /// A watch on `path` from now, its synthetic `ADDED` events read.
 fn watch(server: &ApiServer, path: &str, query: &str, objects: usize) -> Response {
@@ -25,7 +26,7 @@ fn watch(server: &ApiServer, path: &str, query: &str, objects: usize) -> Respons
 fn drop_cuts_end_ends_and_timeout_ends_a_watch() {
     let server = ApiServer::start().expect("start");
     let mut dropped = watch(&server, CONFIGMAPS, "", 0);
-    let mut ended = watch(&server, CONFIGMAPS, "", 0);
+    let mut ended = watch(&server, SECRETS, "", 0);
     wait_until("two watches", || server.open_watches() == 2);
     server.drop_watches();
     assert_eq!(dropped.next_line(PATIENCE), Line::Cut);
