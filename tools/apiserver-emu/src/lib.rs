@@ -68,6 +68,10 @@
 //!     when the API server or a proxy dies.
 //!   - [`ApiServer::end_watches`]: they end cleanly, as the server's watch
 //!     timeout does.
+//!   - [`ApiServer::silence_watches`]: every open watch goes silent for
+//!     good, neither sending nor ending (not even at its `timeoutSeconds`),
+//!     as when a NAT or conntrack entry is dropped or the network
+//!     partitions: no FIN, no RST, nothing.
 //!   - [`ApiServer::compact`]: the history is forgotten, so a watch resumed
 //!     from an older version gets the `410`.
 //! - [`ApiServer::requests`] logs every request (path, query, status) for
@@ -101,6 +105,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -161,6 +166,7 @@ impl ApiServer {
         let shared = Arc::new(Shared {
             store: Mutex::new(Store::default()),
             faults,
+            silenced: AtomicUsize::new(0),
         });
         let (stop, stopped) = oneshot::channel();
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -307,18 +313,39 @@ impl ApiServer {
     }
 
     /// Cuts every open watch connection mid-stream, as when the API server
-    /// or a proxy in between dies.
+    /// or a proxy in between dies. Silenced watches are not cut: the
+    /// network that lost them would not carry the cut either.
     pub fn drop_watches(&self) {
         self.shared.faults.send_modify(|faults| faults.drops += 1);
     }
 
-    /// Ends every open watch cleanly, as the server's watch timeout does.
+    /// Ends every open watch cleanly, as the server's watch timeout does
+    /// (silenced ones excepted).
     pub fn end_watches(&self) {
         self.shared.faults.send_modify(|faults| faults.ends += 1);
     }
 
+    /// Every watch stream open now goes silent for good, as when a NAT or
+    /// conntrack entry is dropped or the network partitions: no event, no
+    /// bookmark, no end (not at its `timeoutSeconds`, not on
+    /// [`ApiServer::drop_watches`] or [`ApiServer::end_watches`]), no FIN
+    /// and no RST. The socket stays open until the client closes it or the
+    /// server is dropped. Watches opened afterwards behave normally.
+    /// Silenced streams still count in [`ApiServer::open_watches`]; see
+    /// [`ApiServer::silenced_watches`].
+    pub fn silence_watches(&self) {
+        self.shared
+            .faults
+            .send_modify(|faults| faults.silences += 1);
+    }
+
+    /// How many of the [`ApiServer::open_watches`] are silenced.
+    pub fn silenced_watches(&self) -> usize {
+        self.shared.silenced.load(Ordering::SeqCst)
+    }
+
     /// Sends a `BOOKMARK` at the current revision on every open watch that
-    /// allowed bookmarks.
+    /// allowed bookmarks (not on a silenced one).
     pub fn bookmark(&self) {
         self.shared
             .faults
@@ -341,7 +368,7 @@ impl ApiServer {
         self.shared.store().requests.clone()
     }
 
-    /// How many watch streams are open now.
+    /// How many watch streams are open now, silenced ones included.
     pub fn open_watches(&self) -> usize {
         self.shared.faults.receiver_count()
     }
@@ -392,6 +419,8 @@ struct Shared {
     store: Mutex<Store>,
     /// What open watches react to; each watch holds a receiver.
     faults: channel::Sender<Faults>,
+    /// How many watches are silenced and still open.
+    silenced: AtomicUsize,
 }
 
 impl Shared {

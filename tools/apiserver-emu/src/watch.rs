@@ -3,6 +3,7 @@
 
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -27,6 +28,7 @@ pub(crate) struct Faults {
     pub drops: u64,
     pub ends: u64,
     pub bookmarks: u64,
+    pub silences: u64,
 }
 
 /// What a client asked to watch.
@@ -110,6 +112,9 @@ impl Watch {
             // Marked seen before the store is read: a write after this read
             // wakes the next wait.
             let now = self.faults.borrow_and_update().clone();
+            if now.silences != self.started.silences {
+                return self.stay_silent().await;
+            }
             if !self.send_news(&now) {
                 return;
             }
@@ -186,6 +191,31 @@ impl Watch {
             () = timeout => false,
             () = self.sender.closed() => false,
         }
+    }
+
+    /// A connection the network lost without telling anyone: nothing more
+    /// is sent and nothing ends the stream, not a fault nor the timeout.
+    /// The fault receiver is held, so [`crate::ApiServer::open_watches`]
+    /// still counts it, until the client closes it or the server stops.
+    async fn stay_silent(self) {
+        let _silenced = Counted::new(&self.shared.silenced);
+        self.sender.closed().await;
+    }
+}
+
+/// One more in a counter for as long as it lives.
+struct Counted<'a>(&'a AtomicUsize);
+
+impl<'a> Counted<'a> {
+    fn new(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Self(counter)
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

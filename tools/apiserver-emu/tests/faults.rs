@@ -1,5 +1,5 @@
 //! The faults a watch meets, over a real socket: cut, ended, compacted,
-//! and bookmarks on demand.
+//! silenced, and bookmarks on demand.
 
 mod support;
 
@@ -60,6 +60,42 @@ fn a_watch_resumed_from_before_a_compaction_gets_410_gone() {
         format!("too old resource version: {} ({})", first - 1, first + 1)
     );
     assert_eq!(resumed.next_line(PATIENCE), Line::End);
+}
+
+#[test]
+fn a_silenced_watch_sends_and_ends_nothing_while_new_ones_work() {
+    let server = ApiServer::start().expect("start");
+    server.apply("default", "app", &[("k", "1")]);
+    let query = "allowWatchBookmarks=true&timeoutSeconds=1";
+    let mut silenced = watch(&server, CONFIGMAPS, query, 1);
+    wait_until("the watch open", || server.open_watches() == 1);
+
+    server.silence_watches();
+    wait_until("the watch silenced", || server.silenced_watches() == 1);
+    assert_eq!(server.open_watches(), 1, "a silenced stream is still open");
+
+    let mut fresh = watch(&server, CONFIGMAPS, query, 1);
+    let (_, written) = server.apply("default", "app", &[("k", "2")]);
+    server.bookmark();
+    let modified = fresh.expect_event("MODIFIED");
+    assert_eq!(modified["metadata"]["resourceVersion"], written.to_string());
+    fresh.expect_event("BOOKMARK");
+    // Past its timeoutSeconds, and cut or ended for every other watch: the
+    // silenced one stays open and says nothing.
+    server.drop_watches();
+    server.end_watches();
+    assert_eq!(fresh.next_line(PATIENCE), Line::Cut);
+    assert_eq!(
+        silenced.next_line(Duration::from_millis(1500)),
+        Line::Nothing
+    );
+    assert_eq!(server.silenced_watches(), 1);
+
+    // The client giving up is what closes it.
+    drop(silenced);
+    wait_until("the silenced watch closed", || {
+        server.open_watches() == 0 && server.silenced_watches() == 0
+    });
 }
 
 #[test]
