@@ -72,6 +72,10 @@
 //!     good, neither sending nor ending (not even at its `timeoutSeconds`),
 //!     as when a NAT or conntrack entry is dropped or the network
 //!     partitions: no FIN, no RST, nothing.
+//!   - [`ApiServer::error_event`]: every open watch gets one `ERROR` event
+//!     with the `Status` given (as an `etcdserver: request timed out`
+//!     `500`), and sends nothing more; the stream is left open for the
+//!     client to end.
 //!   - [`ApiServer::compact`]: the history is forgotten, so a watch resumed
 //!     from an older version gets the `410`.
 //! - [`ApiServer::requests`] logs every request (path, query, status) for
@@ -327,7 +331,7 @@ impl ApiServer {
 
     /// Every watch stream open now goes silent for good, as when a NAT or
     /// conntrack entry is dropped or the network partitions: no event, no
-    /// bookmark, no end (not at its `timeoutSeconds`, not on
+    /// bookmark, no error, no end (not at its `timeoutSeconds`, not on
     /// [`ApiServer::drop_watches`] or [`ApiServer::end_watches`]), no FIN
     /// and no RST. The socket stays open until the client closes it or the
     /// server is dropped. Watches opened afterwards behave normally.
@@ -342,6 +346,21 @@ impl ApiServer {
     /// How many of the [`ApiServer::open_watches`] are silenced.
     pub fn silenced_watches(&self) -> usize {
         self.shared.silenced.load(Ordering::SeqCst)
+    }
+
+    /// Sends every open (not silenced) watch one
+    /// `{"type":"ERROR","object":<Status>}` event with this `code`, `reason`
+    /// and `message`, as the API server does when its watch fails inside
+    /// the stream (e.g. `500`, `InternalError`,
+    /// `etcdserver: request timed out`). The watch then sends nothing more
+    /// but is not closed: the client must take the `ERROR` as the end of
+    /// that watch (it still ends on a fault or its `timeoutSeconds`).
+    pub fn error_event(&self, code: u16, reason: &str, message: &str) {
+        let error = Arc::new(status::status(code, reason, message));
+        self.shared.faults.send_modify(|faults| {
+            faults.errors += 1;
+            faults.error = Some(error);
+        });
     }
 
     /// Sends a `BOOKMARK` at the current revision on every open watch that

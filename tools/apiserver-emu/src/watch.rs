@@ -29,6 +29,9 @@ pub(crate) struct Faults {
     pub ends: u64,
     pub bookmarks: u64,
     pub silences: u64,
+    pub errors: u64,
+    /// The `Status` the last [`crate::ApiServer::error_event`] sends.
+    pub error: Option<Arc<Value>>,
 }
 
 /// What a client asked to watch.
@@ -86,6 +89,7 @@ pub(crate) fn open(shared: &Arc<Shared>, request: WatchRequest) -> Response {
             started,
             bookmarks_seen,
             sent,
+            errored: false,
         }
         .run(),
     );
@@ -104,6 +108,9 @@ struct Watch {
     /// The highest revision this watch has passed: it sends only changes
     /// after it.
     sent: u64,
+    /// An `ERROR` event was sent: the watch sends nothing more (the client
+    /// must end it), though it still ends on a fault or its timeout.
+    errored: bool,
 }
 
 impl Watch {
@@ -115,7 +122,7 @@ impl Watch {
             if now.silences != self.started.silences {
                 return self.stay_silent().await;
             }
-            if !self.send_news(&now) {
+            if !self.errored && !self.send_news(&now) {
                 return;
             }
             // After what was asked before: a bookmark then an end arrive in
@@ -132,15 +139,23 @@ impl Watch {
         }
     }
 
-    /// Sends the changes and a bookmark asked for since the last time;
-    /// `false` once the client is gone.
+    /// Sends the changes, a bookmark and an error asked for since the last
+    /// time; `false` once the client is gone.
     fn send_news(&mut self, now: &Faults) -> bool {
         if !self.send_changes() {
             return false;
         }
         if now.bookmarks != self.bookmarks_seen {
             self.bookmarks_seen = now.bookmarks;
-            return self.send_bookmark();
+            if !self.send_bookmark() {
+                return false;
+            }
+        }
+        if now.errors != self.started.errors
+            && let Some(error) = &now.error
+        {
+            self.errored = true;
+            return send_event(&self.sender, "ERROR", error);
         }
         true
     }

@@ -1,5 +1,5 @@
 //! The faults a watch meets, over a real socket: cut, ended, compacted,
-//! silenced, and bookmarks on demand.
+//! silenced, errored, and bookmarks on demand.
 
 mod support;
 
@@ -77,9 +77,11 @@ fn a_silenced_watch_sends_and_ends_nothing_while_new_ones_work() {
     let mut fresh = watch(&server, CONFIGMAPS, query, 1);
     let (_, written) = server.apply("default", "app", &[("k", "2")]);
     server.bookmark();
+    server.error_event(500, "InternalError", "etcdserver: request timed out");
     let modified = fresh.expect_event("MODIFIED");
     assert_eq!(modified["metadata"]["resourceVersion"], written.to_string());
     fresh.expect_event("BOOKMARK");
+    fresh.expect_event("ERROR");
     // Past its timeoutSeconds, and cut or ended for every other watch: the
     // silenced one stays open and says nothing.
     server.drop_watches();
@@ -96,6 +98,35 @@ fn a_silenced_watch_sends_and_ends_nothing_while_new_ones_work() {
     wait_until("the silenced watch closed", || {
         server.open_watches() == 0 && server.silenced_watches() == 0
     });
+}
+
+#[test]
+fn an_error_event_reaches_every_watch_which_then_stays_open_and_quiet() {
+    let server = ApiServer::start().expect("start");
+    server.apply("default", "app", &[("k", "1")]);
+    server.apply_secret("default", "app", &[("k", "1")]);
+    let mut configmaps = watch(&server, CONFIGMAPS, "", 1);
+    let mut secrets = watch(&server, SECRETS, "allowWatchBookmarks=true", 1);
+
+    server.error_event(500, "InternalError", "etcdserver: request timed out");
+    let expected = json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": "etcdserver: request timed out", "reason": "InternalError", "code": 500
+    });
+    assert_eq!(configmaps.expect_event("ERROR"), expected);
+    assert_eq!(secrets.expect_event("ERROR"), expected);
+
+    // The client must end the watch: the server sends nothing more and
+    // leaves the stream open.
+    server.apply("default", "app", &[("k", "2")]);
+    server.bookmark();
+    assert_eq!(configmaps.next_line(QUIET), Line::Nothing);
+    assert_eq!(secrets.next_line(QUIET), Line::Nothing);
+    assert_eq!(server.open_watches(), 2);
+
+    let mut after = watch(&server, CONFIGMAPS, "", 1);
+    server.apply("default", "app", &[("k", "3")]);
+    after.expect_event("MODIFIED");
 }
 
 #[test]
