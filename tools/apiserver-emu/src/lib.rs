@@ -68,6 +68,8 @@
 //!     when the API server or a proxy dies.
 //!   - [`ApiServer::end_watches`]: they end cleanly, as the server's watch
 //!     timeout does.
+//!   - [`ApiServer::end_watches_at_once`]: every new watch is a `200` whose
+//!     body ends at once, as a server shutting down answers.
 //!   - [`ApiServer::silence_watches`]: every open watch goes silent for
 //!     good, neither sending nor ending (not even at its `timeoutSeconds`),
 //!     as when a NAT or conntrack entry is dropped or the network
@@ -327,6 +329,15 @@ impl ApiServer {
     /// (silenced ones excepted).
     pub fn end_watches(&self) {
         self.shared.faults.send_modify(|faults| faults.ends += 1);
+    }
+
+    /// While `on`, every new watch (one that passes authorization) is
+    /// answered `200` and its body ends at once with no event, as an API
+    /// server shutting down or a proxy recycling connections answers; it is
+    /// logged in [`ApiServer::requests`] like any other. Watches already
+    /// open go on.
+    pub fn end_watches_at_once(&self, on: bool) {
+        self.shared.store().end_watches_at_once = on;
     }
 
     /// Every watch stream open now goes silent for good, as when a NAT or

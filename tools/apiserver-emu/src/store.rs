@@ -54,6 +54,7 @@ pub(crate) struct Store {
     pub compacted: u64,
     pub access: Access,
     pub requests: Vec<Request>,
+    pub end_watches_at_once: bool,
 }
 
 impl Default for Store {
@@ -66,6 +67,7 @@ impl Default for Store {
             compacted: 1,
             access: Access::All,
             requests: Vec::new(),
+            end_watches_at_once: false,
         }
     }
 }

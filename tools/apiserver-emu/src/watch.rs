@@ -58,6 +58,10 @@ pub(crate) fn open(shared: &Arc<Shared>, request: WatchRequest) -> Response {
     let started = faults.borrow_and_update().clone();
     let (sender, receiver) = mpsc::unbounded_channel();
     let store = shared.store();
+    if store.end_watches_at_once {
+        // The sender dropped: a 200 whose body ends at once.
+        return stream_response(receiver);
+    }
     let sent = match request.since {
         Some(version) if version < store.compacted => {
             let message = format!("too old resource version: {version} ({})", store.compacted);

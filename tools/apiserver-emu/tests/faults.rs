@@ -1,5 +1,5 @@
 //! The faults a watch meets, over a real socket: cut, ended, compacted,
-//! silenced, errored, and bookmarks on demand.
+//! silenced, errored, ended at once, and bookmarks on demand.
 
 mod support;
 
@@ -127,6 +127,36 @@ fn an_error_event_reaches_every_watch_which_then_stays_open_and_quiet() {
     let mut after = watch(&server, CONFIGMAPS, "", 1);
     server.apply("default", "app", &[("k", "3")]);
     after.expect_event("MODIFIED");
+}
+
+#[test]
+fn while_on_every_new_watch_ends_at_once_and_is_logged() {
+    let server = ApiServer::start().expect("start");
+    server.apply("default", "app", &[("k", "1")]);
+    let mut before = watch(&server, CONFIGMAPS, "", 1);
+
+    server.end_watches_at_once(true);
+    let mut ended = get(&server, &format!("{CONFIGMAPS}?watch=true"));
+    assert_eq!(ended.status, 200);
+    assert_eq!(
+        ended.next_line(PATIENCE),
+        Line::End,
+        "no event, then the end"
+    );
+    let mut from_version = get(&server, &format!("{SECRETS}?watch=1&resourceVersion=1"));
+    assert_eq!(from_version.next_line(PATIENCE), Line::End);
+    let logged = server.requests();
+    let last = logged.last().expect("logged");
+    assert!(last.is_watch());
+    assert_eq!((last.path.as_str(), last.status), (SECRETS, 200));
+    // A list is served; a watch open before goes on.
+    assert_eq!(get(&server, CONFIGMAPS).status, 200);
+    server.apply("default", "app", &[("k", "2")]);
+    before.expect_event("MODIFIED");
+
+    server.end_watches_at_once(false);
+    let mut normal = watch(&server, CONFIGMAPS, "", 1);
+    assert_eq!(normal.next_line(QUIET), Line::Nothing);
 }
 
 #[test]
