@@ -40,10 +40,10 @@
 //!   `ERROR` event whose object is a `Status` with `code: 410`,
 //!   `reason: Expired`, `too old resource version: N (M)`, then the stream
 //!   ends: the documented way the server says "re-list". With
-//!   `allowWatchBookmarks=true`, [`ApiServer::bookmark`] sends a
-//!   `BOOKMARK` (an object of the watched kind with only
-//!   `metadata.resourceVersion`). `timeoutSeconds` ends the stream cleanly
-//!   after that time.
+//!   `allowWatchBookmarks=true`, [`ApiServer::bookmark`] and
+//!   [`ApiServer::bookmark_every`] send a `BOOKMARK` (an object of the
+//!   watched kind with only `metadata.resourceVersion`). `timeoutSeconds`
+//!   ends the stream cleanly after that time.
 //! - `GET /api/v1/namespaces/{ns}/{configmaps|secrets}/{name}`: the object,
 //!   or a `404` `Status` (`configmaps "NAME" not found`,
 //!   `secrets "NAME" not found`).
@@ -94,8 +94,9 @@
 //! page); `resourceVersionMatch` and the consistency of "any" versus "most
 //! recent" reads (every read is the latest); streaming lists
 //! (`sendInitialEvents`); a `resourceVersion` newer than the server's;
-//! periodic bookmarks (only on demand), which carry no
-//! `k8s.io/initial-events-end` annotation; the watch cache, priority and fairness (`429`), and the API server's timing
+//! bookmarks carry no `k8s.io/initial-events-end` annotation and periodic
+//! ones tick on one clock for every watch, not per watch nor before its
+//! timeout; the watch cache, priority and fairness (`429`), and the API server's timing
 //! and load behaviour. Its latency is a loopback socket's, not a cluster's.
 
 #![warn(missing_docs)]
@@ -114,7 +115,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::serve::ListenerExt;
 use base64::Engine as _;
@@ -169,9 +170,11 @@ impl ApiServer {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let (faults, _) = channel::channel(Faults::default());
+        let (bookmark_period, period) = channel::channel(None);
         let shared = Arc::new(Shared {
             store: Mutex::new(Store::default()),
             faults,
+            bookmark_period,
             silenced: AtomicUsize::new(0),
         });
         let (stop, stopped) = oneshot::channel();
@@ -179,6 +182,7 @@ impl ApiServer {
             .enable_all()
             .build()?;
         let app = routes::router(Arc::clone(&shared));
+        let ticker = watch::tick_bookmarks(Arc::clone(&shared), period);
         let thread = std::thread::Builder::new()
             .name("apiserver-emu".into())
             .spawn(move || {
@@ -191,6 +195,7 @@ impl ApiServer {
                     let listener = listener.tap_io(|stream| {
                         let _ = stream.set_nodelay(true);
                     });
+                    tokio::spawn(ticker);
                     tokio::select! {
                         _ = axum::serve(listener, app) => {}
                         _ = stopped => {}
@@ -382,6 +387,16 @@ impl ApiServer {
             .send_modify(|faults| faults.bookmarks += 1);
     }
 
+    /// While `Some(period)`, sends a `BOOKMARK` at the current revision
+    /// every `period` on every open watch that allowed bookmarks, as the
+    /// API server's watch cache does about once a minute; `None` stops.
+    /// One clock ticks for every watch, so a watch's first bookmark comes
+    /// at most one period after it opens. A zero period is taken as one
+    /// millisecond.
+    pub fn bookmark_every(&self, every: Option<Duration>) {
+        self.shared.bookmark_period.send_replace(every);
+    }
+
     /// Forgets every change up to now: a watch resumed from an older
     /// `resourceVersion` gets `410 Gone` (an `ERROR` event).
     pub fn compact(&self) {
@@ -449,6 +464,8 @@ struct Shared {
     store: Mutex<Store>,
     /// What open watches react to; each watch holds a receiver.
     faults: channel::Sender<Faults>,
+    /// The periodic bookmarks' period, read by the one ticker task.
+    bookmark_period: channel::Sender<Option<Duration>>,
     /// How many watches are silenced and still open.
     silenced: AtomicUsize,
 }

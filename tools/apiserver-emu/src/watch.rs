@@ -238,6 +238,30 @@ impl Drop for Counted<'_> {
     }
 }
 
+/// Bumps the bookmark counter every `period` while it is `Some`: the
+/// watch cache's periodic bookmarks, on one clock for every watch.
+pub(crate) async fn tick_bookmarks(
+    shared: Arc<Shared>,
+    mut period: watch::Receiver<Option<Duration>>,
+) {
+    loop {
+        // At least a millisecond: a zero period would spin the runtime.
+        let every = period
+            .borrow_and_update()
+            .map(|every| every.max(Duration::from_millis(1)));
+        let tick = async move {
+            match every {
+                Some(every) => tokio::time::sleep(every).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            changed = period.changed() => if changed.is_err() { return },
+            () = tick => shared.faults.send_modify(|faults| faults.bookmarks += 1),
+        }
+    }
+}
+
 /// Sends one event as a line; `false` once the client is gone.
 fn send_event(sender: &mpsc::UnboundedSender<Chunk>, kind: &str, object: &Value) -> bool {
     // A `Value` always serializes.

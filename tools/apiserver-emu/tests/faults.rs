@@ -1,5 +1,5 @@
 //! The faults a watch meets, over a real socket: cut, ended, compacted,
-//! silenced, errored, ended at once, and bookmarks on demand.
+//! silenced, errored, ended at once, and bookmarks on demand or periodic.
 
 mod support;
 
@@ -157,6 +157,41 @@ fn while_on_every_new_watch_ends_at_once_and_is_logged() {
     server.end_watches_at_once(false);
     let mut normal = watch(&server, CONFIGMAPS, "", 1);
     assert_eq!(normal.next_line(QUIET), Line::Nothing);
+}
+
+#[test]
+fn periodic_bookmarks_reach_only_watches_that_allow_them() {
+    let server = ApiServer::start().expect("start");
+    server.apply("default", "app", &[("k", "1")]);
+    let mut allowing = watch(&server, CONFIGMAPS, "allowWatchBookmarks=true", 1);
+    let mut secrets = watch(&server, SECRETS, "allowWatchBookmarks=true", 0);
+    let mut plain = watch(&server, CONFIGMAPS, "", 1);
+
+    server.bookmark_every(Some(Duration::from_millis(100)));
+    let revision = server.revision().to_string();
+    for _ in 0..2 {
+        let bookmark = allowing.expect_event("BOOKMARK");
+        assert_eq!(bookmark["metadata"]["resourceVersion"], revision);
+        assert_eq!(bookmark["kind"], "ConfigMap");
+        assert_eq!(secrets.expect_event("BOOKMARK")["kind"], "Secret");
+    }
+    let (_, written) = server.apply("default", "app", &[("k", "2")]);
+    allowing.expect_event("MODIFIED");
+    let written = written.to_string();
+    let bookmark = loop {
+        let bookmark = allowing.expect_event("BOOKMARK");
+        if bookmark["metadata"]["resourceVersion"] == written {
+            break bookmark;
+        }
+    };
+    assert_eq!(bookmark["kind"], "ConfigMap");
+    plain.expect_event("MODIFIED");
+    assert_eq!(plain.next_line(QUIET), Line::Nothing, "no bookmark asked");
+
+    server.bookmark_every(None);
+    // A tick may have been on its way: read until a quiet spell.
+    while allowing.next_line(QUIET) != Line::Nothing {}
+    assert_eq!(allowing.next_line(QUIET), Line::Nothing);
 }
 
 #[test]
