@@ -4,11 +4,12 @@
 //! **Emulated, from the documentation**: the endpoints, the JSON and the
 //! resource-version rules come from the Kubernetes API documentation
 //! ("API Concepts": efficient detection of changes, watch bookmarks,
-//! resource versions, `410 Gone`; the RBAC
+//! resource versions, `410 Gone`, unavailable resource versions; the RBAC
 //! page on `resourceNames` with a `metadata.name` field selector; the
-//! `Status` kind; the Secret reference, whose `data` is base64), not from
-//! the API server's code. It speaks plain HTTP/1.1 on `127.0.0.1:0` and is
-//! driven from the test's thread:
+//! `Status` kind; the Secret reference, whose `data` is base64; the etcd
+//! operations page on restoring from a backup), not from the API server's
+//! code. It speaks plain HTTP/1.1 on `127.0.0.1:0` and is driven from the
+//! test's thread:
 //!
 //! ```
 //! let server = apiserver_emu::ApiServer::start()?;
@@ -30,7 +31,12 @@
 //!   is the store's revision; items carry no `kind`/`apiVersion`, as in a
 //!   real list. `fieldSelector` on `metadata.name` (`=` or `==`) and
 //!   `metadata.namespace`, and on `type` for Secrets; any other field is a
-//!   `400 BadRequest`, as the API server answers.
+//!   `400 BadRequest`, as the API server answers. A `resourceVersion` unset,
+//!   `""`, `"0"` or not above the revision is served from the latest state;
+//!   one above it is the API server's `504` "Too large resource version"
+//!   `Status` (reason `Timeout`, cause `ResourceVersionTooLarge`,
+//!   `retryAfterSeconds: 1` and a `Retry-After: 1` header); one that is not
+//!   a number is a `400`.
 //! - The same path with `watch=true` (or `1`): a chunked stream of
 //!   newline-delimited `{"type":"ADDED|MODIFIED|DELETED|BOOKMARK|ERROR","object":...}`
 //!   whose objects are of that resource's kind (`ConfigMap` or `Secret`).
@@ -39,11 +45,13 @@
 //!   changes. A `resourceVersion` older than the compacted history gets an
 //!   `ERROR` event whose object is a `Status` with `code: 410`,
 //!   `reason: Expired`, `too old resource version: N (M)`, then the stream
-//!   ends: the documented way the server says "re-list". With
-//!   `allowWatchBookmarks=true`, [`ApiServer::bookmark`] and
-//!   [`ApiServer::bookmark_every`] send a `BOOKMARK` (an object of the
-//!   watched kind with only `metadata.resourceVersion`). `timeoutSeconds`
-//!   ends the stream cleanly after that time.
+//!   ends: the documented way the server says "re-list". One above the
+//!   store's revision is answered as [`ApiServer::set_too_large`] says
+//!   (by default the list's `504`). With `allowWatchBookmarks=true`,
+//!   [`ApiServer::bookmark`] and [`ApiServer::bookmark_every`] send a
+//!   `BOOKMARK` (an object of the watched kind with only
+//!   `metadata.resourceVersion`). `timeoutSeconds` ends the stream cleanly
+//!   after that time.
 //! - `GET /api/v1/namespaces/{ns}/{configmaps|secrets}/{name}`: the object,
 //!   or a `404` `Status` (`configmaps "NAME" not found`,
 //!   `secrets "NAME" not found`).
@@ -80,6 +88,12 @@
 //!     client to end.
 //!   - [`ApiServer::compact`]: the history is forgotten, so a watch resumed
 //!     from an older version gets the `410`.
+//!   - [`ApiServer::snapshot`] and [`ApiServer::restore`]: etcd restored
+//!     from a backup. Objects and the revision go back, so versions clients
+//!     hold are above the store's: a new watch or list from them gets the
+//!     "Too large resource version" answer, and a watch open at the restore
+//!     goes blind (it sends nothing until the store passes what it had
+//!     sent, as an etcd watch from a future revision).
 //! - [`ApiServer::requests`] logs every request (path, query, status) for
 //!   assertions on what the client asked.
 //!
@@ -93,10 +107,11 @@
 //! `=`/`==`; pagination (`limit`/`continue` are ignored: every list is one
 //! page); `resourceVersionMatch` and the consistency of "any" versus "most
 //! recent" reads (every read is the latest); streaming lists
-//! (`sendInitialEvents`); a `resourceVersion` newer than the server's;
-//! bookmarks carry no `k8s.io/initial-events-end` annotation and periodic
-//! ones tick on one clock for every watch, not per watch nor before its
-//! timeout; the watch cache, priority and fairness (`429`), and the API server's timing
+//! (`sendInitialEvents`); the brief wait the API server allows a too-large
+//! `resourceVersion` before its `504` (answered at once here); bookmarks
+//! carry no `k8s.io/initial-events-end` annotation and periodic ones tick on
+//! one clock for every watch, not per watch nor before its timeout; the
+//! watch cache, priority and fairness (`429`), and the API server's timing
 //! and load behaviour. Its latency is a loopback socket's, not a cluster's.
 
 #![warn(missing_docs)]
@@ -123,9 +138,31 @@ use serde_json::{Map, Value, json};
 use tokio::sync::{oneshot, watch as channel};
 
 pub use access::{Access, Resource};
+pub use store::Snapshot;
 
 use store::{Key, Store, Write};
 use watch::Faults;
+
+/// How a watch from a `resourceVersion` above the store's revision is
+/// answered (a client that saw versions a restored etcd has not reached
+/// yet, or one talking to a lagging API server). The documentation allows
+/// a server to refuse with a `504` or to wait for the version; the API
+/// server's watch cache refuses inside the stream, and a watch served
+/// straight from etcd waits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TooLarge {
+    /// `504 Gateway Timeout` with the "Too large resource version" `Status`,
+    /// before any stream: what a list gets too.
+    #[default]
+    Reject504,
+    /// `200`, then one `ERROR` event carrying that same `Status`; the stream
+    /// sends nothing more and stays open for the client to end.
+    ErrorEvent,
+    /// The watch is accepted and sends only changes after the asked
+    /// version: blind until the store passes it, as an etcd watch from a
+    /// future revision.
+    Hold,
+}
 
 /// One request the server answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -380,7 +417,7 @@ impl ApiServer {
     }
 
     /// Sends a `BOOKMARK` at the current revision on every open watch that
-    /// allowed bookmarks (not on a silenced one).
+    /// allowed bookmarks (not on a silenced or blind one).
     pub fn bookmark(&self) {
         self.shared
             .faults
@@ -401,6 +438,37 @@ impl ApiServer {
     /// `resourceVersion` gets `410 Gone` (an `ERROR` event).
     pub fn compact(&self) {
         self.shared.store().compact();
+    }
+
+    /// Every object and the revision now, as an etcd backup holds them,
+    /// for [`ApiServer::restore`].
+    pub fn snapshot(&self) -> Snapshot {
+        self.shared.store().snapshot()
+    }
+
+    /// Restores `snapshot`, as etcd restored from a backup: the objects and
+    /// the revision go back to the snapshot's, so `resourceVersion`s are
+    /// lower than ones clients have seen; the history is forgotten (the
+    /// compacted revision is the snapshot's, so a watch from below it gets
+    /// `410 Gone`); later writes continue from the snapshot's revision + 1.
+    /// A new watch or list from a version above the revision gets the
+    /// [`TooLarge`] answer. Watches open now stay open but, having passed
+    /// versions above the new revisions, send nothing (no bookmark either)
+    /// until the store passes the version they had reached: a held watch
+    /// goes blind, and a client must notice by itself.
+    pub fn restore(&self, snapshot: &Snapshot) {
+        let mut store = self.shared.store();
+        store.restore(snapshot);
+        let revision = store.revision;
+        drop(store);
+        self.notify(revision);
+    }
+
+    /// How a new watch from a `resourceVersion` above the store's revision
+    /// is answered from now on ([`TooLarge::Reject504`] until set). A list
+    /// is always answered `504`.
+    pub fn set_too_large(&self, answer: TooLarge) {
+        self.shared.store().too_large = answer;
     }
 
     /// The store's revision: the `resourceVersion` of the last write.

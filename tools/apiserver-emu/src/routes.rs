@@ -14,7 +14,9 @@ use serde_json::json;
 
 use crate::access::Resource;
 use crate::selection::Selection;
-use crate::status::{bad_request, forbidden, json_response, no_such_path, not_found};
+use crate::status::{
+    bad_request, forbidden, json_response, no_such_path, not_found, too_large_response,
+};
 use crate::store::Key;
 use crate::watch::{self, WatchRequest};
 use crate::{Request, Shared};
@@ -71,12 +73,12 @@ fn list_or_watch(
     if !shared.store().access.allows(resource, selection.name()) {
         return forbidden(verb, resource, namespace, selection.name());
     }
-    if !watching {
-        return list(shared, resource, &selection);
-    }
     let Ok(since) = asked_version(query) else {
         return bad_request("invalid resourceVersion");
     };
+    if !watching {
+        return list(shared, resource, &selection, since);
+    }
     let request = WatchRequest {
         resource,
         selection,
@@ -92,9 +94,20 @@ fn list_or_watch(
 
 /// A list from the latest state, whose `metadata.resourceVersion` is the
 /// store's revision; items carry no `kind`/`apiVersion`, as in a real list.
-/// Its `resourceVersion` is not looked at: every list is the latest.
-fn list(shared: &Shared, resource: Resource, selection: &Selection) -> Response {
+/// A version the store has not reached is the `504` "Too large resource
+/// version".
+fn list(
+    shared: &Shared,
+    resource: Resource,
+    selection: &Selection,
+    since: Option<u64>,
+) -> Response {
     let store = shared.store();
+    if let Some(asked) = since
+        && asked > store.revision
+    {
+        return too_large_response(asked, store.revision);
+    }
     let items: Vec<_> = store
         .objects_of(resource)
         .filter(|object| selection.matches(object))

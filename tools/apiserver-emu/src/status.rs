@@ -93,3 +93,29 @@ pub(crate) fn forbidden(
         &status_about(403, "Forbidden", &message, resource, name),
     )
 }
+
+/// The API server's answer to a `resourceVersion` it has not reached: a
+/// `504` `Timeout` with the `ResourceVersionTooLarge` cause and a retry
+/// after one second ("API Concepts", unavailable resource versions).
+pub(crate) fn too_large(asked: u64, current: u64) -> Value {
+    let mut status = status(
+        504,
+        "Timeout",
+        &format!("Too large resource version: {asked}, current: {current}"),
+    );
+    status["details"] = json!({
+        "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+        "retryAfterSeconds": 1,
+    });
+    status
+}
+
+/// [`too_large`] as a response, with the `Retry-After` header the API
+/// server sets from `retryAfterSeconds` on a `5xx`.
+pub(crate) fn too_large_response(asked: u64, current: u64) -> Response {
+    let mut response = json_response(StatusCode::GATEWAY_TIMEOUT, &too_large(asked, current));
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    response
+}

@@ -7,8 +7,8 @@ use std::time::SystemTime;
 
 use serde_json::{Map, Value, json};
 
-use crate::Request;
 use crate::access::{Access, Resource};
+use crate::{Request, TooLarge};
 
 /// Where an object lives: etcd's key, `/registry/{resource}/{ns}/{name}`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -37,6 +37,14 @@ pub(crate) struct StoredEvent {
     pub object: Value,
 }
 
+/// Every object and the revision at one moment, as an etcd backup holds
+/// them; [`crate::ApiServer::restore`] brings them back.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    objects: BTreeMap<Key, Value>,
+    revision: u64,
+}
+
 /// What a write did.
 pub(crate) enum Write {
     /// The content was already there: nothing written, the object's
@@ -54,7 +62,12 @@ pub(crate) struct Store {
     pub compacted: u64,
     pub access: Access,
     pub requests: Vec<Request>,
+    pub too_large: TooLarge,
     pub end_watches_at_once: bool,
+    /// How many restores so far: part of every new `uid`, so an object
+    /// created after a restore never reuses the `uid` of one created at the
+    /// same revision before it.
+    restores: u64,
 }
 
 impl Default for Store {
@@ -67,7 +80,9 @@ impl Default for Store {
             compacted: 1,
             access: Access::All,
             requests: Vec::new(),
+            too_large: TooLarge::default(),
             end_watches_at_once: false,
+            restores: 0,
         }
     }
 }
@@ -150,6 +165,22 @@ impl Store {
         self.events.clear();
     }
 
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            objects: self.objects.clone(),
+            revision: self.revision,
+        }
+    }
+
+    /// Back to `snapshot`, as etcd restored from a backup: its objects and
+    /// revision, and no history before it.
+    pub fn restore(&mut self, snapshot: &Snapshot) {
+        self.objects = snapshot.objects.clone();
+        self.revision = snapshot.revision;
+        self.restores += 1;
+        self.compact();
+    }
+
     /// The objects of `resource`, in key order.
     pub fn objects_of(&self, resource: Resource) -> impl Iterator<Item = &Value> {
         self.objects
@@ -160,7 +191,8 @@ impl Store {
 
     /// A version-4-shaped `uid` unique to this creation.
     fn new_uid(&self, revision: u64) -> Value {
-        json!(format!("00000000-0000-4000-8000-{revision:012x}"))
+        let variant = 0x8000 + self.restores % 0x4000;
+        json!(format!("00000000-0000-4000-{variant:04x}-{revision:012x}"))
     }
 }
 

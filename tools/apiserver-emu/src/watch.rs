@@ -13,16 +13,16 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::Shared;
 use crate::access::Resource;
 use crate::selection::Selection;
-use crate::status::status;
+use crate::status::{status, too_large, too_large_response};
+use crate::{Shared, TooLarge};
 
 /// What open watches react to: counters each watch compares with the
 /// values it started with (or last acted on).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Faults {
-    /// The store's revision, bumped by every write to wake
+    /// The store's revision, bumped by every write (and a restore) to wake
     /// the watches.
     pub revision: u64,
     pub drops: u64,
@@ -62,6 +62,7 @@ pub(crate) fn open(shared: &Arc<Shared>, request: WatchRequest) -> Response {
         // The sender dropped: a 200 whose body ends at once.
         return stream_response(receiver);
     }
+    let mut errored = false;
     let sent = match request.since {
         Some(version) if version < store.compacted => {
             let message = format!("too old resource version: {version} ({})", store.compacted);
@@ -69,6 +70,15 @@ pub(crate) fn open(shared: &Arc<Shared>, request: WatchRequest) -> Response {
             // The sender dropped: the stream ends after the event.
             return stream_response(receiver);
         }
+        Some(version) if version > store.revision => match store.too_large {
+            TooLarge::Reject504 => return too_large_response(version, store.revision),
+            TooLarge::ErrorEvent => {
+                send_event(&sender, "ERROR", &too_large(version, store.revision));
+                errored = true;
+                version
+            }
+            TooLarge::Hold => version,
+        },
         Some(version) => version,
         None => {
             for object in store
@@ -93,7 +103,7 @@ pub(crate) fn open(shared: &Arc<Shared>, request: WatchRequest) -> Response {
             started,
             bookmarks_seen,
             sent,
-            errored: false,
+            errored,
         }
         .run(),
     );
@@ -110,7 +120,8 @@ struct Watch {
     started: Faults,
     bookmarks_seen: u64,
     /// The highest revision this watch has passed: it sends only changes
-    /// after it.
+    /// after it. Above the store's revision after a restore or a held
+    /// future version, which is what makes the watch blind.
     sent: u64,
     /// An `ERROR` event was sent: the watch sends nothing more (the client
     /// must end it), though it still ends on a fault or its timeout.
@@ -182,9 +193,11 @@ impl Watch {
     }
 
     /// A `BOOKMARK` at the revision the watch has reached, if it allowed
-    /// bookmarks.
+    /// bookmarks. A blind watch (ahead of the store) gets none: the API
+    /// server never bookmarks a version below what a watch has passed.
     fn send_bookmark(&self) -> bool {
-        if !self.request.bookmarks {
+        let blind = self.shared.store().revision < self.sent;
+        if !self.request.bookmarks || blind {
             return true;
         }
         let object = json!({

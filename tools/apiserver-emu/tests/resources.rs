@@ -283,4 +283,6 @@ fn an_unknown_path_and_a_bad_selector_are_answered_as_the_api_server_does() {
         bad.json()["message"],
         "field label not supported: data.token"
     );
+    let not_a_version = get(&server, &format!("{SECRETS}?resourceVersion=abc"));
+    assert_eq!(not_a_version.status, 400);
 }
