@@ -1,17 +1,20 @@
-//! An emulated Kubernetes API server for ConfigMaps, for tests where no real
-//! one can run.
+//! An emulated Kubernetes API server for ConfigMaps and Secrets, for tests
+//! where no real one can run.
 //!
 //! **Emulated, from the documentation**: the endpoints, the JSON and the
 //! resource-version rules come from the Kubernetes API documentation
 //! ("API Concepts": efficient detection of changes, watch bookmarks,
-//! resource versions, `410 Gone`; the RBAC page on `resourceNames` with a
-//! `metadata.name` field selector; the `Status` kind), not from the API
-//! server's code. It speaks plain HTTP/1.1 on `127.0.0.1:0` and is driven
-//! from the test's thread:
+//! resource versions, `410 Gone`, unavailable resource versions; the RBAC
+//! page on `resourceNames` with a `metadata.name` field selector; the
+//! `Status` kind; the Secret reference, whose `data` is base64; the etcd
+//! operations page on restoring from a backup), not from the API server's
+//! code. It speaks plain HTTP/1.1 on `127.0.0.1:0` and is driven from the
+//! test's thread:
 //!
 //! ```
 //! let server = apiserver_emu::ApiServer::start()?;
 //! server.apply("default", "app", &[("config.yaml", "message: hi\n")]);
+//! server.apply_secret("default", "app", &[("token", b"s3cret")]);
 //! let kubeconfig = tempfile::NamedTempFile::new()?;
 //! server.write_kubeconfig(kubeconfig.path(), "default")?;
 //! // ... a client reads KUBECONFIG=kubeconfig.path() ...
@@ -21,85 +24,144 @@
 //!
 //! # What it serves
 //!
-//! - `GET /api/v1/namespaces/{ns}/configmaps`: a `ConfigMapList` whose
-//!   `metadata.resourceVersion` is the store's revision; items carry no
-//!   `kind`/`apiVersion`, as in a real list. `fieldSelector` on
-//!   `metadata.name` (`=` or `==`) and `metadata.namespace`; any other field
-//!   is a `400 BadRequest`, as the API server answers for ConfigMaps.
+//! For each of `configmaps` and `secrets` ([`Resource`]), in the core group:
+//!
+//! - `GET /api/v1/namespaces/{ns}/{configmaps|secrets}`: a `ConfigMapList`
+//!   or `SecretList` from the latest state, whose `metadata.resourceVersion`
+//!   is the store's revision; items carry no `kind`/`apiVersion`, as in a
+//!   real list. `fieldSelector` on `metadata.name` (`=` or `==`) and
+//!   `metadata.namespace`, and on `type` for Secrets; any other field is a
+//!   `400 BadRequest`, as the API server answers. A `resourceVersion` unset,
+//!   `""`, `"0"` or not above the revision is served from the latest state;
+//!   one above it is the API server's `504` "Too large resource version"
+//!   `Status` (reason `Timeout`, cause `ResourceVersionTooLarge`,
+//!   `retryAfterSeconds: 1` and a `Retry-After: 1` header); one that is not
+//!   a number is a `400`.
 //! - The same path with `watch=true` (or `1`): a chunked stream of
-//!   newline-delimited `{"type":"ADDED|MODIFIED|DELETED|BOOKMARK|ERROR","object":...}`.
+//!   newline-delimited `{"type":"ADDED|MODIFIED|DELETED|BOOKMARK|ERROR","object":...}`
+//!   whose objects are of that resource's kind (`ConfigMap` or `Secret`).
 //!   From `resourceVersion=N`, every change after `N` ("start at exact");
 //!   unset or `0`, synthetic `ADDED` events for what exists, then the
 //!   changes. A `resourceVersion` older than the compacted history gets an
 //!   `ERROR` event whose object is a `Status` with `code: 410`,
 //!   `reason: Expired`, `too old resource version: N (M)`, then the stream
-//!   ends: the documented way the server says "re-list". With
-//!   `allowWatchBookmarks=true`, [`ApiServer::bookmark`] sends a `BOOKMARK`
-//!   (a ConfigMap object with only `metadata.resourceVersion`).
-//!   `timeoutSeconds` ends the stream cleanly after that time.
-//! - `GET /api/v1/namespaces/{ns}/configmaps/{name}`: the object, or a `404`
-//!   `Status`.
-//! - Every write ([`ApiServer::apply`], [`ApiServer::delete`]) takes the next
-//!   revision, like etcd's; an `apply` of identical content writes nothing,
-//!   like an update that changes nothing. Each object carries `uid`,
-//!   `creationTimestamp`, `resourceVersion` and one `managedFields` entry
-//!   whose `time` is the write's wall-clock time in whole seconds (the API
-//!   server's `metav1.Time` format).
+//!   ends: the documented way the server says "re-list". One above the
+//!   store's revision is answered as [`ApiServer::set_too_large`] says
+//!   (by default the list's `504`). With `allowWatchBookmarks=true`,
+//!   [`ApiServer::bookmark`] and [`ApiServer::bookmark_every`] send a
+//!   `BOOKMARK` (an object of the watched kind with only
+//!   `metadata.resourceVersion`). `timeoutSeconds` ends the stream cleanly
+//!   after that time.
+//! - `GET /api/v1/namespaces/{ns}/{configmaps|secrets}/{name}`: the object,
+//!   or a `404` `Status` (`configmaps "NAME" not found`,
+//!   `secrets "NAME" not found`).
+//! - One store for both resources, like etcd: objects keyed by resource,
+//!   namespace and name, one revision counter and one history. Every write
+//!   ([`ApiServer::apply`], [`ApiServer::apply_secret`],
+//!   [`ApiServer::delete`], [`ApiServer::delete_secret`]) takes the next
+//!   revision; a write of identical content writes nothing, like an update
+//!   that changes nothing. Each object carries `uid`, `creationTimestamp`,
+//!   `resourceVersion` and one `managedFields` entry whose `time` is the
+//!   write's wall-clock time in whole seconds (the API server's
+//!   `metav1.Time` format). A Secret is `type: Opaque` and its `data`
+//!   values are base64, as the API returns them.
 //! - Authorization ([`Access`]): everything, nothing (`403 Forbidden`
-//!   `Status` with the API server's message), or RBAC `resourceNames`: a
-//!   list or watch is allowed only with a `metadata.name` field selector
-//!   naming an allowed object, as the RBAC documentation requires.
-//! - Faults: [`ApiServer::drop_watches`] cuts every open watch connection
-//!   mid-stream (no terminating chunk: the client sees a broken body);
-//!   [`ApiServer::end_watches`] ends them cleanly (what a server timeout
-//!   does); [`ApiServer::compact`] forgets the history, so a watch resumed
-//!   from an older version gets the `410`.
+//!   `Status` with the API server's message), or RBAC `resourceNames` on
+//!   one resource: a `get` of a named object, and a list or watch only with
+//!   a `metadata.name` field selector naming an allowed object, as the RBAC
+//!   documentation requires. Checked per request, `get` included.
+//! - Faults, each standing for something a real cluster or network does:
+//!   - [`ApiServer::drop_watches`]: every open watch connection is cut
+//!     mid-stream (no terminating chunk: the client sees a broken body), as
+//!     when the API server or a proxy dies.
+//!   - [`ApiServer::end_watches`]: they end cleanly, as the server's watch
+//!     timeout does.
+//!   - [`ApiServer::end_watches_at_once`]: every new watch is a `200` whose
+//!     body ends at once, as a server shutting down answers.
+//!   - [`ApiServer::silence_watches`]: every open watch goes silent for
+//!     good, neither sending nor ending (not even at its `timeoutSeconds`),
+//!     as when a NAT or conntrack entry is dropped or the network
+//!     partitions: no FIN, no RST, nothing.
+//!   - [`ApiServer::error_event`]: every open watch gets one `ERROR` event
+//!     with the `Status` given (as an `etcdserver: request timed out`
+//!     `500`), and sends nothing more; the stream is left open for the
+//!     client to end.
+//!   - [`ApiServer::compact`]: the history is forgotten, so a watch resumed
+//!     from an older version gets the `410`.
+//!   - [`ApiServer::snapshot`] and [`ApiServer::restore`]: etcd restored
+//!     from a backup. Objects and the revision go back, so versions clients
+//!     hold are above the store's: a new watch or list from them gets the
+//!     "Too large resource version" answer, and a watch open at the restore
+//!     goes blind (it sends nothing until the store passes what it had
+//!     sent, as an etcd watch from a future revision).
 //! - [`ApiServer::requests`] logs every request (path, query, status) for
 //!   assertions on what the client asked.
 //!
 //! # What it does not cover
 //!
 //! TLS and authentication (no token or certificate is checked); API
-//! discovery, any resource but ConfigMaps in the core group, writes through
-//! the API (`POST`/`PUT`/`PATCH`/`DELETE`: the test writes through
-//! [`ApiServer`]); label selectors; pagination (`limit`/`continue` are
-//! ignored: every list is one page); `resourceVersionMatch` and the
-//! consistency of "any" versus "most recent" reads (every read is the
-//! latest); streaming lists (`sendInitialEvents`); a `resourceVersion` newer
-//! than the server's; periodic bookmarks (only on demand); the watch cache,
-//! priority and fairness (`429`), and the API server's timing and load
-//! behaviour. Its latency is a loopback socket's, not a cluster's.
+//! discovery, any resource but ConfigMaps and Secrets in the core group,
+//! Secret types but `Opaque` and Secrets' `stringData` (a write-only field);
+//! writes through the API (`POST`/`PUT`/`PATCH`/`DELETE`: the test writes
+//! through [`ApiServer`]); label selectors and field selector operators but
+//! `=`/`==`; pagination (`limit`/`continue` are ignored: every list is one
+//! page); `resourceVersionMatch` and the consistency of "any" versus "most
+//! recent" reads (every read is the latest); streaming lists
+//! (`sendInitialEvents`); the brief wait the API server allows a too-large
+//! `resourceVersion` before its `504` (answered at once here); bookmarks
+//! carry no `k8s.io/initial-events-end` annotation and periodic ones tick on
+//! one clock for every watch, not per watch nor before its timeout; the
+//! watch cache, priority and fairness (`429`), and the API server's timing
+//! and load behaviour. Its latency is a loopback socket's, not a cluster's.
 
-use std::collections::{BTreeMap, HashMap};
+#![warn(missing_docs)]
+
+mod access;
+mod routes;
+mod selection;
+mod status;
+mod store;
+mod watch;
+
+use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::{Path as UrlPath, Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::serve::ListenerExt;
 use base64::Engine as _;
-use futures::channel::mpsc;
-use serde_json::{Value, json};
-use tokio::sync::{oneshot, watch};
+use serde_json::{Map, Value, json};
+use tokio::sync::{oneshot, watch as channel};
 
-/// Who may read ConfigMaps, as RBAC would decide.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Access {
-    /// Every request is allowed.
-    All,
-    /// Every request is `403 Forbidden`.
-    None,
-    /// A Role with `resourceNames`: `get` of a named object, and `list` or
-    /// `watch` with a `metadata.name` field selector naming one of these.
-    ResourceNames(Vec<String>),
+pub use access::{Access, Resource};
+pub use store::Snapshot;
+
+use store::{Key, Store, Write};
+use watch::Faults;
+
+/// How a watch from a `resourceVersion` above the store's revision is
+/// answered (a client that saw versions a restored etcd has not reached
+/// yet, or one talking to a lagging API server). The documentation allows
+/// a server to refuse with a `504` or to wait for the version; the API
+/// server's watch cache refuses inside the stream, and a watch served
+/// straight from etcd waits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TooLarge {
+    /// `504 Gateway Timeout` with the "Too large resource version" `Status`,
+    /// before any stream: what a list gets too.
+    #[default]
+    Reject504,
+    /// `200`, then one `ERROR` event carrying that same `Status`; the stream
+    /// sends nothing more and stays open for the client to end.
+    ErrorEvent,
+    /// The watch is accepted and sends only changes after the asked
+    /// version: blind until the store passes it, as an etcd watch from a
+    /// future revision.
+    Hold,
 }
 
 /// One request the server answered.
@@ -144,26 +206,20 @@ impl ApiServer {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
-        let (faults, _) = watch::channel(Faults::default());
+        let (faults, _) = channel::channel(Faults::default());
+        let (bookmark_period, period) = channel::channel(None);
         let shared = Arc::new(Shared {
             store: Mutex::new(Store::default()),
             faults,
+            bookmark_period,
+            silenced: AtomicUsize::new(0),
         });
         let (stop, stopped) = oneshot::channel();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let app = Router::new()
-            .route(
-                "/api/v1/namespaces/{namespace}/configmaps",
-                get(list_or_watch),
-            )
-            .route(
-                "/api/v1/namespaces/{namespace}/configmaps/{name}",
-                get(get_one),
-            )
-            .fallback(not_found)
-            .with_state(Arc::clone(&shared));
+        let app = routes::router(Arc::clone(&shared));
+        let ticker = watch::tick_bookmarks(Arc::clone(&shared), period);
         let thread = std::thread::Builder::new()
             .name("apiserver-emu".into())
             .spawn(move || {
@@ -176,6 +232,7 @@ impl ApiServer {
                     let listener = listener.tap_io(|stream| {
                         let _ = stream.set_nodelay(true);
                     });
+                    tokio::spawn(ticker);
                     tokio::select! {
                         _ = axum::serve(listener, app) => {}
                         _ = stopped => {}
@@ -237,114 +294,63 @@ impl ApiServer {
         L: AsRef<str>,
         B: AsRef<[u8]>,
     {
-        let data: BTreeMap<String, Value> = data
+        let data: Map<String, Value> = data
             .iter()
             .map(|(key, value)| (key.as_ref().to_owned(), json!(value.as_ref())))
             .collect();
-        let binary: BTreeMap<String, Value> = binary
-            .iter()
-            .map(|(key, bytes)| {
-                let encoded = base64::engine::general_purpose::STANDARD.encode(bytes.as_ref());
-                (key.as_ref().to_owned(), json!(encoded))
-            })
-            .collect();
-        let mut store = self.shared.store();
-        let key = (namespace.to_owned(), name.to_owned());
-        let existing = store.objects.get(&key).cloned();
-        if let Some(existing) = &existing
-            && existing.get("data").cloned().unwrap_or_else(|| json!({})) == json!(data)
-            && existing
-                .get("binaryData")
-                .cloned()
-                .unwrap_or_else(|| json!({}))
-                == json!(binary)
-        {
-            let version = resource_version(existing);
-            return (Instant::now(), version);
+        let binary = base64_values(binary);
+        let mut managed = json!({"f:data": managed_keys(&data)});
+        if !binary.is_empty() {
+            managed["f:binaryData"] = managed_keys(&binary);
         }
-        store.revision += 1;
-        let revision = store.revision;
-        let now = rfc3339(SystemTime::now());
-        let (uid, created) = match &existing {
-            Some(existing) => (
-                existing["metadata"]["uid"].clone(),
-                existing["metadata"]["creationTimestamp"].clone(),
-            ),
-            None => (
-                json!(format!("00000000-0000-4000-8000-{revision:012x}")),
-                json!(now),
-            ),
-        };
-        let fields: serde_json::Map<String, Value> = data
-            .keys()
-            .map(|key| (format!("f:{key}"), json!({})))
-            .collect();
-        let mut object = json!({
-            "kind": "ConfigMap",
-            "apiVersion": "v1",
-            "metadata": {
-                "name": name,
-                "namespace": namespace,
-                "uid": uid,
-                "resourceVersion": revision.to_string(),
-                "creationTimestamp": created,
-                "managedFields": [{
-                    "manager": "kubectl-client-side-apply",
-                    "operation": "Update",
-                    "apiVersion": "v1",
-                    "time": now,
-                    "fieldsType": "FieldsV1",
-                    "fieldsV1": {"f:data": fields}
-                }]
-            }
-        });
+        // Empty maps are omitted, as the API server's JSON omits them.
+        let mut content = Map::new();
         if !data.is_empty() {
-            object["data"] = json!(data);
+            content.insert("data".into(), Value::Object(data));
         }
         if !binary.is_empty() {
-            object["binaryData"] = json!(binary);
+            content.insert("binaryData".into(), Value::Object(binary));
         }
-        let kind = if existing.is_some() {
-            "MODIFIED"
-        } else {
-            "ADDED"
-        };
-        store.objects.insert(key, object.clone());
-        store.events.push(StoredEvent {
-            revision,
-            kind,
-            object,
-        });
-        drop(store);
-        let committed = Instant::now();
-        self.shared
-            .faults
-            .send_modify(|faults| faults.revision = revision);
-        (committed, revision)
+        self.write(
+            Key::new(Resource::ConfigMaps, namespace, name),
+            content,
+            managed,
+        )
+    }
+
+    /// Creates or updates Secret `namespace/name`, `type: Opaque`, with
+    /// these `data` keys, stored base64-encoded as the API returns a
+    /// Secret's `data`; returns the instant the write was committed and its
+    /// `resourceVersion`, from the same revision counter as ConfigMaps.
+    /// Identical content writes nothing and keeps the version.
+    pub fn apply_secret<K: AsRef<str>, B: AsRef<[u8]>>(
+        &self,
+        namespace: &str,
+        name: &str,
+        data: &[(K, B)],
+    ) -> (Instant, u64) {
+        let data = base64_values(data);
+        let managed = json!({"f:data": managed_keys(&data), "f:type": {}});
+        let mut content = Map::new();
+        if !data.is_empty() {
+            content.insert("data".into(), Value::Object(data));
+        }
+        content.insert("type".into(), json!("Opaque"));
+        self.write(
+            Key::new(Resource::Secrets, namespace, name),
+            content,
+            managed,
+        )
     }
 
     /// Deletes ConfigMap `namespace/name`; `false` if there was none.
     pub fn delete(&self, namespace: &str, name: &str) -> bool {
-        let mut store = self.shared.store();
-        let Some(mut object) = store
-            .objects
-            .remove(&(namespace.to_owned(), name.to_owned()))
-        else {
-            return false;
-        };
-        store.revision += 1;
-        let revision = store.revision;
-        object["metadata"]["resourceVersion"] = json!(revision.to_string());
-        store.events.push(StoredEvent {
-            revision,
-            kind: "DELETED",
-            object,
-        });
-        drop(store);
-        self.shared
-            .faults
-            .send_modify(|faults| faults.revision = revision);
-        true
+        self.remove(&Key::new(Resource::ConfigMaps, namespace, name))
+    }
+
+    /// Deletes Secret `namespace/name`; `false` if there was none.
+    pub fn delete_secret(&self, namespace: &str, name: &str) -> bool {
+        self.remove(&Key::new(Resource::Secrets, namespace, name))
     }
 
     /// Who may read from now on. Open watches go on (authorization is
@@ -354,30 +360,115 @@ impl ApiServer {
         self.shared.store().access = access;
     }
 
-    /// Cuts every open watch connection mid-stream.
+    /// Cuts every open watch connection mid-stream, as when the API server
+    /// or a proxy in between dies. Silenced watches are not cut: the
+    /// network that lost them would not carry the cut either.
     pub fn drop_watches(&self) {
         self.shared.faults.send_modify(|faults| faults.drops += 1);
     }
 
-    /// Ends every open watch cleanly, as the server's watch timeout does.
+    /// Ends every open watch cleanly, as the server's watch timeout does
+    /// (silenced ones excepted).
     pub fn end_watches(&self) {
         self.shared.faults.send_modify(|faults| faults.ends += 1);
     }
 
+    /// While `on`, every new watch (one that passes authorization) is
+    /// answered `200` and its body ends at once with no event, as an API
+    /// server shutting down or a proxy recycling connections answers; it is
+    /// logged in [`ApiServer::requests`] like any other. Watches already
+    /// open go on.
+    pub fn end_watches_at_once(&self, on: bool) {
+        self.shared.store().end_watches_at_once = on;
+    }
+
+    /// Every watch stream open now goes silent for good, as when a NAT or
+    /// conntrack entry is dropped or the network partitions: no event, no
+    /// bookmark, no error, no end (not at its `timeoutSeconds`, not on
+    /// [`ApiServer::drop_watches`] or [`ApiServer::end_watches`]), no FIN
+    /// and no RST. The socket stays open until the client closes it or the
+    /// server is dropped. Watches opened afterwards behave normally.
+    /// Silenced streams still count in [`ApiServer::open_watches`]; see
+    /// [`ApiServer::silenced_watches`].
+    pub fn silence_watches(&self) {
+        self.shared
+            .faults
+            .send_modify(|faults| faults.silences += 1);
+    }
+
+    /// How many of the [`ApiServer::open_watches`] are silenced.
+    pub fn silenced_watches(&self) -> usize {
+        self.shared.silenced.load(Ordering::SeqCst)
+    }
+
+    /// Sends every open (not silenced) watch one
+    /// `{"type":"ERROR","object":<Status>}` event with this `code`, `reason`
+    /// and `message`, as the API server does when its watch fails inside
+    /// the stream (e.g. `500`, `InternalError`,
+    /// `etcdserver: request timed out`). The watch then sends nothing more
+    /// but is not closed: the client must take the `ERROR` as the end of
+    /// that watch (it still ends on a fault or its `timeoutSeconds`).
+    pub fn error_event(&self, code: u16, reason: &str, message: &str) {
+        let error = Arc::new(status::status(code, reason, message));
+        self.shared.faults.send_modify(|faults| {
+            faults.errors += 1;
+            faults.error = Some(error);
+        });
+    }
+
     /// Sends a `BOOKMARK` at the current revision on every open watch that
-    /// allowed bookmarks.
+    /// allowed bookmarks (not on a silenced or blind one).
     pub fn bookmark(&self) {
         self.shared
             .faults
             .send_modify(|faults| faults.bookmarks += 1);
     }
 
+    /// While `Some(period)`, sends a `BOOKMARK` at the current revision
+    /// every `period` on every open watch that allowed bookmarks, as the
+    /// API server's watch cache does about once a minute; `None` stops.
+    /// One clock ticks for every watch, so a watch's first bookmark comes
+    /// at most one period after it opens. A zero period is taken as one
+    /// millisecond.
+    pub fn bookmark_every(&self, every: Option<Duration>) {
+        self.shared.bookmark_period.send_replace(every);
+    }
+
     /// Forgets every change up to now: a watch resumed from an older
     /// `resourceVersion` gets `410 Gone` (an `ERROR` event).
     pub fn compact(&self) {
+        self.shared.store().compact();
+    }
+
+    /// Every object and the revision now, as an etcd backup holds them,
+    /// for [`ApiServer::restore`].
+    pub fn snapshot(&self) -> Snapshot {
+        self.shared.store().snapshot()
+    }
+
+    /// Restores `snapshot`, as etcd restored from a backup: the objects and
+    /// the revision go back to the snapshot's, so `resourceVersion`s are
+    /// lower than ones clients have seen; the history is forgotten (the
+    /// compacted revision is the snapshot's, so a watch from below it gets
+    /// `410 Gone`); later writes continue from the snapshot's revision + 1.
+    /// A new watch or list from a version above the revision gets the
+    /// [`TooLarge`] answer. Watches open now stay open but, having passed
+    /// versions above the new revisions, send nothing (no bookmark either)
+    /// until the store passes the version they had reached: a held watch
+    /// goes blind, and a client must notice by itself.
+    pub fn restore(&self, snapshot: &Snapshot) {
         let mut store = self.shared.store();
-        store.compacted = store.revision;
-        store.events.clear();
+        store.restore(snapshot);
+        let revision = store.revision;
+        drop(store);
+        self.notify(revision);
+    }
+
+    /// How a new watch from a `resourceVersion` above the store's revision
+    /// is answered from now on ([`TooLarge::Reject504`] until set). A list
+    /// is always answered `504`.
+    pub fn set_too_large(&self, answer: TooLarge) {
+        self.shared.store().too_large = answer;
     }
 
     /// The store's revision: the `resourceVersion` of the last write.
@@ -390,9 +481,38 @@ impl ApiServer {
         self.shared.store().requests.clone()
     }
 
-    /// How many watch streams are open now.
+    /// How many watch streams are open now, silenced ones included.
     pub fn open_watches(&self) -> usize {
         self.shared.faults.receiver_count()
+    }
+
+    /// Writes `content` at `key` and wakes the watches if it changed.
+    fn write(&self, key: Key, content: Map<String, Value>, managed: Value) -> (Instant, u64) {
+        let mut store = self.shared.store();
+        match store.put(key, content, managed) {
+            Write::Unchanged(version) => (Instant::now(), version),
+            Write::Committed(revision) => {
+                drop(store);
+                let committed = Instant::now();
+                self.notify(revision);
+                (committed, revision)
+            }
+        }
+    }
+
+    fn remove(&self, key: &Key) -> bool {
+        let removed = self.shared.store().remove(key);
+        if let Some(revision) = removed {
+            self.notify(revision);
+        }
+        removed.is_some()
+    }
+
+    /// Wakes every watch to read the store at `revision`.
+    fn notify(&self, revision: u64) {
+        self.shared
+            .faults
+            .send_modify(|faults| faults.revision = revision);
     }
 }
 
@@ -407,10 +527,15 @@ impl Drop for ApiServer {
     }
 }
 
+/// What the test's thread and the server's tasks share.
 struct Shared {
     store: Mutex<Store>,
     /// What open watches react to; each watch holds a receiver.
-    faults: watch::Sender<Faults>,
+    faults: channel::Sender<Faults>,
+    /// The periodic bookmarks' period, read by the one ticker task.
+    bookmark_period: channel::Sender<Option<Duration>>,
+    /// How many watches are silenced and still open.
+    silenced: AtomicUsize,
 }
 
 impl Shared {
@@ -421,395 +546,21 @@ impl Shared {
     }
 }
 
-/// Counters a watch compares with the values it started with.
-#[derive(Debug, Clone, Copy, Default)]
-struct Faults {
-    revision: u64,
-    drops: u64,
-    ends: u64,
-    bookmarks: u64,
+/// `key: base64(bytes)` for each pair.
+fn base64_values<K: AsRef<str>, B: AsRef<[u8]>>(pairs: &[(K, B)]) -> Map<String, Value> {
+    pairs
+        .iter()
+        .map(|(key, bytes)| {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(bytes.as_ref());
+            (key.as_ref().to_owned(), json!(encoded))
+        })
+        .collect()
 }
 
-struct Store {
-    revision: u64,
-    objects: BTreeMap<(String, String), Value>,
-    /// Every change after `compacted`, oldest first.
-    events: Vec<StoredEvent>,
-    compacted: u64,
-    access: Access,
-    requests: Vec<Request>,
-}
-
-impl Default for Store {
-    fn default() -> Self {
-        Self {
-            // A fresh cluster's revision is never 0: "0" means "any" to a reader.
-            revision: 1,
-            objects: BTreeMap::new(),
-            events: Vec::new(),
-            compacted: 1,
-            access: Access::All,
-            requests: Vec::new(),
-        }
-    }
-}
-
-struct StoredEvent {
-    revision: u64,
-    kind: &'static str,
-    object: Value,
-}
-
-/// What a list or watch selects: a namespace and maybe one name.
-struct Selection {
-    namespace: String,
-    name: Option<String>,
-}
-
-impl Selection {
-    fn matches(&self, object: &Value) -> bool {
-        object["metadata"]["namespace"] == json!(self.namespace)
-            && self
-                .name
-                .as_ref()
-                .is_none_or(|name| object["metadata"]["name"] == json!(name))
-    }
-}
-
-type Params = Query<HashMap<String, String>>;
-
-async fn list_or_watch(
-    State(shared): State<Arc<Shared>>,
-    UrlPath(namespace): UrlPath<String>,
-    Query(query): Params,
-) -> Response {
-    let path = format!("/api/v1/namespaces/{namespace}/configmaps");
-    let watching = query
-        .get("watch")
-        .is_some_and(|value| value == "true" || value == "1");
-    let verb = if watching { "watch" } else { "list" };
-    let selection = match select(&namespace, &query) {
-        Ok(selection) => selection,
-        Err(message) => {
-            return answer(
-                &shared,
-                path,
-                &query,
-                status_response(400, "BadRequest", &message, None),
-            );
-        }
-    };
-    let denied = {
-        let store = shared.store();
-        match &store.access {
-            Access::All => false,
-            Access::None => true,
-            Access::ResourceNames(names) => selection
-                .name
-                .as_ref()
-                .is_none_or(|name| !names.contains(name)),
-        }
-    };
-    if denied {
-        let response = forbidden(verb, &namespace, selection.name.as_deref());
-        return answer(&shared, path, &query, response);
-    }
-    let response = if watching {
-        watch_stream(&shared, selection, &query)
-    } else {
-        let store = shared.store();
-        let items: Vec<Value> = store
-            .objects
-            .values()
-            .filter(|object| selection.matches(object))
-            .map(|object| {
-                let mut item = object.clone();
-                let fields = item.as_object_mut().expect("an object");
-                fields.remove("kind");
-                fields.remove("apiVersion");
-                item
-            })
-            .collect();
-        let list = json!({
-            "kind": "ConfigMapList",
-            "apiVersion": "v1",
-            "metadata": {"resourceVersion": store.revision.to_string()},
-            "items": items,
-        });
-        drop(store);
-        json_response(StatusCode::OK, &list)
-    };
-    answer(&shared, path, &query, response)
-}
-
-async fn get_one(
-    State(shared): State<Arc<Shared>>,
-    UrlPath((namespace, name)): UrlPath<(String, String)>,
-    Query(query): Params,
-) -> Response {
-    let path = format!("/api/v1/namespaces/{namespace}/configmaps/{name}");
-    let store = shared.store();
-    let allowed = match &store.access {
-        Access::All => true,
-        Access::None => false,
-        Access::ResourceNames(names) => names.contains(&name),
-    };
-    let response = if !allowed {
-        forbidden("get", &namespace, Some(&name))
-    } else {
-        match store.objects.get(&(namespace.clone(), name.clone())) {
-            Some(object) => json_response(StatusCode::OK, object),
-            None => status_response(
-                404,
-                "NotFound",
-                &format!("configmaps \"{name}\" not found"),
-                Some(&name),
-            ),
-        }
-    };
-    drop(store);
-    answer(&shared, path, &query, response)
-}
-
-async fn not_found() -> Response {
-    status_response(
-        404,
-        "NotFound",
-        "the server could not find the requested resource",
-        None,
-    )
-}
-
-/// Logs the request with its status, then hands the response back.
-fn answer(
-    shared: &Shared,
-    path: String,
-    query: &HashMap<String, String>,
-    response: Response,
-) -> Response {
-    shared.store().requests.push(Request {
-        path,
-        query: query.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        status: response.status().as_u16(),
-        at: Instant::now(),
-    });
-    response
-}
-
-/// The namespace and the `metadata.name` the field selector asks for.
-fn select(namespace: &str, query: &HashMap<String, String>) -> Result<Selection, String> {
-    if query
-        .get("labelSelector")
-        .is_some_and(|selector| !selector.is_empty())
-    {
-        return Err("label selectors are not emulated".into());
-    }
-    let mut selection = Selection {
-        namespace: namespace.to_owned(),
-        name: None,
-    };
-    let Some(selector) = query.get("fieldSelector").filter(|s| !s.is_empty()) else {
-        return Ok(selection);
-    };
-    for term in selector.split(',') {
-        let (field, value) = term
-            .split_once("==")
-            .or_else(|| term.split_once('='))
-            .ok_or_else(|| format!("invalid field selector: {term:?}"))?;
-        match field {
-            "metadata.name" => selection.name = Some(value.to_owned()),
-            "metadata.namespace" if value == namespace => {}
-            // Another namespace than the path's selects nothing.
-            "metadata.namespace" => selection.namespace = String::new(),
-            _ => return Err(format!("field label not supported: {field}")),
-        }
-    }
-    Ok(selection)
-}
-
-/// A watch: the changes after the asked `resourceVersion` (or synthetic
-/// `ADDED` events for what exists), then every change as it is made, until
-/// the client goes, a fault, or `timeoutSeconds`.
-fn watch_stream(
-    shared: &Arc<Shared>,
-    selection: Selection,
-    query: &HashMap<String, String>,
-) -> Response {
-    let since = query
-        .get("resourceVersion")
-        .filter(|version| !version.is_empty() && *version != "0")
-        .map(|version| version.parse::<u64>());
-    let bookmarks = query
-        .get("allowWatchBookmarks")
-        .is_some_and(|value| value == "true" || value == "1");
-    let timeout = query
-        .get("timeoutSeconds")
-        .and_then(|seconds| seconds.parse::<u64>().ok())
-        .map(Duration::from_secs);
-    let (sender, receiver) = mpsc::unbounded::<Result<Bytes, io::Error>>();
-    let mut faults = shared.faults.subscribe();
-    let started = *faults.borrow_and_update();
-    let store = shared.store();
-    let mut sent = match since {
-        Some(Ok(version)) if version < store.compacted => {
-            let message = format!("too old resource version: {version} ({})", store.compacted);
-            send_line(
-                &sender,
-                &json!({"type": "ERROR", "object": status(410, "Expired", &message, None)}),
-            );
-            drop(store);
-            drop(sender);
-            return stream_response(receiver);
-        }
-        Some(Ok(version)) => version,
-        Some(Err(_)) => {
-            drop(store);
-            return status_response(400, "BadRequest", "invalid resourceVersion", None);
-        }
-        None => {
-            for object in store
-                .objects
-                .values()
-                .filter(|object| selection.matches(object))
-            {
-                send_line(&sender, &json!({"type": "ADDED", "object": object}));
-            }
-            store.revision
-        }
-    };
-    drop(store);
-    let shared = Arc::clone(shared);
-    tokio::spawn(async move {
-        let deadline = timeout.map(|timeout| tokio::time::Instant::now() + timeout);
-        let mut bookmarks_sent = started.bookmarks;
-        loop {
-            // Marked seen before the store is read: a write after this read
-            // wakes the next wait.
-            let now = *faults.borrow_and_update();
-            {
-                let store = shared.store();
-                let after = sent;
-                for event in store.events.iter().filter(|event| event.revision > after) {
-                    if selection.matches(&event.object)
-                        && !send_line(
-                            &sender,
-                            &json!({"type": event.kind, "object": event.object}),
-                        )
-                    {
-                        return;
-                    }
-                    sent = event.revision;
-                }
-                sent = sent.max(store.revision);
-            }
-            if bookmarks && now.bookmarks != bookmarks_sent {
-                bookmarks_sent = now.bookmarks;
-                let bookmark = json!({"type": "BOOKMARK", "object": {
-                    "kind": "ConfigMap", "apiVersion": "v1",
-                    "metadata": {"resourceVersion": sent.to_string()}
-                }});
-                if !send_line(&sender, &bookmark) {
-                    return;
-                }
-            }
-            // After what was asked before: a bookmark then an end arrive in
-            // that order.
-            if now.drops != started.drops {
-                let _ = sender.unbounded_send(Err(io::Error::other("connection dropped")));
-                return;
-            }
-            if now.ends != started.ends {
-                return;
-            }
-            let changed = faults.changed();
-            let closed = sender.is_closed();
-            if closed {
-                return;
-            }
-            match deadline {
-                Some(deadline) => tokio::select! {
-                    result = changed => if result.is_err() { return },
-                    () = tokio::time::sleep_until(deadline) => return,
-                },
-                None => {
-                    if changed.await.is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-    });
-    stream_response(receiver)
-}
-
-/// Sends one event as a line; `false` once the client is gone.
-fn send_line(sender: &mpsc::UnboundedSender<Result<Bytes, io::Error>>, value: &Value) -> bool {
-    let mut line = serde_json::to_vec(value).expect("JSON");
-    line.push(b'\n');
-    sender.unbounded_send(Ok(Bytes::from(line))).is_ok()
-}
-
-fn stream_response(receiver: mpsc::UnboundedReceiver<Result<Bytes, io::Error>>) -> Response {
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from_stream(receiver))
-        .expect("a valid response")
-}
-
-fn json_response(status: StatusCode, value: &Value) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        serde_json::to_vec(value).expect("JSON"),
-    )
-        .into_response()
-}
-
-/// A `Status` object (`kind: Status`, `status: Failure`).
-fn status(code: u16, reason: &str, message: &str, name: Option<&str>) -> Value {
-    let mut status = json!({
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": message,
-        "reason": reason,
-        "code": code,
-    });
-    if let Some(name) = name {
-        status["details"] = json!({"name": name, "kind": "configmaps"});
-    }
-    status
-}
-
-fn status_response(code: u16, reason: &str, message: &str, name: Option<&str>) -> Response {
-    json_response(
-        StatusCode::from_u16(code).expect("a valid code"),
-        &status(code, reason, message, name),
-    )
-}
-
-/// The API server's RBAC denial, word for word in shape.
-fn forbidden(verb: &str, namespace: &str, name: Option<&str>) -> Response {
-    let subject = match name {
-        Some(name) => format!("configmaps \"{name}\" is forbidden"),
-        None => "configmaps is forbidden".to_owned(),
-    };
-    let message = format!(
-        "{subject}: User \"system:serviceaccount:{namespace}:default\" cannot {verb} resource \"configmaps\" in API group \"\" in the namespace \"{namespace}\""
-    );
-    status_response(403, "Forbidden", &message, name)
-}
-
-fn resource_version(object: &Value) -> u64 {
-    object["metadata"]["resourceVersion"]
-        .as_str()
-        .and_then(|version| version.parse().ok())
-        .unwrap_or_default()
-}
-
-/// `metav1.Time`: RFC 3339 in whole seconds, UTC.
-fn rfc3339(time: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(time).to_string()
+/// `{"f:KEY": {}}` for each key: a `managedFields` entry's `fieldsV1`.
+fn managed_keys(map: &Map<String, Value>) -> Value {
+    map.keys()
+        .map(|key| (format!("f:{key}"), json!({})))
+        .collect::<Map<_, _>>()
+        .into()
 }
