@@ -43,8 +43,16 @@ struct Ongoing {
     /// What the other source delivered last.
     hash: ContentHash,
     since: Instant,
-    reported: bool,
+    /// Whose version was served when it was last reported.
+    reported: Option<&'static str>,
+    /// Whether the other source's version is held back: looked at again
+    /// once it may be served alone.
+    held: bool,
 }
+
+/// How often a held version's fate is looked at again while the authority
+/// can still deliver: it may stop.
+const HELD_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// A reported disagreement, as the watch shows it.
 #[derive(Debug, Clone, Copy)]
@@ -138,20 +146,33 @@ impl Authority {
             source,
             hash,
             since: Instant::now(),
-            reported: false,
+            reported: None,
+            held: false,
         });
         ongoing.hash = hash;
         let can_deliver = self.health.get() == WatchHealth::Watching;
-        if can_deliver || since.elapsed() < self.lag {
+        ongoing.held = can_deliver || since.elapsed() < self.lag;
+        if ongoing.held {
             (Ruling::Held, None)
         } else {
             (Ruling::ServedAlone, None)
         }
     }
 
-    /// Reports the disagreement now if it was not: `serving` is the source
-    /// whose version is served.
-    pub(crate) fn report(&mut self, serving: &'static str) -> Option<News> {
+    /// Reports the disagreement now, unless it was already reported with
+    /// the same source served. `current` is the version served now and
+    /// `published_by` the source that published it: the authority's
+    /// version is served when the content is the authority's, whoever
+    /// published it first.
+    pub(crate) fn report(
+        &mut self,
+        current: ContentHash,
+        published_by: &'static str,
+    ) -> Option<News> {
+        let serving = match self.latest {
+            Some((latest, _)) if latest == current => self.name,
+            _ => published_by,
+        };
         let ongoing = self.disagreement.as_mut()?;
         let shown = Shown {
             source: ongoing.source,
@@ -160,10 +181,10 @@ impl Authority {
             serving,
         };
         *self.shown.lock().unwrap_or_else(|p| p.into_inner()) = Some(shown);
-        if ongoing.reported {
+        if ongoing.reported == Some(serving) {
             return None;
         }
-        ongoing.reported = true;
+        ongoing.reported = Some(serving);
         Some(News::Disagree(shown.now()))
     }
 
@@ -172,14 +193,30 @@ impl Authority {
     pub(crate) fn report_due(&self) -> Option<Instant> {
         self.disagreement
             .as_ref()
-            .filter(|ongoing| !ongoing.reported)
+            .filter(|ongoing| ongoing.reported.is_none())
             .map(|ongoing| ongoing.since + self.lag)
+    }
+
+    /// When a held version should be read again: now if it may be served
+    /// alone (the authority cannot deliver and its last version is older
+    /// than the lag), else when that may next be so.
+    pub(crate) fn held_check(&self, now: Instant) -> Option<Instant> {
+        self.disagreement.as_ref().filter(|ongoing| ongoing.held)?;
+        let (_, since) = self.latest?;
+        let due = since + self.lag;
+        if due > now {
+            Some(due)
+        } else if self.health.get() != WatchHealth::Watching {
+            Some(now)
+        } else {
+            Some(now + HELD_CHECK_EVERY)
+        }
     }
 
     fn agree(&mut self) -> Option<News> {
         let ongoing = self.disagreement.take()?;
         *self.shown.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        ongoing.reported.then(|| News::Agree {
+        ongoing.reported.map(|_| News::Agree {
             source: ongoing.source,
             lasted: ongoing.since.elapsed(),
         })
@@ -230,17 +267,40 @@ mod tests {
     }
 
     #[test]
+    fn a_held_version_is_looked_at_again_once_it_may_be_served_alone() {
+        let (mut authority, health) = authority(Duration::from_millis(50));
+        authority.delivered(hash(2));
+        let now = Instant::now();
+        assert_eq!(authority.held_check(now), None, "nothing held");
+        authority.rule("inotify", hash(1));
+        let due = authority.held_check(now).unwrap();
+        assert!(due > now, "not before the lag");
+        let later = now + Duration::from_millis(60);
+        assert!(authority.held_check(later).unwrap() > later, "the authority still delivers");
+        health.set(WatchHealth::Degraded("unreachable".into()));
+        assert_eq!(authority.held_check(later), Some(later));
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(authority.rule("inotify", hash(1)).0, Ruling::ServedAlone);
+        assert_eq!(authority.held_check(Instant::now()), None);
+    }
+
+    #[test]
     fn a_disagreement_is_reported_once_and_its_end_told() {
         let (mut authority, _) = authority(Duration::from_secs(3600));
         authority.delivered(hash(2));
         authority.rule("inotify", hash(1));
         assert!(authority.report_due().is_some());
-        let Some(News::Disagree(first)) = authority.report("kube") else {
+        let Some(News::Disagree(first)) = authority.report(hash(2), "inotify") else {
             panic!("reported");
         };
         assert_eq!((first.source, first.serving), ("inotify", "kube"));
-        assert_eq!(authority.report("kube"), None);
+        assert_eq!(authority.report(hash(2), "inotify"), None);
         assert_eq!(authority.report_due(), None);
+        // Served from the volume alone: reported again.
+        let Some(News::Disagree(alone)) = authority.report(hash(3), "inotify") else {
+            panic!("reported again");
+        };
+        assert_eq!(alone.serving, "inotify");
         // The authority comes round to the volume's version.
         assert!(matches!(
             authority.delivered(hash(1)),

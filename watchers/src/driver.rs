@@ -103,6 +103,19 @@ where
             if let Some(at) = self.loader.next_sources_news() {
                 wake = earliest(wake, at);
             }
+            // A volume's version held back by the API: served alone once the
+            // API has been unable to deliver for longer than the lag, without
+            // waiting for the volume to change again.
+            // (A write in progress reloads on its close, which decides too.)
+            if let Some(at) = self.loader.held_check(now)
+                && !self.debouncer.write_pending()
+            {
+                if at <= now {
+                    self.reload(Trigger::Resync, now, Asked::Background);
+                    continue;
+                }
+                wake = earliest(wake, at);
+            }
             if let Some(signal) = self.deferred.pop_front() {
                 if !self.handle(signal) {
                     return;

@@ -178,7 +178,7 @@ impl Ledger {
         if self.served_alone.take() == Some(source)
             && let Some(authority) = &mut self.authority
         {
-            self.news.extend(authority.report(source));
+            self.news.extend(authority.report(hash, source));
         }
         (arrival == Arrival::Event)
             .then(|| since(written_at))
@@ -189,13 +189,22 @@ impl Ledger {
     /// disagreement that has lasted as long as the volume may lag, or one
     /// that ended.
     pub(crate) fn news(&mut self, now: Instant) -> Vec<News> {
-        let serving = self.versions.back().expect("one version").by;
+        let current = self.versions.back().expect("one version");
+        let (hash, by) = (current.hash, current.by);
         if let Some(authority) = &mut self.authority
             && authority.report_due().is_some_and(|due| due <= now)
         {
-            self.news.extend(authority.report(serving));
+            self.news.extend(authority.report(hash, by));
         }
         std::mem::take(&mut self.news)
+    }
+
+    /// When a version held back should be read again (see
+    /// [`Authority::held_check`]).
+    pub(crate) fn held_check(&self, now: Instant) -> Option<Instant> {
+        self.authority
+            .as_ref()
+            .and_then(|authority| authority.held_check(now))
     }
 
     /// When [`Ledger::news`] will have something to say, if no delivery

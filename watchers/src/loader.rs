@@ -236,6 +236,12 @@ where
         self.ledger.news(now)
     }
 
+    /// When the files' version held back by the API should be read again.
+    pub(crate) fn held_check(&self, now: std::time::Instant) -> Option<std::time::Instant> {
+        self.files.as_ref()?;
+        self.ledger.held_check(now)
+    }
+
     /// When [`Loader::sources_news`] will have news without a delivery.
     pub(crate) fn next_sources_news(&self) -> Option<std::time::Instant> {
         self.ledger.next_news()

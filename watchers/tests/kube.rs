@@ -5,129 +5,17 @@
 //! the API beside the kubelet's volume.
 
 mod common;
+mod kube_support;
 
 use std::time::Duration;
 
-use apiserver_emu::{Access, ApiServer, Request};
-use common::{Harness, Inotify, Recorder, TestConfig, decode_test_config, wait_until, yaml};
-use watchers::testing::KubeletVolume;
+use apiserver_emu::Access;
+use common::{Harness, Inotify, TestConfig, decode_test_config, wait_until, yaml};
+use kube_support::*;
 use watchers::{
     Backoff, ConfigSource, DecodeError, Files, KubeSource, ReloadOutcome, StartError, Trigger,
     Watch, WatchHealth,
 };
-
-const NAMESPACE: &str = "ns";
-const NAME: &str = "app";
-const KEY: &str = "config.yaml";
-
-/// Short pauses after an error, so a test's recoveries take milliseconds.
-const FAST: Backoff = Backoff {
-    initial: Duration::from_millis(20),
-    max: Duration::from_millis(300),
-};
-
-/// An emulated API server and a kubeconfig reaching it (context namespace
-/// `ns`).
-struct Cluster {
-    server: ApiServer,
-    dir: tempfile::TempDir,
-}
-
-impl Cluster {
-    fn start() -> Self {
-        let server = ApiServer::start().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        server
-            .write_kubeconfig(&dir.path().join("kubeconfig"), NAMESPACE)
-            .unwrap();
-        Self { server, dir }
-    }
-
-    /// The ConfigMap `app` with `config.yaml` carrying `message`.
-    fn set(&self, message: &str) -> u64 {
-        self.server
-            .apply(NAMESPACE, NAME, &[(KEY, yaml(message))])
-            .1
-    }
-
-    /// `app` read through this cluster's kubeconfig, recovering fast. The
-    /// namespace comes from the kubeconfig's context.
-    fn source(&self) -> KubeSource {
-        KubeSource::configmap(NAME)
-            .kubeconfig(self.dir.path().join("kubeconfig"))
-            .backoff(FAST)
-            .start_timeout(Duration::from_secs(10))
-    }
-
-    fn requests(&self) -> Vec<Request> {
-        self.server.requests()
-    }
-}
-
-/// A watch of `app`'s `config.yaml` through the API alone.
-fn watch_api(cluster: &Cluster) -> Harness<Inotify> {
-    Harness::start(ConfigSource::kube(cluster.source().key(KEY)))
-}
-
-fn lists(requests: &[Request]) -> Vec<&Request> {
-    requests
-        .iter()
-        .filter(|request| !request.is_watch())
-        .collect()
-}
-
-fn watches(requests: &[Request]) -> Vec<&Request> {
-    requests
-        .iter()
-        .filter(|request| request.is_watch())
-        .collect()
-}
-
-/// Waits for a `Degraded` health whose reason contains `needle`; returns
-/// the reason.
-fn wait_degraded_with(harness: &Harness<Inotify>, needle: &str) -> String {
-    let mut last = String::new();
-    wait_until(format_args!("health degraded with {needle:?}"), || {
-        match harness.watch.health() {
-            WatchHealth::Degraded(reason) => last = reason,
-            _ => return false,
-        }
-        last.contains(needle)
-    });
-    last
-}
-
-/// Waits until the last report of `source` is `trigger` with an outcome
-/// `expected` accepts: the manager holds a new config a moment before its
-/// report reaches the observer.
-fn wait_last_report(
-    recorder: &Recorder,
-    source: &str,
-    trigger: Trigger,
-    expected: impl Fn(&ReloadOutcome) -> bool,
-) {
-    wait_until(format_args!("a {trigger:?} report from {source}"), || {
-        reports_from(recorder, source)
-            .last()
-            .is_some_and(|(last, outcome)| *last == trigger && expected(outcome))
-    });
-}
-
-fn published(outcome: &ReloadOutcome) -> bool {
-    matches!(outcome, ReloadOutcome::Published { .. })
-}
-
-/// The reports of `source` so far.
-fn reports_from(recorder: &Recorder, source: &str) -> Vec<(Trigger, ReloadOutcome)> {
-    recorder
-        .reports
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|report| report.source == source)
-        .map(|report| (report.trigger, report.outcome.clone()))
-        .collect()
-}
 
 /// The initial list names the one object (RBAC `resourceNames` allows
 /// nothing else), the watch starts from the list's `resourceVersion` with
@@ -478,49 +366,6 @@ fn several_keys_are_one_snapshot() {
     );
 }
 
-/// The ConfigMap mounted (the kubelet's writer) and watched through the API
-/// (the emulated server); a `kubectl apply` reaches the API first, the
-/// kubelet later.
-struct Both {
-    cluster: Cluster,
-    volume: KubeletVolume,
-    _mount: tempfile::TempDir,
-    harness: Harness<Inotify>,
-}
-
-impl Both {
-    fn start(access: Access) -> Self {
-        let cluster = Cluster::start();
-        cluster.server.set_access(access);
-        let mount = tempfile::tempdir().unwrap();
-        let volume = KubeletVolume::new(mount.path());
-        volume.project(&[(KEY, yaml("v0"))]).unwrap();
-        cluster.set("v0");
-        let harness = Harness::<Inotify>::start_with(
-            ConfigSource::file(mount.path().join(KEY)),
-            common::options(),
-            |builder| builder.kube(cluster.source()),
-        );
-        Self {
-            cluster,
-            volume,
-            _mount: mount,
-            harness,
-        }
-    }
-
-    fn kubelet_syncs(&self, message: &str) {
-        self.volume.project(&[(KEY, yaml(message))]).unwrap();
-    }
-
-    /// Waits until `source` has made `count` reports.
-    fn wait_reported(&self, source: &str, count: usize) {
-        wait_until(format_args!("{count} reports from {source}"), || {
-            reports_from(&self.harness.recorder, source).len() >= count
-        });
-    }
-}
-
 #[test]
 fn the_api_publishes_first_and_the_volume_then_finds_it_unchanged() {
     let both = Both::start(Access::All);
@@ -583,7 +428,11 @@ fn a_volume_far_behind_the_api_never_brings_back_an_older_version() {
     for (n, lagging) in ["v1", "v500", "v999"].into_iter().enumerate() {
         both.kubelet_syncs(lagging);
         both.wait_reported("inotify", before + n + 1);
-        assert_eq!(harness.message(), "v1000", "after the volume showed {lagging}");
+        assert_eq!(
+            harness.message(),
+            "v1000",
+            "after the volume showed {lagging}"
+        );
     }
     both.kubelet_syncs("v1000");
     both.wait_reported("inotify", before + 4);
@@ -596,7 +445,10 @@ fn a_volume_far_behind_the_api_never_brings_back_an_older_version() {
     assert_eq!(history.last().map(String::as_str), Some("v1000"));
     let skews = harness.recorder.skews.lock().unwrap().clone();
     assert_eq!(skews.len(), 1, "{skews:?}");
-    assert_eq!((skews[0].source, skews[0].published_by), ("inotify", "kube"));
+    assert_eq!(
+        (skews[0].source, skews[0].published_by),
+        ("inotify", "kube")
+    );
 }
 
 /// RBAC denies the API: the watch starts from the volume, says why in its

@@ -66,6 +66,11 @@ impl Flags {
         self
     }
 
+    /// Whether `flag` is set.
+    pub fn has(&self, flag: &str) -> bool {
+        self.0.iter().any(|(existing, _)| existing == flag)
+    }
+
     fn args(&self) -> impl Iterator<Item = &String> {
         self.0.iter().flat_map(|(flag, value)| [flag, value])
     }

@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use watchers::{
-    Builder, ConfigSource, Current, Decode, DecodeError, Files, Format, LoadError, Observer,
-    ReloadOutcome, ReloadReport, Skew, Trigger, Validate, Watch, WatchHealth, WatchOptions,
-    WatcherKind,
+    Builder, ConfigSource, Current, Decode, DecodeError, Disagreement, Files, Format, LoadError,
+    Observer, ReloadOutcome, ReloadReport, Skew, Trigger, Validate, Watch, WatchHealth,
+    WatchOptions, WatcherKind,
 };
 
 /// The config every test loads: one message, which must not be empty.
@@ -59,6 +59,9 @@ pub struct Recorder {
     pub stuck: Mutex<Vec<Duration>>,
     pub stuck_finished: AtomicUsize,
     pub skews: Mutex<Vec<Skew>>,
+    pub disagreements: Mutex<Vec<Disagreement>>,
+    /// The source of every disagreement reported over.
+    pub agreements: Mutex<Vec<&'static str>>,
 }
 
 impl Observer for Recorder {
@@ -91,6 +94,15 @@ impl Observer for Recorder {
     }
     fn skew(&self, skew: &Skew) {
         self.skews.lock().unwrap().push(skew.clone());
+    }
+    fn sources_disagree(&self, disagreement: &Disagreement) {
+        self.disagreements
+            .lock()
+            .unwrap()
+            .push(disagreement.clone());
+    }
+    fn sources_agree(&self, source: &'static str, _lasted: Duration) {
+        self.agreements.lock().unwrap().push(source);
     }
 }
 
