@@ -3,13 +3,16 @@
 
 Schema validity is kubernetes-validate's job (k8s/validate.sh); this checks what
 a schema cannot: that every Deployment of the service runs locked down, probes
-the right endpoints, mounts its ConfigMap the way the kubelet can update, reads
-its config from inside that mount, has resources, drains within its grace
-period, and runs the image tag of its variant; and that only the kube
-variants reach the API server, each with a token and a Role that let it read
-and watch its one ConfigMap and nothing else.
+the right endpoints, mounts its ConfigMap (or, for a `-secret` overlay, its
+Secret) the way the kubelet can update, reads its config from inside that
+mount, has resources, drains within its grace period, and runs the image tag
+of its variant; that only the kube variants reach the API server, each with a
+token and a Role that let it read and watch its one ConfigMap or Secret and
+nothing else; that no Role of any other overlay touches Secrets; and that a
+Secret's content appears in no object but the Secret itself.
 
     kubectl kustomize k8s/overlays/mutex-poll | python3 k8s/check_manifests.py --variant mutex-poll -
+    kubectl kustomize k8s/overlays/arcswap-kube-secret | python3 k8s/check_manifests.py --variant arcswap-kube-secret -
     kubectl kustomize k8s/base | python3 k8s/check_manifests.py --default-variant -
 
 Every failed rule is printed (not only the first); the exit status is 1 if
@@ -17,10 +20,13 @@ any failed.
 """
 
 import argparse
+import base64
+import binascii
 import pathlib
 import posixpath
 import re
 import sys
+from typing import NamedTuple
 
 import yaml
 
@@ -33,10 +39,29 @@ CONFIG_ENV = "CONFIG_FILE"
 DEFAULT_SHUTDOWN_TIMEOUT_S = 10.0
 DEFAULT_BIND_PORT = 8080
 PROBE_PATHS = {"livenessProbe": "/healthz", "readinessProbe": "/readyz", "startupProbe": "/healthz"}
-DOCKERFILE = variants.ROOT / "Dockerfile"
-# The watcher that reads the ConfigMap through the API (docs/kube.md).
-API_WATCHER = "kube"
+# The watcher that reads the ConfigMap or Secret through the API (docs/kube.md).
+API_WATCHER = variants.API_WATCHER
 API_READ_VERBS = {"get", "list", "watch"}
+# A Secret's value, or a string inside it, shorter than this is not looked for
+# elsewhere: `true`, a port or a log level would match by chance.
+MIN_SECRET_STRING = 8
+
+
+class Source(NamedTuple):
+    """A config source as the manifests and the service name it."""
+
+    kind: str  # the object
+    resource: str  # its RBAC resource
+    volume: str  # the pod volume field projecting it
+    ref: str  # the field of that volume naming the object
+    flag: str  # the service's flag naming the object to watch
+    env: str  # and its variable
+
+
+SOURCES = {
+    variants.CONFIGMAP: Source("ConfigMap", "configmaps", "configMap", "name", "--configmap", "CONFIGMAP"),
+    variants.SECRET: Source("Secret", "secrets", "secret", "secretName", "--secret", "SECRET"),
+}
 
 
 class Findings:
@@ -48,6 +73,64 @@ class Findings:
     def expect(self, ok: bool, where: str, rule: str) -> None:
         if not ok:
             self.failures.append(f"{where}: {rule}")
+
+
+def walk_strings(node, path=""):
+    """Every (path, string value) in a nested document."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from walk_strings(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from walk_strings(value, f"{path}[{i}]")
+    elif isinstance(node, str):
+        yield path, node
+
+
+def contents(obj: dict) -> dict:
+    """An object's keys as the pod sees them: `data`, and for a Secret its
+    base64 `data` decoded and its `stringData` (which the API server merges
+    over `data`)."""
+    if obj.get("kind") != "Secret":
+        return dict(obj.get("data") or {})
+    keys = {}
+    for key, value in (obj.get("data") or {}).items():
+        try:
+            keys[key] = base64.b64decode(str(value), validate=True).decode("utf-8", "replace")
+        except binascii.Error:
+            keys[key] = str(value)
+    keys.update(obj.get("stringData") or {})
+    return keys
+
+
+def secret_strings(value: str) -> set:
+    """What of a Secret's value must not appear elsewhere: the value, and
+    every string in it when it parses as YAML (a config's password, say)."""
+    found = {value.strip()}
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        parsed = None
+    found.update(s for _, s in walk_strings(parsed))
+    return {s for s in found if len(s) >= MIN_SECRET_STRING}
+
+
+def touches(rule: dict, resource: str) -> bool:
+    """Whether an RBAC rule grants anything on a core `resource`, wildcards included."""
+    return bool({"", "*"} & set(rule.get("apiGroups") or [])) and bool(
+        {resource, "*"} & set(rule.get("resources") or [])
+    )
+
+
+def exactly_reads(rule: dict, source: Source, name) -> bool:
+    """Whether an RBAC rule is get/list/watch (or fewer) on that one object, and nothing else."""
+    return (
+        rule.get("apiGroups") == [""]
+        and rule.get("resources") == [source.resource]
+        and rule.get("resourceNames") == [name]
+        and set(rule.get("verbs") or []) <= API_READ_VERBS
+        and not rule.get("nonResourceURLs")
+    )
 
 
 def walk_keys(node, path=""):
@@ -91,15 +174,7 @@ def bytes_of(quantity: str) -> float:
 
 def default_variant() -> str:
     """`<manager>-<watcher>` of the Dockerfile's `ARG FEATURES=` default."""
-    match = re.search(r"^ARG FEATURES=(\S+)$", DOCKERFILE.read_text(), re.MULTILINE)
-    if not match:
-        sys.exit(f"check_manifests.py: no `ARG FEATURES=` default in {DOCKERFILE}")
-    features = set(match.group(1).split(","))
-    managers, watchers = variants.managers_and_watchers()
-    pairs = [f"{m}-{w}" for m in managers for w in watchers if {m, w} == features]
-    if len(pairs) != 1:
-        sys.exit(f"check_manifests.py: Dockerfile FEATURES={match.group(1)} is not one manager and one watcher")
-    return pairs[0]
+    return variants.default_variant()
 
 
 def watcher_of(variant: str) -> str:
@@ -113,7 +188,7 @@ def setting(argv: list[str], env: dict, flag: str, variable: str):
     return value if value is not None else (env.get(variable) or {}).get("value")
 
 
-def check_api_access(c: dict, pod: dict, where: str, documents: list, config_map: str, found: Findings) -> None:
+def check_api_access(c: dict, pod: dict, where: str, documents: list, source: Source, name: str, found: Findings) -> None:
     """A kube variant: the token, the object it watches, and least privilege."""
     argv = (c.get("command") or []) + (c.get("args") or [])
     env = {e.get("name"): e for e in c.get("env") or []}
@@ -129,12 +204,19 @@ def check_api_access(c: dict, pod: dict, where: str, documents: list, config_map
             "automountServiceAccountToken must be false (only the Deployment that uses the token mounts it)",
         )
 
-    watched = setting(argv, env, "--configmap", "CONFIGMAP")
+    watched = setting(argv, env, source.flag, source.env)
     found.expect(
-        watched == config_map,
+        watched == name,
         where,
-        f"CONFIGMAP {watched!r} must be the ConfigMap of the config volume ({config_map!r}): one object, two paths",
+        f"{source.env} {watched!r} must be the {source.kind} of the config volume ({name!r}): one object, two paths",
     )
+    for other in SOURCES.values():
+        if other != source:
+            found.expect(
+                setting(argv, env, other.flag, other.env) is None,
+                where,
+                f"{other.env} must not be set: the config is the {source.kind} {name!r} (the service refuses both)",
+            )
     namespace = env.get("POD_NAMESPACE") or {}
     field = ((namespace.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath")
     found.expect(
@@ -161,28 +243,24 @@ def check_api_access(c: dict, pod: dict, where: str, documents: list, config_map
     found.expect(
         any(
             "" in (r.get("apiGroups") or [])
-            and "configmaps" in (r.get("resources") or [])
+            and source.resource in (r.get("resources") or [])
             and watched in (r.get("resourceNames") or [])
             and API_READ_VERBS <= set(r.get("verbs") or [])
             for r in rules
         ),
         where,
-        f"no Role bound to {account!r} grants get, list and watch on ConfigMap {watched!r}",
+        f"no Role bound to {account!r} grants get, list and watch on {source.kind} {watched!r}",
     )
     for rule in rules:
         found.expect(
-            rule.get("apiGroups") == [""]
-            and rule.get("resources") == ["configmaps"]
-            and rule.get("resourceNames") == [watched]
-            and set(rule.get("verbs") or []) <= API_READ_VERBS
-            and not rule.get("nonResourceURLs"),
+            exactly_reads(rule, source, watched),
             where,
-            f"{account!r} may do more than read ConfigMap {watched!r}: {rule}",
+            f"{account!r} may do more than read {source.kind} {watched!r}: {rule}",
         )
 
 
-def check_container(c: dict, pod: dict, where: str, documents: list, variant: str, found: Findings) -> None:
-    configmaps = {d["metadata"]["name"]: d for d in documents if d.get("kind") == "ConfigMap"}
+def check_container(c: dict, pod: dict, where: str, documents: list, variant: str, source: Source, found: Findings) -> None:
+    objects = {d["metadata"]["name"]: d for d in documents if d.get("kind") == source.kind}
     pod_sc = pod.get("securityContext") or {}
     sc = c.get("securityContext") or {}
 
@@ -244,9 +322,28 @@ def check_container(c: dict, pod: dict, where: str, documents: list, variant: st
         where,
         f"--watcher (or WATCHER) {watcher!r} must be the variant's {watcher_of(variant)!r}",
     )
+    if watcher_of(variant) != API_WATCHER:
+        # A file variant's image has no Kubernetes client: the service
+        # refuses to start with an object to watch.
+        for named in SOURCES.values():
+            value = setting(argv, env_entries, named.flag, named.env)
+            found.expect(
+                value is None, where, f"{named.env} {value!r} is set, but only the {API_WATCHER} variants can watch it"
+            )
 
-    # The config: a path inside a read-only configMap volume mount whose
-    # ConfigMap (in the same render) has that key.
+    # A Secret reaches the process through the volume (and the API) only,
+    # never its environment, where every child process, /proc/<pid>/environ
+    # and a crash report would see it.
+    for e in c.get("env") or []:
+        ref = (e.get("valueFrom") or {}).get("secretKeyRef")
+        found.expect(ref is None, where, f"env {e.get('name')} takes Secret {(ref or {}).get('name')!r} into the environment")
+    for e in c.get("envFrom") or []:
+        ref = e.get("secretRef")
+        found.expect(ref is None, where, f"envFrom takes Secret {(ref or {}).get('name')!r} into the environment")
+
+    # The config: a path inside a read-only configMap (or secret) volume mount
+    # whose ConfigMap (or Secret, in a `-secret` overlay) is in the same
+    # render and has that key.
     env = {name: entry.get("value") for name, entry in env_entries.items()}
     config_path = flag_value(argv, CONFIG_FLAG) or env.get(CONFIG_ENV)
     found.expect(config_path is not None, where, f"needs {CONFIG_FLAG} (or {CONFIG_ENV})")
@@ -259,21 +356,25 @@ def check_container(c: dict, pod: dict, where: str, documents: list, variant: st
     found.expect(len(mounts) == 1, where, f"{CONFIG_FLAG} {config_path} must lie inside exactly one volume mount")
     for mount in mounts:
         volume = volumes.get(mount["name"]) or {}
-        configmap = volume.get("configMap")
-        found.expect(configmap is not None, where, f"the config mount {mount['mountPath']} must be a configMap volume")
+        projected = volume.get(source.volume)
+        found.expect(
+            projected is not None, where, f"the config mount {mount['mountPath']} must be a {source.volume} volume"
+        )
         found.expect(mount.get("readOnly") is True, where, f"the config mount {mount['mountPath']} must be readOnly")
-        if configmap is not None:
+        if projected is not None:
             key = posixpath.relpath(config_path, mount["mountPath"])
-            cm_name = configmap.get("name")
-            found.expect(cm_name in configmaps, where, f"ConfigMap {cm_name!r} is not in the rendered manifests")
-            data = (configmaps.get(cm_name) or {}).get("data") or {}
-            found.expect(key in data, where, f"ConfigMap {cm_name!r} has no key {key!r} for {CONFIG_FLAG} {config_path}")
+            obj_name = projected.get(source.ref)
+            found.expect(obj_name in objects, where, f"{source.kind} {obj_name!r} is not in the rendered manifests")
+            data = contents(objects.get(obj_name) or {})
+            found.expect(
+                key in data, where, f"{source.kind} {obj_name!r} has no key {key!r} for {CONFIG_FLAG} {config_path}"
+            )
             if key in data:
                 parsed = yaml.safe_load(data[key])
                 found.expect(
                     isinstance(parsed, dict) and isinstance(parsed.get("message"), str),
                     where,
-                    f"ConfigMap {cm_name!r} key {key!r} must be YAML with a string `message`",
+                    f"{source.kind} {obj_name!r} key {key!r} must be YAML with a string `message`",
                 )
             explicit_key = setting(argv, env_entries, "--key", "CONFIGMAP_KEY")
             found.expect(
@@ -282,7 +383,7 @@ def check_container(c: dict, pod: dict, where: str, documents: list, variant: st
                 f"CONFIGMAP_KEY {explicit_key!r} must be the key the volume shows at {config_path} ({key!r})",
             )
             if watcher_of(variant) == API_WATCHER:
-                check_api_access(c, pod, where, documents, cm_name, found)
+                check_api_access(c, pod, where, documents, source, obj_name, found)
 
     # Termination: the kubelet must not SIGKILL a drain the service is still
     # allowed to run.
@@ -296,8 +397,77 @@ def check_container(c: dict, pod: dict, where: str, documents: list, variant: st
     )
 
 
-def check(documents: list, variant: str) -> list[str]:
+def check_secrets(documents: list, deployments: list, reads_secret: bool, found: Findings) -> None:
+    """RBAC on Secrets, and where a Secret's content may appear."""
+    # The Secrets the Deployments name as their config (SECRET / --secret):
+    # the only ones any Role here may read.
+    secret = SOURCES[variants.SECRET]
+    watched = set()
+    for deployment in deployments:
+        pod = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+        for c in (pod.get("containers") or []) + (pod.get("initContainers") or []):
+            argv = (c.get("command") or []) + (c.get("args") or [])
+            env = {e.get("name"): e for e in c.get("env") or []}
+            watched.add(setting(argv, env, secret.flag, secret.env))
+    watched.discard(None)
+
+    for role in documents:
+        if role.get("kind") not in ("Role", "ClusterRole"):
+            continue
+        r_where = f"{role['kind']}/{role['metadata']['name']}"
+        for rule in role.get("rules") or []:
+            if not reads_secret:
+                found.expect(
+                    not touches(rule, "secrets"),
+                    r_where,
+                    f"grants {rule.get('verbs')} on secrets: only an overlay reading its config from a Secret may, "
+                    f"and only get, list and watch on that one: {rule}",
+                )
+                continue
+            found.expect(
+                not touches(rule, "configmaps"),
+                r_where,
+                f"grants {rule.get('verbs')} on configmaps, but the config is a Secret: {rule}",
+            )
+            if touches(rule, "secrets"):
+                found.expect(
+                    any(exactly_reads(rule, secret, name) for name in watched),
+                    r_where,
+                    f"may do more than read Secret {sorted(watched)}: {rule}",
+                )
+
+    if reads_secret:
+        for cm in documents:
+            if cm.get("kind") == "ConfigMap":
+                found.expect(
+                    False,
+                    f"ConfigMap/{cm['metadata']['name']}",
+                    "is rendered, but this overlay's config is a Secret: delete the base's ConfigMap (components/kube-secret)",
+                )
+
+    # A Secret's content lives in that Secret only: not in an argument, a
+    # variable, an annotation or any other object. (The failure names where,
+    # never what: a check's output is a log too.)
+    for obj in documents:
+        if obj.get("kind") != "Secret":
+            continue
+        s_where = f"Secret/{obj['metadata']['name']}"
+        needles = set().union(*(secret_strings(str(v)) for v in contents(obj).values()))
+        for doc in documents:
+            if doc is obj:
+                continue
+            for path, text in walk_strings(doc):
+                found.expect(
+                    not any(needle in text for needle in needles),
+                    f"{doc.get('kind')}/{doc['metadata']['name']}",
+                    f"{path} contains a value of {s_where}: its content belongs in that object only",
+                )
+
+
+def check(documents: list, variant: str, source_name: str = variants.CONFIGMAP) -> list[str]:
+    """Every failed rule for a render of `variant`'s overlay whose config comes from `source_name`."""
     found = Findings()
+    source = SOURCES[source_name]
     deployments = [d for d in documents if d.get("kind") == "Deployment"]
     services = [d for d in documents if d.get("kind") == "Service"]
     found.expect(len(deployments) >= 1, "render", "has no Deployment")
@@ -327,7 +497,7 @@ def check(documents: list, variant: str) -> list[str]:
         containers = pod.get("containers") or []
         found.expect(len(containers) >= 1, where, "has no containers")
         for c in containers + (pod.get("initContainers") or []):
-            check_container(c, pod, f"{where} container {c.get('name')}", documents, variant, found)
+            check_container(c, pod, f"{where} container {c.get('name')}", documents, variant, source, found)
 
         pod_labels = (template.get("metadata") or {}).get("labels") or {}
         for service in services:
@@ -342,29 +512,35 @@ def check(documents: list, variant: str) -> list[str]:
                 s_where,
                 "needs port 80 -> targetPort http",
             )
+    check_secrets(documents, deployments, source_name == variants.SECRET, found)
     return found.failures
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--variant", help="the overlay's <manager>-<watcher>: the image tag it must deploy")
+    which.add_argument(
+        "--variant",
+        help="the overlay's name (variants.py --overlays): <manager>-<watcher>, the image tag it must deploy, "
+        "or <manager>-kube-secret, reading a Secret with the <manager>-kube image",
+    )
     which.add_argument("--default-variant", action="store_true", help="expect the Dockerfile's default FEATURES pair")
     parser.add_argument("manifests", help="rendered multi-document YAML, or - for stdin")
     args = parser.parse_args()
 
-    variant = default_variant() if args.default_variant else args.variant
-    known = variants.variant_names()
-    if variant not in known:
-        print(f"FAIL {args.manifests}: {variant!r} is not a variant of the service ({', '.join(known)})")
+    name = default_variant() if args.default_variant else args.variant
+    known = variants.overlays()
+    if name not in known:
+        print(f"FAIL {args.manifests}: {name!r} is not an overlay of the service ({', '.join(known)})")
         return 1
+    manager, watcher, source_name = known[name]
     text = sys.stdin.read() if args.manifests == "-" else pathlib.Path(args.manifests).read_text()
     documents = [d for d in yaml.safe_load_all(text) if d]
-    failures = check(documents, variant)
+    failures = check(documents, f"{manager}-{watcher}", source_name)
     for failure in failures:
-        print(f"FAIL {args.manifests} [{variant}]: {failure}")
+        print(f"FAIL {args.manifests} [{name}]: {failure}")
     if not failures:
-        print(f"ok: {args.manifests} [{variant}]: {len(documents)} objects follow the deployment rules")
+        print(f"ok: {args.manifests} [{name}]: {len(documents)} objects follow the deployment rules")
     return 1 if failures else 0
 
 

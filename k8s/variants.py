@@ -10,17 +10,36 @@ a watcher if it enables `watchers/...`.
     arcswap inotify
     arcswap notify
     ...
+
+The overlays (`--overlays`) are one per variant, each reading its config
+from the base's ConfigMap, plus `<default manager>-kube-secret`: the kube
+watcher reading a Secret instead (components/kube-secret), on the Dockerfile's
+default manager, deploying the same image as `<default manager>-kube`.
+
+    $ python3 k8s/variants.py --overlays
+    arcswap-inotify arcswap inotify configmap
+    ...
+    arcswap-kube-secret arcswap kube secret
 """
 
+import functools
 import json
 import pathlib
+import re
 import subprocess
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SERVICE_PACKAGE = "service"
+DOCKERFILE = ROOT / "Dockerfile"
+# The watcher that reads an object through the Kubernetes API (docs/kube.md).
+API_WATCHER = "kube"
+# Where an overlay's config comes from: the base's ConfigMap, or a Secret
+# (only through the API watcher, components/kube-secret).
+CONFIGMAP, SECRET = "configmap", "secret"
 
 
+@functools.cache
 def service_features() -> dict:
     metadata = subprocess.run(
         ["cargo", "metadata", "--no-deps", "--format-version", "1", "--offline"],
@@ -56,8 +75,40 @@ def variant_names() -> list[str]:
     return [f"{m}-{w}" for m in managers for w in watchers]
 
 
-if __name__ == "__main__":
+def default_variant() -> str:
+    """`<manager>-<watcher>` of the Dockerfile's `ARG FEATURES=` default."""
+    match = re.search(r"^ARG FEATURES=(\S+)$", DOCKERFILE.read_text(), re.MULTILINE)
+    if not match:
+        sys.exit(f"variants.py: no `ARG FEATURES=` default in {DOCKERFILE}")
+    features = set(match.group(1).split(","))
     managers, watchers = managers_and_watchers()
-    for manager in managers:
-        for watcher in watchers:
-            print(manager, watcher)
+    pairs = [f"{m}-{w}" for m in managers for w in watchers if {m, w} == features]
+    if len(pairs) != 1:
+        sys.exit(f"variants.py: Dockerfile FEATURES={match.group(1)} is not one manager and one watcher")
+    return pairs[0]
+
+
+def overlays() -> dict[str, tuple[str, str, str]]:
+    """Every overlay generate-overlays.sh writes: name -> (manager, watcher, config source).
+
+    The image an overlay deploys is `config-reload:<manager>-<watcher>`.
+    """
+    managers, watchers = managers_and_watchers()
+    found = {f"{m}-{w}": (m, w, CONFIGMAP) for m in managers for w in watchers}
+    if API_WATCHER in watchers:
+        manager = default_variant().split("-", 1)[0]
+        found[f"{manager}-{API_WATCHER}-{SECRET}"] = (manager, API_WATCHER, SECRET)
+    return found
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--overlays"]:
+        for name, (manager, watcher, source) in overlays().items():
+            print(name, manager, watcher, source)
+    elif sys.argv[1:]:
+        sys.exit("usage: variants.py [--overlays]")
+    else:
+        managers, watchers = managers_and_watchers()
+        for manager in managers:
+            for watcher in watchers:
+                print(manager, watcher)
