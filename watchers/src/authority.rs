@@ -276,7 +276,10 @@ mod tests {
         let due = authority.held_check(now).unwrap();
         assert!(due > now, "not before the lag");
         let later = now + Duration::from_millis(60);
-        assert!(authority.held_check(later).unwrap() > later, "the authority still delivers");
+        assert!(
+            authority.held_check(later).unwrap() > later,
+            "the authority still delivers"
+        );
         health.set(WatchHealth::Degraded("unreachable".into()));
         assert_eq!(authority.held_check(later), Some(later));
         std::thread::sleep(Duration::from_millis(60));

@@ -140,7 +140,7 @@ impl<K: Keyed> Reflector<K> {
         loop {
             let params = WatchParams::default()
                 .fields(&self.selector())
-                .timeout(self.server_timeout());
+                .timeout(server_timeout(self.silence));
             let started = Instant::now();
             let stream = match timeout(self.silence, self.api.watch(&params, &version)).await {
                 Ok(Ok(stream)) => stream,
@@ -330,15 +330,15 @@ impl<K: Keyed> Reflector<K> {
             .degraded(format!("{}: {reason}", self.target.path.display()));
         sleep(jittered(self.backoff, self.failures)).await;
     }
+}
 
-    /// The watch's `timeoutSeconds`: between a half and two thirds of the
-    /// silence timeout, at random so replicas spread out; a live server
-    /// ends the watch before the client would give up on it.
-    fn server_timeout(&self) -> u32 {
-        let silence = self.silence.as_secs_f64();
-        let seconds = silence / 2.0 + silence / 6.0 * random_fraction();
-        (seconds as u32).max(1)
-    }
+/// A watch's `timeoutSeconds`: between a half and two thirds of the
+/// silence timeout, at random so replicas spread out; a live server ends
+/// the watch before the client would give up on it.
+fn server_timeout(silence: Duration) -> u32 {
+    let silence = silence.as_secs_f64();
+    let seconds = silence / 2.0 + silence / 6.0 * random_fraction();
+    (seconds as u32).max(1)
 }
 
 /// `410 Gone`, or `Too large resource version` (as a `504` or an `ERROR`
@@ -434,6 +434,24 @@ mod tests {
             "the API server gave no message"
         );
         assert_eq!(status_text(&status(503, "", "busy")), "busy (HTTP 503)");
+    }
+
+    #[test]
+    fn the_server_ends_a_watch_before_the_client_gives_up_on_it() {
+        for silence in [2, 45, 300] {
+            let silence = Duration::from_secs(silence);
+            for _ in 0..100 {
+                let bound = Duration::from_secs(server_timeout(silence).into());
+                assert!(
+                    bound >= Duration::from_secs(1) && bound <= silence * 2 / 3 && bound < silence,
+                    "{bound:?} for {silence:?}"
+                );
+                assert!(
+                    silence < Duration::from_secs(3)
+                        || bound >= silence / 2 - Duration::from_secs(1)
+                );
+            }
+        }
     }
 
     #[test]
