@@ -526,6 +526,55 @@ fn sighup_reloads_a_change_no_watcher_saw() {
     });
 }
 
+/// SIGHUP while a writer is still writing in place (a template rendered
+/// into the file a line at a time, each prefix valid YAML): the poller
+/// answers it once the file has stayed the same for its settle window, so
+/// no client ever sees a prefix.
+#[cfg(all(watcher_poll, manager_arcswap))]
+#[test]
+fn sighup_during_an_in_place_write_never_serves_a_prefix() {
+    let block = |round: usize| -> Vec<String> {
+        let mut lines = vec!["message: |\n".to_owned()];
+        lines.extend((1..=3).map(|line| format!("  round {round} line {line}\n")));
+        lines
+    };
+    let whole = |round: usize| -> String {
+        (1..=3)
+            .map(|line| format!("round {round} line {line}\n"))
+            .collect()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, block(0).concat()).unwrap();
+    let flags = Flags::new(&path, "poll")
+        .set("--poll-interval", "1h")
+        .set("--resync-interval", "0");
+    let service = Service::start(&flags);
+    service.wait_for_message(&whole(0));
+    let writing = path.clone();
+    let writer = std::thread::spawn(move || {
+        let lines = block(1);
+        let chunks: Vec<&[u8]> = lines.iter().map(|line| line.as_bytes()).collect();
+        testing::write_in_chunks(&writing, &chunks, Duration::from_millis(300)).unwrap();
+    });
+    // The header and the first line are written (a valid prefix), two lines
+    // to come.
+    std::thread::sleep(Duration::from_millis(450));
+    service.signal(libc::SIGHUP);
+    let mut served = std::collections::BTreeSet::new();
+    while !writer.is_finished() {
+        served.insert(service.message().text());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    writer.join().unwrap();
+    served.insert(service.wait_for_message(&whole(1)).text());
+    assert_eq!(
+        served,
+        [whole(0), whole(1)].into_iter().collect(),
+        "a prefix was served"
+    );
+}
+
 /// Every manager compiled in serves and reloads (the default watcher).
 /// Every manager serves and reloads (with the first watcher compiled in).
 macro_rules! every_manager {

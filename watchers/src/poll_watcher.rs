@@ -28,10 +28,17 @@ use crate::{ConfigSource, Trigger, WatchOptions};
 /// Same files with new bytes is an in-place write: the poller cannot see the
 /// writer's close, so it reports the change as a write and reports it
 /// complete only once the fingerprint has stayed the same for
-/// [`Debounce::poll_settle`](crate::Debounce::poll_settle) (1 s by default):
-/// a writer pausing longer than that between two writes is taken for done,
-/// which is the one thing a poller cannot know. A new inode, a changed link
-/// or `..data` is a commit and reloads on the tick that sees it.
+/// [`Debounce::poll_settle`](crate::Debounce::poll_settle) (1 s by default),
+/// looking a few times within that window: a writer pausing longer than
+/// that between two writes is taken for done, which is the one thing a
+/// poller cannot know. A new inode, a changed link or `..data` is a commit
+/// and reloads on the tick that sees it.
+///
+/// [`Watch::reload_now`](crate::Watch::reload_now) (SIGHUP) waits for the
+/// same evidence: the reload happens once the fingerprint has stayed the
+/// same for the settle window from the request, so a write in progress
+/// when it was asked is read whole (the poller
+/// [answers it itself](Strategy::ANSWERS_RELOAD_NOW)).
 ///
 /// Metadata cannot tell two same-size writes apart when both land in one
 /// timestamp granule (kernel timestamps come from a coarse clock; some
@@ -41,40 +48,72 @@ use crate::{ConfigSource, Trigger, WatchOptions};
 /// its hash compared, until the mtime is older than that window. When
 /// nothing changes for `RACY_WINDOW`, a tick reads nothing at all.
 pub struct PollWatcher {
-    stop: Arc<Stop>,
+    control: Arc<Control>,
     thread: Option<JoinHandle<()>>,
 }
 
 /// What the poller sleeps on between ticks: one futex wait per tick (a
 /// channel's receive would spin and yield first, several wake-ups per tick).
 #[derive(Default)]
-struct Stop {
-    stopped: Mutex<bool>,
+struct Control {
+    state: Mutex<State>,
     wake: Condvar,
 }
 
-impl Stop {
-    fn stop(&self) {
-        *self
-            .stopped
+#[derive(Default)]
+struct State {
+    stopped: bool,
+    /// `Watch::reload_now` was called since the last tick.
+    reload_asked: bool,
+}
+
+/// Why a sleep ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Woke {
+    Tick,
+    ReloadAsked,
+    Stopped,
+}
+
+impl Control {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = true;
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn stop(&self) {
+        self.lock().stopped = true;
         self.wake.notify_all();
     }
 
-    /// Sleeps for `interval`; false once stopped.
-    fn sleep(&self, interval: Duration) -> bool {
-        let stopped = self
-            .stopped
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (stopped, _) = self
+    fn ask_reload(&self) {
+        self.lock().reload_asked = true;
+        self.wake.notify_all();
+    }
+
+    /// Sleeps for `interval`, or until stopped or a reload is asked.
+    fn sleep(&self, interval: Duration) -> Woke {
+        let state = self.lock();
+        let (mut state, _) = self
             .wake
-            .wait_timeout_while(stopped, interval, |stopped| !*stopped)
+            .wait_timeout_while(state, interval, |state| {
+                !state.stopped && !state.reload_asked
+            })
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        !*stopped
+        if state.stopped {
+            Woke::Stopped
+        } else if std::mem::take(&mut state.reload_asked) {
+            Woke::ReloadAsked
+        } else {
+            Woke::Tick
+        }
     }
 }
+
+/// How many times the fingerprint is looked at within the settle window
+/// while a write settles.
+const LOOKS_PER_SETTLE: u32 = 4;
 
 /// How long after a file's mtime metadata may still miss a same-size
 /// rewrite: covers coarse kernel clocks (up to 10 ms) and filesystems with
@@ -88,34 +127,66 @@ impl Strategy for PollWatcher {
     const NAME: &'static str = "poll";
     const TRIGGER: Trigger = Trigger::Poll;
     const RESYNC: bool = false;
+    const ANSWERS_RELOAD_NOW: bool = true;
 
     fn establish(
         source: &ConfigSource,
         options: &WatchOptions,
         signals: Signals,
     ) -> io::Result<Self> {
-        let stop = Arc::new(Stop::default());
-        let stopped = Arc::clone(&stop);
+        let control = Arc::new(Control::default());
+        let asked = Arc::clone(&control);
+        signals.on_reload_now(move || asked.ask_reload());
+        let ticks = Arc::clone(&control);
         let source = source.with_dir(absolute(source.dir()));
         let interval = options.poll_interval;
         let settle = options.debounce.poll_settle;
         let mut previous = Fingerprint::take(&source);
-        // When the last in-place change was seen, while it settles.
+        // When the last in-place change (or reload request) was seen, while
+        // it settles.
         let mut unsettled: Option<Instant> = None;
+        // A reload asked, answered once the files have settled.
+        let mut reload_asked = false;
+        // A write was reported to the driver and its end not yet.
+        let mut write_reported = false;
         let thread = signals.spawn("watchers-poll", move |signals| {
-            while stopped.sleep(interval) {
-                let now = Instant::now();
+            loop {
+                let wait = match unsettled {
+                    Some(_) => interval.min(settle / LOOKS_PER_SETTLE),
+                    None => interval,
+                };
+                let now = match ticks.sleep(wait) {
+                    Woke::Stopped => return,
+                    Woke::Tick => Instant::now(),
+                    Woke::ReloadAsked => {
+                        let now = Instant::now();
+                        reload_asked = true;
+                        unsettled.get_or_insert(now);
+                        now
+                    }
+                };
                 let current = Fingerprint::take(&source);
                 if current != previous {
                     let change = previous.classify(&current);
-                    unsettled = (change == Change::Write).then_some(now);
-                    signals.change_at(change, now);
+                    unsettled = (change == Change::Write || reload_asked).then_some(now);
+                    // While a reload is asked, a write is waited for here
+                    // and the asked reload reads it whole.
+                    if change != Change::Write || !reload_asked {
+                        // Any other change ends a reported write too.
+                        write_reported = change == Change::Write;
+                        signals.change_at(change, now);
+                    }
                 } else if let Some(since) = unsettled {
                     // No close to wait for: the same size and mtime for
                     // `settle` is the best sign the writer is done.
                     if now.duration_since(since) >= settle {
                         unsettled = None;
-                        signals.change_at(Change::Commit, now);
+                        if std::mem::take(&mut write_reported) {
+                            signals.change_at(Change::Commit, now);
+                        }
+                        if std::mem::take(&mut reload_asked) {
+                            signals.reload_now();
+                        }
                     }
                 } else if previous.racy {
                     signals.verify();
@@ -124,7 +195,7 @@ impl Strategy for PollWatcher {
             }
         })?;
         Ok(Self {
-            stop,
+            control,
             thread: Some(thread),
         })
     }
@@ -132,7 +203,7 @@ impl Strategy for PollWatcher {
 
 impl Drop for PollWatcher {
     fn drop(&mut self) {
-        self.stop.stop();
+        self.control.stop();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

@@ -39,6 +39,15 @@ pub trait Strategy: Send + 'static {
     /// as a safety net; a poller already looks on every tick.
     const RESYNC: bool = true;
 
+    /// Whether the strategy answers [`Watch::reload_now`](crate::Watch::reload_now)
+    /// itself: it registers a hook with [`Signals::on_reload_now`] and calls
+    /// [`Signals::reload_now`] once a write in progress would not be read
+    /// half done, instead of the driver reloading at once. A strategy that
+    /// sees writers' closes leaves this `false` (the driver already waits
+    /// for a close it was told of); a poller, which cannot see a close,
+    /// waits for its stability window first.
+    const ANSWERS_RELOAD_NOW: bool = false;
+
     /// Starts noticing changes of `source`, reporting them to `signals`.
     /// Returns once the watch is established; dropping the value stops it
     /// and joins its threads.
@@ -132,13 +141,6 @@ impl ReloadHooks {
         {
             hook();
         }
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .is_empty()
     }
 }
 
@@ -250,6 +252,13 @@ impl Signals {
         ));
     }
 
+    /// The reload asked by [`Watch::reload_now`](crate::Watch::reload_now)
+    /// may go ahead: for a strategy that
+    /// [answers it itself](Strategy::ANSWERS_RELOAD_NOW).
+    pub fn reload_now(&self) {
+        let _ = self.sender.send(Signal::Manual(Instant::now()));
+    }
+
     /// Metadata looks the same but cannot prove the content is: compare it.
     pub fn verify(&self) {
         let _ = self.sender.send(Signal::Verify(Instant::now()));
@@ -342,6 +351,7 @@ pub(crate) struct Erased {
     pub(crate) name: &'static str,
     pub(crate) trigger: Trigger,
     pub(crate) resync: bool,
+    pub(crate) answers_reload_now: bool,
     pub(crate) establish: EstablishFn,
 }
 
@@ -355,6 +365,7 @@ impl Erased {
             name: S::NAME,
             trigger: S::TRIGGER,
             resync: S::RESYNC,
+            answers_reload_now: S::ANSWERS_RELOAD_NOW,
             establish: Box::new(|source, options, signals| {
                 S::establish(source, options, signals).map(|strategy| Box::new(strategy) as _)
             }),

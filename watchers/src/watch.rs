@@ -58,8 +58,9 @@ where
     signals: Sender<Signal>,
     /// Called by `reload_now` beside the reload of the files.
     reload_hooks: Arc<ReloadHooks>,
-    /// Whether there are files to reload (not the Kubernetes API alone).
-    has_files: bool,
+    /// Whether `reload_now` reloads the files at once: there are files, and
+    /// their strategy does not answer it itself (the poller).
+    reloads_files_now: bool,
     /// The sources' disagreement, once reported.
     disagreement: Arc<Mutex<Option<Shown>>>,
     /// Each strategy's health, by name.
@@ -189,8 +190,7 @@ where
     /// files again, and asks the Kubernetes API again (a GET) if it is a
     /// source. A write in progress is not read half done.
     pub fn reload_now(&self) {
-        // Without files, a read of the API is the whole reload.
-        if self.has_files || self.reload_hooks.is_empty() {
+        if self.reloads_files_now {
             let _ = self.signals.send(Signal::Manual(Instant::now()));
         }
         self.reload_hooks.call();
@@ -571,9 +571,11 @@ where
     let mut healths = Vec::new();
     // The files' strategy, the one whose events the debouncer sees.
     let (mut watcher, mut trigger, mut resync) = (None, Trigger::Event, false);
+    let mut files_answer_reload_now = false;
     if let Some(strategy) = strategy {
         let (name, signals) = (strategy.name, signals_of(strategy.name));
         (watcher, trigger, resync) = (Some(name), strategy.trigger, strategy.resync);
+        files_answer_reload_now = strategy.answers_reload_now;
         strategies.push(
             strategy
                 .establish(&source, &options, signals.0)
@@ -670,7 +672,7 @@ where
         changes,
         signals: sender,
         reload_hooks,
-        has_files,
+        reloads_files_now: has_files && !files_answer_reload_now,
         disagreement,
         healths,
         own_health,

@@ -7,6 +7,7 @@ mod common;
 
 use std::fs;
 use std::os::unix::fs::symlink;
+use std::path::Path;
 use std::time::Duration;
 
 use common::{Harness, Subject, TestConfig, file_source, wait_until, yaml};
@@ -183,25 +184,65 @@ fn slow_in_place_rewrites<S: Subject>() {
 fn slow_writer_with_valid_yaml_prefixes<S: Subject>() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.yaml");
-    let lines = |round: usize| -> Vec<String> {
-        let mut lines = vec!["message: |\n".to_owned()];
-        lines.extend((1..=3).map(|line| format!("  round {round} line {line}\n")));
-        lines
-    };
-    let whole = |round: usize| {
-        (1..=3)
-            .map(|line| format!("round {round} line {line}\n"))
-            .collect::<String>()
-    };
-    fs::write(&path, lines(0).concat()).unwrap();
+    fs::write(&path, literal_block(0).concat()).unwrap();
     let harness = Harness::<S>::start(file_source(dir.path(), "app.yaml"));
     for round in 1..=ROUNDS {
-        let lines = lines(round);
-        let chunks: Vec<&[u8]> = lines.iter().map(|line| line.as_bytes()).collect();
-        write_in_chunks(&path, &chunks, Duration::from_millis(300)).unwrap();
-        harness.wait_for(&whole(round));
+        write_literal_block_slowly(&path, round);
+        harness.wait_for(&literal_message(round));
     }
-    let expected: Vec<String> = (0..=ROUNDS).map(whole).collect();
+    let expected: Vec<String> = (0..=ROUNDS).map(literal_message).collect();
+    assert_eq!(harness.history(), expected, "a prefix was published");
+}
+
+/// A YAML literal block as lines: every prefix of the file is valid YAML.
+fn literal_block(round: usize) -> Vec<String> {
+    let mut lines = vec!["message: |\n".to_owned()];
+    lines.extend((1..=3).map(|line| format!("  round {round} line {line}\n")));
+    lines
+}
+
+/// The message [`literal_block`] decodes to.
+fn literal_message(round: usize) -> String {
+    (1..=3)
+        .map(|line| format!("round {round} line {line}\n"))
+        .collect()
+}
+
+/// Writes [`literal_block`] in place a line at a time, 300 ms apart.
+fn write_literal_block_slowly(path: &Path, round: usize) {
+    let lines = literal_block(round);
+    let chunks: Vec<&[u8]> = lines.iter().map(|line| line.as_bytes()).collect();
+    write_in_chunks(path, &chunks, Duration::from_millis(300)).unwrap();
+}
+
+/// `reload_now` (SIGHUP) asked while a writer is still writing in place
+/// never publishes what it has written so far: the reload waits for the
+/// same evidence of a finished write as a change the watcher noticed (its
+/// close, or the poller's settle window). The poller looks only once an
+/// hour, so the request is all it has to go on.
+fn reload_now_during_a_write_waits_for_it<S: Subject>() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.yaml");
+    fs::write(&path, literal_block(0).concat()).unwrap();
+    let options = WatchOptions {
+        poll_interval: Duration::from_secs(3600),
+        ..common::options()
+    };
+    let harness =
+        Harness::<S>::start_with(file_source(dir.path(), "app.yaml"), options, |builder| {
+            builder
+        });
+    for round in 1..=ROUNDS {
+        let writing = path.clone();
+        let writer = std::thread::spawn(move || write_literal_block_slowly(&writing, round));
+        // The header and the first line are written (a valid prefix), two
+        // lines to come.
+        std::thread::sleep(Duration::from_millis(450));
+        harness.watch.reload_now();
+        writer.join().unwrap();
+        harness.wait_for(&literal_message(round));
+    }
+    let expected: Vec<String> = (0..=ROUNDS).map(literal_message).collect();
     assert_eq!(harness.history(), expected, "a prefix was published");
 }
 
@@ -481,6 +522,7 @@ macro_rules! matrix {
             #[test] fn directory_deleted_and_recreated_survives() { super::directory_deleted_and_recreated::<S>() }
             #[test] fn change_no_event_announced_is_found() { super::unannounced_change_is_found::<S>() }
             #[test] fn reload_now_reloads() { super::reload_now_reloads::<S>() }
+            #[test] fn reload_now_during_a_write_waits_for_it() { super::reload_now_during_a_write_waits_for_it::<S>() }
         }
     )*};
 }

@@ -54,6 +54,7 @@ pub(crate) fn strategy(source: KubeSource) -> Erased {
         name: NAME,
         trigger: Trigger::Event,
         resync: false,
+        answers_reload_now: true,
         establish: Box::new(move |_files, _options, signals| {
             establish(source, signals).map(|watcher| Box::new(watcher) as _)
         }),
