@@ -18,6 +18,10 @@
 //! - while a directory on the way is missing, the last one that exists, for
 //!   the missing name.
 //!
+//! - the file itself (its inode), where a backend can watch files: a write
+//!   through another name for it (a hard link elsewhere, a single-file bind
+//!   mount) is reported only there, never to the directory.
+//!
 //! After any change of a name on the way, a lost watch (`IN_IGNORED`,
 //! `IN_UNMOUNT`, the directory deleted or moved) or a change of the mount
 //! table, the path is resolved again and the watches are moved to what it
@@ -57,12 +61,25 @@ pub(crate) trait DirBackend {
     fn watch(&mut self, dir: &Path, scope: Scope) -> io::Result<bool>;
     /// Stops watching `dir`; harmless if it is gone already.
     fn unwatch(&mut self, dir: &Path);
+    /// Watches the file now at `file` (its inode) for writes, closes and
+    /// metadata changes, replacing any watch of a previous file at that
+    /// path. A backend that cannot watch files does nothing.
+    fn watch_file(&mut self, file: &Path) -> io::Result<()> {
+        let _ = file;
+        Ok(())
+    }
+    /// Stops watching `file`; harmless if it is gone already.
+    fn unwatch_file(&mut self, file: &Path) {
+        let _ = file;
+    }
 }
 
 /// The directories watched and the names that matter in each.
 pub(crate) struct ChainWatch {
     source: ConfigSource,
     watched: BTreeMap<PathBuf, Watched>,
+    /// The files read, watched themselves, by their identity when watched.
+    files: BTreeMap<PathBuf, (u64, u64)>,
     /// Every directory on the way is watched.
     established: bool,
     /// The mount table changed: watch every directory again on the next refresh.
@@ -81,6 +98,7 @@ impl ChainWatch {
         Self {
             source: source.with_dir(absolute(source.dir())),
             watched: BTreeMap::new(),
+            files: BTreeMap::new(),
             established: false,
             remount: false,
         }
@@ -102,8 +120,34 @@ impl ChainWatch {
                 Err(_) => established = false,
             }
         }
+        self.watch_files(backend, &wanted.files);
         self.established = established;
         Ok(())
+    }
+
+    /// Watches the files read where they are now: anew where a file was
+    /// replaced (another inode). Best effort: the directory's watch already
+    /// sees every write made through the config's own path.
+    fn watch_files(&mut self, backend: &mut impl DirBackend, files: &BTreeSet<PathBuf>) {
+        let unwanted: Vec<PathBuf> = self
+            .files
+            .keys()
+            .filter(|file| !files.contains(*file))
+            .cloned()
+            .collect();
+        for file in unwanted {
+            backend.unwatch_file(&file);
+            self.files.remove(&file);
+        }
+        for file in files {
+            let Ok(current) = fs::metadata(file).map(|metadata| (metadata.dev(), metadata.ino()))
+            else {
+                continue;
+            };
+            if self.files.get(file) != Some(&current) && backend.watch_file(file).is_ok() {
+                self.files.insert(file.clone(), current);
+            }
+        }
     }
 
     /// Resolves the path again and moves the watches to where it leads now.
@@ -147,6 +191,7 @@ impl ChainWatch {
                 },
             }
         }
+        self.watch_files(backend, &wanted.files);
         match problem {
             Some(problem) => {
                 self.established = false;
@@ -184,6 +229,12 @@ impl ChainWatch {
         self.watched.remove(dir);
     }
 
+    /// The watch of the file at `file` is gone (the file was replaced or
+    /// deleted): the next refresh watches whatever file is there now.
+    pub(crate) fn file_lost(&mut self, file: &Path) {
+        self.files.remove(file);
+    }
+
     /// The mount table changed: any watch may now be on a filesystem that is
     /// gone or hidden, and a new filesystem can reuse the old one's device
     /// number (and its root's inode), so identities cannot tell. The next
@@ -218,6 +269,8 @@ impl ChainWatch {
 #[derive(Debug, Default)]
 struct Wanted {
     dirs: BTreeMap<PathBuf, (Scope, BTreeSet<OsString>)>,
+    /// The regular files read, where the path resolves to one.
+    files: BTreeSet<PathBuf>,
     /// Why not every directory on the way can be watched (one is missing).
     problem: Option<String>,
 }
@@ -239,6 +292,11 @@ impl Wanted {
         } else {
             for key in source.names() {
                 if let Some(file) = wanted.walk(&source.dir().join(key), false) {
+                    // Not a ConfigMap's files: the kubelet never writes them
+                    // in place, and they change inode at every update.
+                    if fs::metadata(&file).is_ok_and(|metadata| metadata.is_file()) {
+                        wanted.files.insert(file.clone());
+                    }
                     let (Some(dir), Some(name)) = (file.parent(), file.file_name()) else {
                         continue;
                     };

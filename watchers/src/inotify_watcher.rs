@@ -29,7 +29,12 @@ use crate::{ConfigSource, WatchOptions};
 /// its close), `IN_ATTRIB` (`chmod` can make an unreadable file readable).
 /// Directories holding a symlink on the way, and the parent of the
 /// directory, are watched for names created, moved or deleted; then the path
-/// is resolved again and the watches moved (see the crate docs).
+/// is resolved again and the watches moved (see the crate docs). The file
+/// itself is watched too (`IN_MODIFY`, `IN_CLOSE_WRITE`, `IN_ATTRIB`, moved
+/// to the new file whenever it is replaced): the kernel reports a write only
+/// on the path it went through, so an edit through a hard link elsewhere or
+/// of a single-file bind mount's source reaches only the file's own watch.
+/// An event seen on both is forwarded once.
 /// `IN_IGNORED`, `IN_UNMOUNT`, `IN_DELETE_SELF` and `IN_MOVE_SELF` mean a
 /// watch is gone: the health turns `Degraded` until it is back, then the
 /// content is read again. `/proc/self/mountinfo` is polled too, so a
@@ -54,6 +59,12 @@ const CONTENTS_MASK: WatchMask = WatchMask::CREATE
     .union(WatchMask::MOVE_SELF)
     .union(WatchMask::ONLYDIR);
 
+/// The file itself: what a write through another name for it (a hard link,
+/// a single-file bind mount) reports only there.
+const FILE_MASK: WatchMask = WatchMask::MODIFY
+    .union(WatchMask::CLOSE_WRITE)
+    .union(WatchMask::ATTRIB);
+
 const LINKS_MASK: WatchMask = WatchMask::CREATE
     .union(WatchMask::MOVED_TO)
     .union(WatchMask::MOVED_FROM)
@@ -74,6 +85,8 @@ impl Strategy for InotifyWatcher {
             inotify: Inotify::init()?,
             by_dir: HashMap::new(),
             by_watch: HashMap::new(),
+            by_file: HashMap::new(),
+            file_by_watch: HashMap::new(),
         };
         let mut chain = ChainWatch::new(source);
         chain.establish(&mut backend)?;
@@ -107,6 +120,8 @@ struct InotifyBackend {
     inotify: Inotify,
     by_dir: HashMap<PathBuf, WatchDescriptor>,
     by_watch: HashMap<WatchDescriptor, PathBuf>,
+    by_file: HashMap<PathBuf, WatchDescriptor>,
+    file_by_watch: HashMap<WatchDescriptor, PathBuf>,
 }
 
 impl InotifyBackend {
@@ -142,6 +157,25 @@ impl DirBackend for InotifyBackend {
     fn unwatch(&mut self, dir: &Path) {
         if let Some(watch) = self.by_dir.remove(dir) {
             self.by_watch.remove(&watch);
+            let _ = self.inotify.watches().remove(watch);
+        }
+    }
+
+    fn watch_file(&mut self, file: &Path) -> io::Result<()> {
+        let watch = self.inotify.watches().add(file, FILE_MASK)?;
+        if let Some(old) = self.by_file.insert(file.to_path_buf(), watch.clone())
+            && old != watch
+        {
+            self.file_by_watch.remove(&old);
+            let _ = self.inotify.watches().remove(old);
+        }
+        self.file_by_watch.insert(watch, file.to_path_buf());
+        Ok(())
+    }
+
+    fn unwatch_file(&mut self, file: &Path) {
+        if let Some(watch) = self.by_file.remove(file) {
+            self.file_by_watch.remove(&watch);
             let _ = self.inotify.watches().remove(watch);
         }
     }
@@ -230,12 +264,29 @@ fn read_events(
         // The moment these events left the kernel: what a reload's `took` counts from.
         let read_at = Instant::now();
         let mut changes = Vec::new();
+        let mut file_changes = Vec::new();
         let mut lost = Vec::new();
         for event in events {
             if event.mask.contains(EventMask::Q_OVERFLOW) {
                 signals.overflow();
                 // Lost events may have been about the directories themselves.
                 refresh = true;
+                continue;
+            }
+            if let Some(file) = backend.file_by_watch.get(&event.wd) {
+                if event.mask.contains(EventMask::IGNORED) {
+                    // Replaced or deleted: the refresh watches what is there now.
+                    let file = file.clone();
+                    backend.by_file.remove(&file);
+                    backend.file_by_watch.remove(&event.wd);
+                    chain.file_lost(&file);
+                    refresh = true;
+                } else if event
+                    .mask
+                    .intersects(EventMask::MODIFY | EventMask::CLOSE_WRITE | EventMask::ATTRIB)
+                {
+                    file_changes.push((classify(event.mask, file), file.clone()));
+                }
                 continue;
             }
             let Some(dir) = backend.by_watch.get(&event.wd) else {
@@ -252,7 +303,8 @@ fn read_events(
             } else if let Some(name) = event.name
                 && chain.concerns(dir, name)
             {
-                changes.push(classify(event.mask, &dir.join(name)));
+                let path = dir.join(name);
+                changes.push((classify(event.mask, &path), path));
                 // A name created, moved or deleted may redirect the path.
                 refresh |= event.mask.intersects(
                     EventMask::CREATE
@@ -272,7 +324,10 @@ fn read_events(
                 chain.lost(&dir);
             }
         }
-        for change in changes {
+        // A write through the config's own path is reported to the
+        // directory and to the file: forward it once.
+        file_changes.retain(|seen| !changes.contains(seen));
+        for (change, _) in changes.into_iter().chain(file_changes) {
             signals.change_at(change, read_at);
         }
     }

@@ -72,3 +72,60 @@ pub(crate) fn wait(table: &MountTable, wake: RawFd) -> std::io::Result<bool> {
         }
     }
 }
+
+/// Whether `path` (absolute, symlinks resolved) is a mount point: listed
+/// as one in `/proc/self/mountinfo` (proc(5): the fifth field, with space,
+/// tab, newline and backslash escaped in octal).
+pub(crate) fn is_mount_point(path: &std::path::Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(table) = std::fs::read("/proc/self/mountinfo") else {
+        return false;
+    };
+    let wanted = path.as_os_str().as_bytes();
+    table.split(|byte| *byte == b'\n').any(|line| {
+        line.split(|byte| *byte == b' ')
+            .nth(4)
+            .is_some_and(|mount_point| unescape(mount_point) == wanted)
+    })
+}
+
+/// Undoes mountinfo's `\ooo` escapes.
+fn unescape(field: &[u8]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(field.len());
+    let mut rest = field;
+    while let Some((&first, tail)) = rest.split_first() {
+        let octal = tail
+            .get(..3)
+            .filter(|digits| first == b'\\' && digits.iter().all(|d| (b'0'..=b'7').contains(d)));
+        match octal {
+            Some(digits) => {
+                bytes.push(digits.iter().fold(0u8, |value, d| value * 8 + (d - b'0')));
+                rest = &tail[3..];
+            }
+            None => {
+                bytes.push(first);
+                rest = tail;
+            }
+        }
+    }
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_escapes_are_undone() {
+        assert_eq!(unescape(br"/mnt/with\040space"), b"/mnt/with space");
+        assert_eq!(unescape(br"/plain"), b"/plain");
+        assert_eq!(unescape(br"/back\134slash"), b"/back\\slash");
+    }
+
+    #[test]
+    fn the_root_is_a_mount_point_and_a_plain_directory_is_not() {
+        assert!(is_mount_point(std::path::Path::new("/")));
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!is_mount_point(dir.path()));
+    }
+}

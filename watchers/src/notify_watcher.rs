@@ -108,6 +108,25 @@ impl DirBackend for NotifyBackend {
     fn unwatch(&mut self, dir: &Path) {
         let _ = self.watcher.unwatch(dir);
     }
+
+    /// Only a file with another name (a hard link, or a bind mount's
+    /// source): notify reports a write through the config's own path from
+    /// both watches with nothing to tell them apart, so a file with one
+    /// name is left to its directory's watch.
+    fn watch_file(&mut self, file: &Path) -> io::Result<()> {
+        // The file at this path may be another one than the watch was put on.
+        let _ = self.watcher.unwatch(file);
+        if !has_another_name(file) {
+            return Ok(());
+        }
+        self.watcher
+            .watch(file, RecursiveMode::NonRecursive)
+            .map_err(into_io)
+    }
+
+    fn unwatch_file(&mut self, file: &Path) {
+        let _ = self.watcher.unwatch(file);
+    }
 }
 
 fn run(
@@ -194,6 +213,18 @@ fn handle(event: &Event, chain: &mut ChainWatch, signals: &Signals, read_at: Ins
         signals.change_at(change, read_at);
     }
     refresh
+}
+
+/// Whether `file` can be written through another path than its own: more
+/// than one hard link, or (Linux) a bind mount's target.
+fn has_another_name(file: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let linked = std::fs::metadata(file).is_ok_and(|metadata| metadata.nlink() > 1);
+    #[cfg(target_os = "linux")]
+    let mounted = crate::mounts::is_mount_point(file);
+    #[cfg(not(target_os = "linux"))]
+    let mounted = false;
+    linked || mounted
 }
 
 fn into_io(error: notify::Error) -> io::Error {

@@ -13,8 +13,9 @@ use std::time::Duration;
 use common::{Harness, Subject, TestConfig, file_source, wait_until, yaml};
 use watchers::DecodeError;
 use watchers::testing::{
-    KubeletVolume, SymlinkOrder, delete_and_recreate, rename_replace, rewrite_same,
+    KubeletVolume, Mapped, SymlinkOrder, delete_and_recreate, rename_replace, rewrite_same,
     swap_parent_dir, symlink_swap, touch, write_in_chunks, write_in_place, write_in_place_slowly,
+    write_through_mmap,
 };
 use watchers::{ConfigSource, Decode, Files, Trigger, WatchHealth, WatchOptions, parse_yaml};
 
@@ -437,16 +438,12 @@ fn directory_deleted_and_recreated<S: Subject>() {
     }
 }
 
-/// A change no event announces (written through a hard link outside the
-/// watched directory) is found by the resync of event strategies, and by
-/// the poller's next look.
+/// A change no event announces (written through a memory mapping) is
+/// found by the resync of event strategies, and by the poller's next look.
 fn unannounced_change_is_found<S: Subject>() {
     let dir = tempfile::tempdir().unwrap();
-    let elsewhere = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.yaml");
-    let alias = elsewhere.path().join("alias.yaml");
     fs::write(&path, yaml("v0")).unwrap();
-    fs::hard_link(&path, &alias).unwrap();
     let options = WatchOptions {
         resync_interval: Some(Duration::from_millis(200)),
         ..common::options()
@@ -456,8 +453,9 @@ fn unannounced_change_is_found<S: Subject>() {
             builder
         });
     for round in 1..=ROUNDS {
-        write_in_place(&alias, yaml(&format!("v{round}")).as_bytes()).unwrap();
+        let mapped = write_unannounced(&path, &format!("v{round}"));
         harness.wait_for(&format!("v{round}"));
+        close_mapping(&harness, mapped);
     }
     if S::TRIGGER == Trigger::Event {
         let found = harness
@@ -471,14 +469,31 @@ fn unannounced_change_is_found<S: Subject>() {
     }
 }
 
+/// Writes `message` (as long as the one there) so that no event says so
+/// until the returned mapping is dropped.
+#[must_use = "dropping the mapping announces the change"]
+fn write_unannounced(path: &Path, message: &str) -> Mapped {
+    write_through_mmap(path, yaml(message).as_bytes()).unwrap()
+}
+
+/// Drops the mapping, whose unmap is the file's last close, and waits for
+/// the reload that close causes on an event strategy (it finds nothing
+/// new), so it cannot read the next round's write.
+fn close_mapping<S: Subject>(harness: &Harness<S>, mapped: Mapped) {
+    let unchanged = harness.recorder.unchanged();
+    drop(mapped);
+    if S::TRIGGER == Trigger::Event {
+        common::wait_until("the reload the close caused", || {
+            harness.recorder.unchanged() > unchanged
+        });
+    }
+}
+
 /// `reload_now` (SIGHUP) reloads whatever the events said.
 fn reload_now_reloads<S: Subject>() {
     let dir = tempfile::tempdir().unwrap();
-    let elsewhere = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.yaml");
-    let alias = elsewhere.path().join("alias.yaml");
     fs::write(&path, yaml("v0")).unwrap();
-    fs::hard_link(&path, &alias).unwrap();
     let options = WatchOptions {
         poll_interval: Duration::from_secs(3600),
         ..common::options()
@@ -488,9 +503,11 @@ fn reload_now_reloads<S: Subject>() {
             builder
         });
     for round in 1..=ROUNDS {
-        write_in_place(&alias, yaml(&format!("v{round}")).as_bytes()).unwrap();
+        let mapped = write_unannounced(&path, &format!("v{round}"));
         harness.watch.reload_now();
         harness.wait_for(&format!("v{round}"));
+        // Its close announces nothing new: no second publish.
+        close_mapping(&harness, mapped);
     }
     assert_eq!(
         harness.recorder.publish_triggers(),

@@ -38,10 +38,10 @@ mod patterns;
 
 pub use kubelet::{KubeletVolume, SymlinkOrder};
 #[cfg(target_os = "linux")]
-pub use mount::Tmpfs;
+pub use mount::{BindMount, Tmpfs};
 pub use patterns::{
-    delete_and_recreate, rename_replace, rewrite_same, swap_parent_dir, symlink_swap, touch,
-    write_in_chunks, write_in_place, write_in_place_slowly,
+    Mapped, delete_and_recreate, rename_replace, rewrite_same, swap_parent_dir, symlink_swap,
+    touch, write_in_chunks, write_in_place, write_in_place_slowly, write_through_mmap,
 };
 
 use std::hash::{BuildHasher, RandomState};

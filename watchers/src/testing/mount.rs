@@ -1,5 +1,7 @@
-//! A real tmpfs mounted for a test: the config's filesystem unmounted and
-//! mounted again under a running watcher, as a node's volume remount does.
+//! Real mounts for a test: a tmpfs (the config's filesystem unmounted and
+//! mounted again under a running watcher, as a node's volume remount does),
+//! and a bind mount (one file shown at another path, as a single-file
+//! volume is).
 
 use std::ffi::CString;
 use std::io;
@@ -71,6 +73,51 @@ impl Tmpfs {
 impl Drop for Tmpfs {
     fn drop(&mut self) {
         let _ = self.unmount();
+    }
+}
+
+/// A file (or directory) bind-mounted at another path, as `docker run -v
+/// host.yaml:/etc/app.yaml` or a Kubernetes `hostPath` volume of type
+/// `File` shows one: the same inode at both paths, so a write to either is
+/// a write to both. Unmounted (lazily) when dropped.
+///
+/// Mounting needs `CAP_SYS_ADMIN` (root, as CI runs); where it is refused,
+/// [`BindMount::new`] returns the error so a test can skip with the reason.
+#[derive(Debug)]
+pub struct BindMount {
+    at: PathBuf,
+}
+
+impl BindMount {
+    /// Shows `source` at `at` (an existing file, or directory, of the same
+    /// kind).
+    pub fn new(source: &Path, at: &Path) -> io::Result<Self> {
+        let (from, to) = (c_path(source)?, c_path(at)?);
+        // SAFETY: valid NUL-terminated strings; bind mounts take no type or data.
+        let mounted = unsafe {
+            libc::mount(
+                from.as_ptr(),
+                to.as_ptr(),
+                std::ptr::null(),
+                libc::MS_BIND,
+                std::ptr::null(),
+            )
+        };
+        if mounted != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Self {
+            at: at.to_path_buf(),
+        })
+    }
+}
+
+impl Drop for BindMount {
+    fn drop(&mut self) {
+        if let Ok(target) = c_path(&self.at) {
+            // SAFETY: a valid NUL-terminated path; no memory is shared.
+            unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
+        }
     }
 }
 

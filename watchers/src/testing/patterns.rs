@@ -142,3 +142,65 @@ fn remove_dir_if_present(path: &Path) -> io::Result<()> {
 
 #[cfg(test)]
 mod tests;
+
+/// A change no event announces: the same number of bytes written through a
+/// shared memory mapping and synced (inotify(7): changes made through
+/// `mmap` and `msync` are not reported). The mapping holds the open file,
+/// whose one `IN_CLOSE_WRITE` comes when the returned [`Mapped`] is dropped
+/// (`munmap` is its last close): until then nothing announces the change.
+/// `contents` must be as long as the file: a mapping cannot grow it.
+pub fn write_through_mmap(path: &Path, contents: &[u8]) -> io::Result<Mapped> {
+    use std::os::fd::AsRawFd;
+    let file = fs::OpenOptions::new().read(true).write(true).open(path)?;
+    let length = usize::try_from(file.metadata()?.len()).unwrap_or(usize::MAX);
+    if length != contents.len() || length == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a mapping writes only as many bytes as the file has",
+        ));
+    }
+    // SAFETY: a fresh shared mapping of `length` bytes of an open file,
+    // owned by the returned `Mapped`, which unmaps it.
+    let map = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            length,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            file.as_raw_fd(),
+            0,
+        )
+    };
+    if map == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    let mapped = Mapped { map, length };
+    // SAFETY: `map` is `length` writable bytes, `contents` as many readable
+    // ones, and they do not overlap.
+    let synced = unsafe {
+        std::ptr::copy_nonoverlapping(contents.as_ptr(), map.cast::<u8>(), length);
+        libc::msync(map, length, libc::MS_SYNC)
+    };
+    if synced != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(mapped)
+}
+
+/// A file's shared mapping from [`write_through_mmap`]; dropping it unmaps
+/// it, the file's last close.
+#[derive(Debug)]
+pub struct Mapped {
+    map: *mut libc::c_void,
+    length: usize,
+}
+
+// SAFETY: the mapping is owned, only unmapped (once) on drop.
+unsafe impl Send for Mapped {}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `write_through_mmap`, unmapped once.
+        unsafe { libc::munmap(self.map, self.length) };
+    }
+}
