@@ -18,6 +18,9 @@
 //! This needs no memory of past versions: a volume any number of versions
 //! behind is held back all the same.
 
+// Only the Kubernetes API source makes an authority.
+#![cfg_attr(not(feature = "kube"), allow(dead_code))]
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

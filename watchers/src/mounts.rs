@@ -73,9 +73,11 @@ pub(crate) fn wait(table: &MountTable, wake: RawFd) -> std::io::Result<bool> {
     }
 }
 
-/// Whether `path` (absolute, symlinks resolved) is a mount point: listed
+/// Whether `path` (absolute, symlinks resolved) is a mount point (notify
+/// watches a file itself only where it has another name): listed
 /// as one in `/proc/self/mountinfo` (proc(5): the fifth field, with space,
 /// tab, newline and backslash escaped in octal).
+#[cfg(feature = "notify")]
 pub(crate) fn is_mount_point(path: &std::path::Path) -> bool {
     use std::os::unix::ffi::OsStrExt;
     let Ok(table) = std::fs::read("/proc/self/mountinfo") else {
@@ -90,6 +92,7 @@ pub(crate) fn is_mount_point(path: &std::path::Path) -> bool {
 }
 
 /// Undoes mountinfo's `\ooo` escapes.
+#[cfg(feature = "notify")]
 fn unescape(field: &[u8]) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(field.len());
     let mut rest = field;
@@ -111,7 +114,7 @@ fn unescape(field: &[u8]) -> Vec<u8> {
     bytes
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "notify"))]
 mod tests {
     use super::*;
 
