@@ -369,6 +369,33 @@ fn the_guide_quotes_the_records() {
     assert!(markdown.contains("`poll_1s` detects every pattern too, a kubelet update p50 460 ms"));
 }
 
+/// notify is never the recommended watcher, even when it is the fastest
+/// that detected everything: it cannot be fenced against a reload.
+#[test]
+fn the_guide_never_recommends_an_unfenced_watcher() {
+    let mut records = Vec::new();
+    for (subject, p50) in [("notify", 0.00005), ("inotify", 0.00011)] {
+        records.push(Record::new(
+            "watchers", "kubelet", subject, "detected", 200.0, "count", 200,
+        ));
+        records.push(Record::new(
+            "watchers",
+            "kubelet",
+            subject,
+            "latency_p50",
+            p50,
+            "s",
+            200,
+        ));
+    }
+    let markdown = render_records(records).markdown;
+    assert!(
+        markdown.contains("**Watcher: `inotify`** on Linux"),
+        "{markdown}"
+    );
+    assert!(!markdown.contains("**Watcher: `notify`**"));
+}
+
 #[test]
 fn read_scenarios_are_parsed_from_their_names() {
     assert_eq!(read_scenario("read_8t_writer"), Some((8, true)));
