@@ -194,6 +194,55 @@ fn permission_denied(watcher: &str) {
     }
 }
 
+/// The config's directory locked (`chmod 000`) under the running service's
+/// user, a new config renamed in meanwhile, the directory unlocked: while
+/// it cannot be read `/readyz` says so (still ready: the last good config
+/// is served), and once it can, the new config is served with no further
+/// write. The resync is off: only the watch can find it.
+fn directory_locked_and_unlocked(watcher: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    fs::write(&path, yaml("before the lock")).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let service =
+        match UnprivilegedService::start_with(&path, watcher, &[("--resync-interval", "0")]) {
+            Ok(service) => service,
+            Err(reason) => {
+                eprintln!(
+                    "skipped: cannot run the service as uid {}: {reason}",
+                    reliability::UNPRIVILEGED
+                );
+                return;
+            }
+        };
+    service.wait_for_message("before the lock");
+    for round in 1..=3 {
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o000)).unwrap();
+        common::eventually("/readyz saying the directory cannot be read", || {
+            let ready = service.get("/readyz");
+            if ready.status == 200 && ready.text().contains("permission denied") {
+                Ok(())
+            } else {
+                Err(format!("{} {}", ready.status, ready.text()))
+            }
+        });
+        let message = format!("written while locked {round}");
+        testing::rename_replace(&path, yaml(&message).as_bytes()).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        service.wait_for_message(&message);
+        common::eventually("/readyz plainly ready again", || {
+            let ready = service.get("/readyz").text();
+            if ready == "ready\n" {
+                Ok(())
+            } else {
+                Err(ready)
+            }
+        });
+    }
+}
+
 /// Stops the process, fills its inotify queue past
 /// `/proc/sys/fs/inotify/max_queued_events` with events on other files of
 /// the watched directory, changes the config (its events are dropped with
@@ -250,6 +299,7 @@ macro_rules! for_every_watcher {
             #[test] fn configmap_key_becomes_a_directory() { super::configmap_key_becomes_a_directory($name) }
             #[test] fn dangling_data_link() { super::dangling_data_link($name, "..gone_") }
             #[test] fn permission_denied_for_the_service_user() { super::permission_denied($name) }
+            #[test] fn directory_locked_and_unlocked() { super::directory_locked_and_unlocked($name) }
             #[test] fn inotify_queue_overflow_is_recovered_and_counted() { super::inotify_queue_overflow($name) }
         }
     )*};

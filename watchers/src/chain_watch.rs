@@ -154,6 +154,7 @@ impl ChainWatch {
     /// Returns true when any watch was added, moved or dropped: what a load
     /// reads may have changed unseen, so the caller reloads.
     pub(crate) fn refresh(&mut self, backend: &mut impl DirBackend, signals: &Signals) -> bool {
+        let was_established = self.established;
         let wanted = Wanted::resolve(&self.source);
         let mut problem = wanted.problem;
         let mut changed = false;
@@ -202,7 +203,9 @@ impl ChainWatch {
                 signals.watching();
             }
         }
-        changed
+        // Back from a blind spell (a directory missing or unreadable):
+        // whatever changed meanwhile is read, without waiting for a write.
+        changed || (!was_established && self.established)
     }
 
     /// Whether a change of the entry `name` in the watched directory `dir`
@@ -308,7 +311,15 @@ impl Wanted {
     }
 
     /// `dir` holds files a load reads: watch it for them, and its parent for it.
+    /// While this process may not read it, the watch is not established:
+    /// the health says so, and a recheck follows once it may again.
     fn holding(&mut self, dir: &Path, names: impl IntoIterator<Item = OsString>) {
+        if !readable(dir) && self.problem.is_none() {
+            self.problem = Some(format!(
+                "cannot read the config's directory {}: permission denied; watching for that to change",
+                dir.display()
+            ));
+        }
         self.add(dir, Scope::Contents, names);
         if let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) {
             self.add(parent, Scope::Links, [name.to_os_string()]);
@@ -378,6 +389,26 @@ impl Wanted {
         }
         Some(current)
     }
+}
+
+/// Whether this process may list and search `dir` (its effective ids, as
+/// a read does).
+fn readable(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return true;
+    };
+    // SAFETY: a valid NUL-terminated path; faccessat only reads it.
+    let denied = unsafe {
+        libc::faccessat(
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::R_OK | libc::X_OK,
+            libc::AT_EACCESS,
+        )
+    } != 0
+        && io::Error::last_os_error().raw_os_error() == Some(libc::EACCES);
+    !denied
 }
 
 /// A regular file just created is being written (`cp`, `>`): its close says

@@ -26,7 +26,9 @@ use crate::{ConfigSource, WatchOptions};
 /// rename, `ln -sfn`), `IN_MOVED_FROM` and `IN_DELETE` (reload to report the
 /// file gone), `IN_CLOSE_WRITE` (an in-place writer finished: reload now),
 /// `IN_MODIFY` and `IN_CREATE` of a regular file (a writer at work: wait for
-/// its close), `IN_ATTRIB` (`chmod` can make an unreadable file readable).
+/// its close), `IN_ATTRIB` (`chmod` can make an unreadable file readable;
+/// on a watched directory itself, it can lock or unlock the directory: the
+/// health says while it cannot be read, and it is read again once it can).
 /// Directories holding a symlink on the way, and the parent of the
 /// directory, are watched for names created, moved or deleted; then the path
 /// is resolved again and the watches moved (see the crate docs). The file
@@ -66,6 +68,7 @@ const FILE_MASK: WatchMask = WatchMask::MODIFY
     .union(WatchMask::ATTRIB);
 
 const LINKS_MASK: WatchMask = WatchMask::CREATE
+    .union(WatchMask::ATTRIB)
     .union(WatchMask::MOVED_TO)
     .union(WatchMask::MOVED_FROM)
     .union(WatchMask::DELETE)
@@ -299,6 +302,10 @@ fn read_events(
                     | EventMask::MOVE_SELF,
             ) {
                 lost.push((event.wd.clone(), event.mask.contains(EventMask::IGNORED)));
+                refresh = true;
+            } else if event.name.is_none() && event.mask.contains(EventMask::ATTRIB) {
+                // The directory's own mode or owner: whether it can be read
+                // may have changed either way.
                 refresh = true;
             } else if let Some(name) = event.name
                 && chain.concerns(dir, name)

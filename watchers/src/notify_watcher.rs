@@ -180,13 +180,15 @@ fn handle(event: &Event, chain: &mut ChainWatch, signals: &Signals, read_at: Ins
     let mut refresh = false;
     for path in &event.paths {
         if chain.is_watched(path) {
-            // The watched directory itself was removed or renamed.
-            if matches!(
-                event.kind,
-                EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_))
-            ) {
-                chain.lost(path);
-                refresh = true;
+            match event.kind {
+                // The watched directory itself was removed or renamed.
+                EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_)) => {
+                    chain.lost(path);
+                    refresh = true;
+                }
+                // Its mode or owner: whether it can be read may have changed.
+                EventKind::Modify(ModifyKind::Metadata(_)) => refresh = true,
+                _ => {}
             }
             continue;
         }

@@ -149,6 +149,8 @@ impl Strategy for PollWatcher {
         let mut reload_asked = false;
         // A write was reported to the driver and its end not yet.
         let mut write_reported = false;
+        // The config could not be read for its permissions at the last look.
+        let mut locked = false;
         let thread = signals.spawn("watchers-poll", move |signals| {
             loop {
                 let wait = match unsettled {
@@ -166,6 +168,18 @@ impl Strategy for PollWatcher {
                     }
                 };
                 let current = Fingerprint::take(&source);
+                let denied = current.permission_denied();
+                if denied != locked {
+                    locked = denied;
+                    if denied {
+                        signals.degraded(format!(
+                            "cannot read the config at {}: permission denied; looking again every {interval:?}",
+                            source.dir().display()
+                        ));
+                    } else {
+                        signals.watching();
+                    }
+                }
                 if current != previous {
                     let change = previous.classify(&current);
                     unsettled = (change == Change::Write || reload_asked).then_some(now);
@@ -264,6 +278,17 @@ impl FileStat {
 }
 
 impl Fingerprint {
+    /// Whether the directory or a file could not be looked at for want of
+    /// permission.
+    fn permission_denied(&self) -> bool {
+        let denied = |error: &Option<i32>| *error == Some(libc::EACCES);
+        self.dir.as_ref().err().is_some_and(denied)
+            || self
+                .keys
+                .iter()
+                .any(|chain| chain.file.as_ref().err().is_some_and(denied))
+    }
+
     fn take(source: &ConfigSource) -> Self {
         let now_ns = SystemTime::now()
             .duration_since(UNIX_EPOCH)
