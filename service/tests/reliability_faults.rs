@@ -243,6 +243,70 @@ fn directory_locked_and_unlocked(watcher: &str) {
     }
 }
 
+/// The user's inotify instances all taken (`fs.inotify.max_user_instances`,
+/// per user) when the service starts with an event watcher: it fails at
+/// start with one line naming that limit and how to raise it, not "Too many
+/// open files". A helper process of the same uid holds the instances; each
+/// test has a uid of its own, used by nothing else.
+fn inotify_instances_exhausted_are_named(watcher: &str, uid: u32) {
+    let uid = &uid.to_string();
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to switch uid");
+        return;
+    }
+    let limit: usize = fs::read_to_string("/proc/sys/fs/inotify/max_user_instances")
+        .ok()
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(128);
+    // This test binary again, as that uid, running only the holder below.
+    let mut holder = std::process::Command::new("setpriv")
+        .args(["--reuid", uid, "--regid", uid, "--clear-groups", "--"])
+        .arg(std::env::current_exe().unwrap())
+        .args(["--exact", "hold_inotify_instances", "--nocapture"])
+        .env(HOLD_INSTANCES, limit.to_string())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("setpriv starts the holder");
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(
+        holder.stdout.take().expect("piped"),
+    ));
+    let held = lines
+        .map_while(Result::ok)
+        .find_map(|line| line.strip_prefix("held ").map(str::to_owned))
+        .unwrap_or_default();
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let path = dir.path().join("config.yaml");
+    fs::write(&path, yaml("v0")).unwrap();
+    let output = std::process::Command::new("setpriv")
+        .args(["--reuid", uid, "--regid", uid, "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_service"))
+        .args([
+            "--watcher",
+            watcher,
+            "--manager",
+            "arcswap",
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .arg("--config")
+        .arg(&path)
+        .env_clear()
+        .output()
+        .expect("the service runs");
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(held, limit.to_string(), "the holder took every instance");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("inotify instance limit")
+            && stderr.contains("fs.inotify.max_user_instances"),
+        "{stderr}"
+    );
+}
+
 /// Stops the process, fills its inotify queue past
 /// `/proc/sys/fs/inotify/max_queued_events` with events on other files of
 /// the watched directory, changes the config (its events are dropped with
@@ -314,4 +378,39 @@ compiled_file_watchers!(for_every_watcher);
 #[test]
 fn dangling_data_link_is_reported_as_dangling() {
     dangling_data_link("inotify", "dangling");
+}
+
+#[cfg(watcher_inotify)]
+#[test]
+fn inotify_instances_exhausted_are_named_for_inotify() {
+    inotify_instances_exhausted_are_named("inotify", 65521);
+}
+
+#[cfg(watcher_notify)]
+#[test]
+fn inotify_instances_exhausted_are_named_for_notify() {
+    inotify_instances_exhausted_are_named("notify", 65522);
+}
+
+/// Set for the holder: how many inotify instances it takes.
+const HOLD_INSTANCES: &str = "HOLD_INOTIFY_INSTANCES";
+
+/// Not a test of its own: run by `inotify_instances_exhausted_are_named` as
+/// another uid, it takes that user's inotify instances and holds them until
+/// killed. Run directly, it does nothing.
+#[test]
+fn hold_inotify_instances() {
+    let Some(count) = std::env::var(HOLD_INSTANCES)
+        .ok()
+        .and_then(|count| count.parse::<usize>().ok())
+    else {
+        return;
+    };
+    // SAFETY: inotify_init1 has no preconditions; the descriptors are held
+    // until the process is killed.
+    let held = (0..count)
+        .filter(|_| unsafe { libc::inotify_init1(0) } >= 0)
+        .count();
+    println!("held {held}");
+    std::thread::sleep(std::time::Duration::from_secs(300));
 }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
 
 use crate::chain_watch::{ChainWatch, DirBackend, Scope, created};
+use crate::limits;
 use crate::mounts::{self, MountTable};
 use crate::strategy::Change;
 use crate::strategy::{Signals, Strategy};
@@ -85,7 +86,7 @@ impl Strategy for InotifyWatcher {
         signals: Signals,
     ) -> io::Result<Self> {
         let mut backend = InotifyBackend {
-            inotify: Inotify::init()?,
+            inotify: Inotify::init().map_err(limits::init_error)?,
             by_dir: HashMap::new(),
             by_watch: HashMap::new(),
             by_file: HashMap::new(),
@@ -144,7 +145,11 @@ impl DirBackend for InotifyBackend {
             Scope::Contents => CONTENTS_MASK,
             Scope::Links => LINKS_MASK,
         };
-        let watch = self.inotify.watches().add(dir, mask)?;
+        let watch = self
+            .inotify
+            .watches()
+            .add(dir, mask)
+            .map_err(limits::watch_error)?;
         let old = self.by_dir.insert(dir.to_path_buf(), watch.clone());
         let new = old.as_ref() != Some(&watch);
         if let Some(old) = old.filter(|_| new) {
@@ -165,7 +170,11 @@ impl DirBackend for InotifyBackend {
     }
 
     fn watch_file(&mut self, file: &Path) -> io::Result<()> {
-        let watch = self.inotify.watches().add(file, FILE_MASK)?;
+        let watch = self
+            .inotify
+            .watches()
+            .add(file, FILE_MASK)
+            .map_err(limits::watch_error)?;
         if let Some(old) = self.by_file.insert(file.to_path_buf(), watch.clone())
             && old != watch
         {

@@ -223,6 +223,8 @@ mod kind;
 #[cfg(feature = "kube")]
 mod kube;
 mod ledger;
+#[cfg(all(target_os = "linux", any(feature = "notify", feature = "inotify")))]
+mod limits;
 mod loader;
 #[cfg(all(target_os = "linux", any(feature = "notify", feature = "inotify")))]
 mod mounts;

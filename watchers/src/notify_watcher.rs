@@ -231,7 +231,14 @@ fn has_another_name(file: &Path) -> bool {
 
 fn into_io(error: notify::Error) -> io::Error {
     match error.kind {
+        #[cfg(target_os = "linux")]
+        notify::ErrorKind::Io(error) => crate::limits::init_error(error),
+        #[cfg(not(target_os = "linux"))]
         notify::ErrorKind::Io(error) => error,
+        #[cfg(target_os = "linux")]
+        notify::ErrorKind::MaxFilesWatch => {
+            crate::limits::watches_exhausted(io::ErrorKind::StorageFull)
+        }
         notify::ErrorKind::PathNotFound => {
             io::Error::new(io::ErrorKind::NotFound, "path not found")
         }
