@@ -392,6 +392,60 @@ fn inotify_instances_exhausted_are_named_for_notify() {
     inotify_instances_exhausted_are_named("notify", 65522);
 }
 
+/// The inotify watch budget exhausted at start (a user namespace of the
+/// service's own whose `max_inotify_watches` is 1: the kernel counts the
+/// limit per user namespace): the event watcher falls back to polling the
+/// path, says so in `/readyz` (degraded, not blind) with the setting to
+/// raise, and every edit is served.
+fn watch_budget_exhausted_falls_back_to_polling(watcher: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    fs::write(&path, yaml("v0")).unwrap();
+    let flags = Flags::new(&path, watcher)
+        .set("--resync-interval", "0")
+        .set("--poll-interval", "100ms");
+    let limited = "echo 1 > /proc/sys/user/max_inotify_watches && exec \"$0\" \"$@\"";
+    let probe = std::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "sh", "-c"])
+        .arg("echo 1 > /proc/sys/user/max_inotify_watches")
+        .status();
+    if !probe.is_ok_and(|status| status.success()) {
+        eprintln!("skipped: cannot make a user namespace with its own inotify limits here");
+        return;
+    }
+    let service = Service::spawn_wrapped(
+        &["unshare", "--user", "--map-root-user", "sh", "-c", limited],
+        &flags,
+    )
+    .listening();
+    service.wait_for_message("v0");
+    let ready = service.get("/readyz").unwrap().text();
+    assert!(
+        ready.contains("inotify watch limit")
+            && ready.contains("fs.inotify.max_user_watches")
+            && ready.contains("polling every 100ms instead"),
+        "{ready}"
+    );
+    for round in 1..=3 {
+        let message = format!("polled {round}");
+        testing::write_in_place(&path, yaml(&message).as_bytes()).unwrap();
+        service.wait_for_message(&message);
+    }
+    assert_eq!(service.metric("config_source_up{source=\"poll\"}"), 0.0);
+}
+
+#[cfg(watcher_inotify)]
+#[test]
+fn watch_budget_exhausted_falls_back_to_polling_for_inotify() {
+    watch_budget_exhausted_falls_back_to_polling("inotify");
+}
+
+#[cfg(watcher_notify)]
+#[test]
+fn watch_budget_exhausted_falls_back_to_polling_for_notify() {
+    watch_budget_exhausted_falls_back_to_polling("notify");
+}
+
 /// Set for the holder: how many inotify instances it takes.
 const HOLD_INSTANCES: &str = "HOLD_INOTIFY_INSTANCES";
 

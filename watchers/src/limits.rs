@@ -37,8 +37,26 @@ pub(crate) fn watch_error(error: io::Error) -> io::Error {
     }
 }
 
+/// A kernel inotify limit reached: the message names it.
+#[derive(Debug)]
+struct Exhausted(String);
+
+impl std::fmt::Display for Exhausted {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Exhausted {}
+
+/// Whether `error` is one of inotify's limits (instances or watches)
+/// reached: what polling, which needs neither, can stand in for.
+pub(crate) fn is_exhausted(error: &io::Error) -> bool {
+    error.get_ref().is_some_and(|inner| inner.is::<Exhausted>())
+}
+
 fn instances_exhausted(kind: io::ErrorKind) -> io::Error {
-    io::Error::new(
+    exhausted(
         kind,
         format!(
             "the inotify instance limit is reached (fs.inotify.max_user_instances = {}, per user): raise it (`sysctl -w fs.inotify.max_user_instances=512`) or stop other watchers running as this user; the poll watcher needs none",
@@ -47,9 +65,13 @@ fn instances_exhausted(kind: io::ErrorKind) -> io::Error {
     )
 }
 
+fn exhausted(kind: io::ErrorKind, message: String) -> io::Error {
+    io::Error::new(kind, Exhausted(message))
+}
+
 /// The watch budget exhausted, named with the setting to raise.
 pub(crate) fn watches_exhausted(kind: io::ErrorKind) -> io::Error {
-    io::Error::new(
+    exhausted(
         kind,
         format!(
             "the inotify watch limit is reached (fs.inotify.max_user_watches = {}, per user): raise it (`sysctl -w fs.inotify.max_user_watches=524288`); the poll watcher needs none",
@@ -90,8 +112,12 @@ mod tests {
             named.contains("inotify watch limit") && named.contains("fs.inotify.max_user_watches"),
             "{named}"
         );
+        assert!(is_exhausted(&watch_error(io::Error::from_raw_os_error(
+            libc::ENOSPC
+        ))));
         let other = watch_error(io::Error::from_raw_os_error(libc::EACCES));
         assert_eq!(other.raw_os_error(), Some(libc::EACCES));
+        assert!(!is_exhausted(&other));
     }
 
     #[test]

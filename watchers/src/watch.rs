@@ -573,14 +573,36 @@ where
     let (mut watcher, mut trigger, mut resync) = (None, Trigger::Event, false);
     let mut files_answer_reload_now = false;
     if let Some(strategy) = strategy {
-        let (name, signals) = (strategy.name, signals_of(strategy.name));
-        (watcher, trigger, resync) = (Some(name), strategy.trigger, strategy.resync);
-        files_answer_reload_now = strategy.answers_reload_now;
-        strategies.push(
-            strategy
-                .establish(&source, &options, signals.0)
-                .map_err(watch_error)?,
+        let (mut name, mut signals) = (strategy.name, signals_of(strategy.name));
+        let mut properties = (
+            strategy.trigger,
+            strategy.resync,
+            strategy.answers_reload_now,
         );
+        let established = match strategy.establish(&source, &options, signals.0) {
+            Ok(established) => established,
+            // The kernel's watch budget (or instances) exhausted: polling
+            // that path needs none, degraded but not blind.
+            Err(error) if polling_can_stand_in(&error) => {
+                let reason = format!(
+                    "{name}: {error}; polling every {:?} instead",
+                    options.poll_interval
+                );
+                let poll = polling().ok_or_else(|| watch_error(error))?;
+                properties = (poll.trigger, poll.resync, poll.answers_reload_now);
+                (name, signals) = (poll.name, signals_of(poll.name));
+                let established = poll
+                    .establish(&source, &options, signals.0)
+                    .map_err(watch_error)?;
+                signals.1.set(WatchHealth::Degraded(reason.clone()));
+                observer.watch_error(&reason);
+                established
+            }
+            Err(error) => return Err(watch_error(error)),
+        };
+        watcher = Some(name);
+        (trigger, resync, files_answer_reload_now) = properties;
+        strategies.push(established);
         healths.push((name, signals.1));
     }
     #[cfg(feature = "kube")]
@@ -682,6 +704,25 @@ where
         driver: Some(driver),
         watchdog_thread: Some(watchdog_thread),
     })
+}
+
+/// Whether the files' strategy failed for a limit polling does not have.
+fn polling_can_stand_in(error: &std::io::Error) -> bool {
+    #[cfg(all(target_os = "linux", any(feature = "notify", feature = "inotify")))]
+    return crate::limits::is_exhausted(error);
+    #[cfg(not(all(target_os = "linux", any(feature = "notify", feature = "inotify"))))]
+    {
+        let _ = error;
+        false
+    }
+}
+
+/// The poller, where it is compiled in.
+fn polling() -> Option<Erased> {
+    #[cfg(feature = "poll")]
+    return Some(Erased::of::<crate::poll_watcher::PollWatcher>());
+    #[cfg(not(feature = "poll"))]
+    None
 }
 
 /// With files and the Kubernetes API both, the API decides while it can

@@ -94,6 +94,23 @@ impl Service {
     pub fn spawn_with(flags: &Flags, customize: impl FnOnce(&mut Command)) -> Starting {
         let mut command = command();
         customize(&mut command);
+        Self::spawn_command(command, flags)
+    }
+
+    /// Starts the binary through `wrapper` (a program and its arguments
+    /// that end by running the binary with the arguments after it, as
+    /// `unshare ... sh -c '...; exec "$0" "$@"'` does).
+    pub fn spawn_wrapped(wrapper: &[&str], flags: &Flags) -> Starting {
+        let mut command = Command::new(wrapper[0]);
+        command
+            .args(&wrapper[1..])
+            .arg(env!("CARGO_BIN_EXE_service"))
+            .env_clear()
+            .env("RUST_LOG", "info");
+        Self::spawn_command(command, flags)
+    }
+
+    fn spawn_command(mut command: Command, flags: &Flags) -> Starting {
         let mut child = command
             .args(flags.args())
             .stdin(Stdio::null())
