@@ -286,14 +286,14 @@ impl Wanted {
             // rename in this directory.
             if let Some(dir) = wanted.walk(source.dir(), true) {
                 let names = source
-                    .names()
+                    .file_names()
                     .iter()
-                    .map(OsString::from)
+                    .cloned()
                     .chain([OsString::from(DATA_LINK)]);
                 wanted.holding(&dir, names);
             }
         } else {
-            for key in source.names() {
+            for key in source.file_names() {
                 if let Some(file) = wanted.walk(&source.dir().join(key), false) {
                     // Not a ConfigMap's files: the kubelet never writes them
                     // in place, and they change inode at every update.

@@ -403,7 +403,8 @@ fn read_keys(source: &ConfigSource, dir: &Path, max_config_bytes: u64) -> Result
     let entries = source
         .names()
         .iter()
-        .map(|key| Ok((key.clone(), read_file(&dir.join(key), max_config_bytes)?)))
+        .zip(source.file_names())
+        .map(|(key, name)| Ok((key.clone(), read_file(&dir.join(name), max_config_bytes)?)))
         .collect::<Result<_, ReadError>>()?;
     Ok(Files { entries })
 }

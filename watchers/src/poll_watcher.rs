@@ -294,7 +294,7 @@ impl Fingerprint {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |now| now.as_nanos() as i128);
         let keys: Vec<Chain> = source
-            .names()
+            .file_names()
             .iter()
             .map(|key| Chain::resolve(&source.dir().join(key)))
             .collect();

@@ -1,5 +1,6 @@
 //! What is watched: [`ConfigSource`], and the [`ContentHash`] of what was read.
 
+use std::ffi::OsString;
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,10 @@ use crate::loader;
 pub struct ConfigSource {
     dir: PathBuf,
     keys: Vec<String>,
+    /// The keys' names on disk: the keys themselves, except a file name that
+    /// is not UTF-8 (its key is the name with invalid bytes replaced, for
+    /// messages and decoders; this is the name opened).
+    file_names: Vec<OsString>,
     /// Whether there are files to read (not for the API alone).
     volume: bool,
     #[cfg(feature = "kube")]
@@ -29,13 +34,13 @@ impl ConfigSource {
             Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let key = path.file_name().map_or_else(
-            || path.to_string_lossy().into_owned(),
-            |name| name.to_string_lossy().into_owned(),
-        );
+        let file_name = path
+            .file_name()
+            .map_or_else(|| path.as_os_str().to_owned(), ToOwned::to_owned);
         Self {
             dir,
-            keys: vec![key],
+            keys: vec![file_name.to_string_lossy().into_owned()],
+            file_names: vec![file_name],
             volume: true,
             #[cfg(feature = "kube")]
             api: None,
@@ -47,9 +52,11 @@ impl ConfigSource {
         dir: impl Into<PathBuf>,
         keys: impl IntoIterator<Item = impl Into<String>>,
     ) -> Self {
+        let keys: Vec<String> = keys.into_iter().map(Into::into).collect();
         Self {
             dir: dir.into(),
-            keys: keys.into_iter().map(Into::into).collect(),
+            file_names: keys.iter().map(OsString::from).collect(),
+            keys,
             volume: true,
             #[cfg(feature = "kube")]
             api: None,
@@ -73,6 +80,7 @@ impl ConfigSource {
     pub fn kube(api: crate::KubeSource) -> Self {
         Self {
             dir: PathBuf::new(),
+            file_names: api.keys().iter().map(OsString::from).collect(),
             keys: api.keys().to_vec(),
             volume: false,
             api: Some(Box::new(api)),
@@ -117,9 +125,14 @@ impl ConfigSource {
         }
     }
 
+    /// The keys' names on disk, in the order of [`ConfigSource::names`].
+    pub(crate) fn file_names(&self) -> &[OsString] {
+        &self.file_names
+    }
+
     /// The path of the first key, for messages.
     pub fn primary_path(&self) -> PathBuf {
-        self.dir.join(&self.keys[0])
+        self.dir.join(&self.file_names[0])
     }
 
     /// True when the directory uses the kubelet's `..data` layout.

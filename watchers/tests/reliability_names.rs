@@ -1,7 +1,8 @@
-//! Another name for the same file, against every strategy: an in-place edit
-//! through a hard link in another directory, and of the source of a
-//! single-file bind mount (`docker run -v host.yaml:/etc/app.yaml`, a
-//! `hostPath` volume of type `File`). The kernel reports a write only on the
+//! Names, against every strategy: another name for the same file (an
+//! in-place edit through a hard link in another directory, and of the
+//! source of a single-file bind mount: `docker run -v
+//! host.yaml:/etc/app.yaml`, a `hostPath` volume of type `File`), and a file
+//! name that is not UTF-8. The kernel reports a write only on the
 //! path it went through, so a watch of the config's directory alone never
 //! hears of these; the resync is off, so only the watch itself can find
 //! them. Each round's latency is printed (`--nocapture`): the goal is under
@@ -68,6 +69,26 @@ fn bind_mounted_file_edits_are_served<S: Subject>() {
     report::<S>("single-file bind mount", &took);
 }
 
+/// A file name that is not UTF-8 (Linux names are bytes): read, watched
+/// and reported under its own name, not a lossy copy that does not exist.
+fn non_utf8_file_names_work<S: Subject>() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"conf\xff\xfe.yaml"));
+    fs::write(&path, yaml("v0")).unwrap();
+    let harness = Harness::<S>::start(watchers::ConfigSource::file(&path));
+    assert_eq!(harness.message(), "v0");
+    for round in 1..=ROUNDS {
+        write_in_place(&path, yaml(&format!("written {round}")).as_bytes()).unwrap();
+        harness.wait_for(&format!("written {round}"));
+        watchers::testing::rename_replace(&path, yaml(&format!("renamed {round}")).as_bytes())
+            .unwrap();
+        harness.wait_for(&format!("renamed {round}"));
+    }
+}
+
 macro_rules! names {
     ($($strategy_module:ident => $strategy:ty),* $(,)?) => {$(
         mod $strategy_module {
@@ -75,6 +96,7 @@ macro_rules! names {
 
             #[test] fn edits_through_a_hard_link_are_served() { super::hard_link_edits_are_served::<S>() }
             #[test] fn edits_of_a_bind_mounted_file_s_source_are_served() { super::bind_mounted_file_edits_are_served::<S>() }
+            #[test] fn non_utf8_file_names_work() { super::non_utf8_file_names_work::<S>() }
         }
     )*};
 }
