@@ -96,6 +96,9 @@ pub async fn bind(addr: &str) -> io::Result<TcpListener> {
 pub struct Limits {
     /// Open connections served in full.
     pub max_connections: usize,
+    /// Connections above the cap that serve only the operational paths:
+    /// [`RESERVE`], fewer where `RLIMIT_NOFILE` leaves less.
+    pub reserve: usize,
     /// First byte (or accept) to the end of a request head.
     pub header_read_timeout: Duration,
     /// The last byte written to the next request's first byte, while no
@@ -113,12 +116,20 @@ impl Limits {
         header_read_timeout: Duration,
         idle_timeout: Duration,
     ) -> Self {
-        let fds = open_files_limit().map(|limit| limit.saturating_sub(OTHER_FDS + RESERVE));
+        let limit = open_files_limit();
+        let (reserve, fds) = match limit {
+            Some(limit) if limit < OTHER_FDS + RESERVE + 1 => {
+                let (reserve, fit) = scarce(limit);
+                (reserve, Some(fit))
+            }
+            Some(limit) => (RESERVE, Some(limit - OTHER_FDS - RESERVE)),
+            None => (RESERVE, None),
+        };
         let max_connections = match (max_connections, fds) {
             (Some(max), Some(fds)) if max > fds => {
                 warn!(
                     max_connections = max,
-                    open_files_limit = fds + OTHER_FDS + RESERVE,
+                    open_files_limit = limit,
                     "the connection cap is above what RLIMIT_NOFILE leaves for connections: \
                      accepts will fail with EMFILE before it is reached"
                 );
@@ -130,10 +141,48 @@ impl Limits {
         };
         Self {
             max_connections,
+            reserve,
             header_read_timeout,
             idle_timeout,
         }
     }
+}
+
+/// `RLIMIT_NOFILE` too low for [`OTHER_FDS`] and the full reserve: what is
+/// left beyond the descriptors open now, a few for config reads and one for
+/// the accept that evicts a reserve connection, is shared, half to the
+/// reserve first, so the probes are answered while any connection can be.
+/// Said at start with the numbers: it is almost certainly a mistake in the
+/// container's limits. Returns the reserve and the connections served in
+/// full.
+fn scarce(limit: usize) -> (usize, usize) {
+    /// Descriptors kept for config reads, watches and wakers opened later,
+    /// and for the accept that evicts a reserve connection.
+    const HEADROOM: usize = 5;
+    let open = std::fs::read_dir("/proc/self/fd").map_or(OTHER_FDS, |fds| fds.count() - 1);
+    let spare = limit.saturating_sub(open + HEADROOM);
+    let reserve = (spare / 2).clamp(1, RESERVE);
+    let fit = spare.saturating_sub(reserve).max(1);
+    if spare < 2 {
+        warn!(
+            open_files_limit = limit,
+            open_now = open,
+            "RLIMIT_NOFILE leaves no descriptor for connections: even the probes cannot be \
+             answered; raise the limit (`ulimit -n`, the container runtime's nofile)"
+        );
+    } else {
+        warn!(
+            open_files_limit = limit,
+            open_now = open,
+            max_connections = fit,
+            reserve,
+            wanted = DEFAULT_MAX_CONNECTIONS + RESERVE,
+            "RLIMIT_NOFILE leaves almost no descriptors for connections: serving at most \
+             max_connections in full and reserve more for the probes and /metrics; raise the \
+             limit (`ulimit -n`, the container runtime's nofile)"
+        );
+    }
+    (reserve, fit)
 }
 
 /// The soft `RLIMIT_NOFILE`, if it is finite and fits a `usize`.
@@ -174,14 +223,14 @@ pub async fn serve_until<T>(
 ) -> (T, Open) {
     info!(
         max_connections = limits.max_connections,
-        reserve = RESERVE,
+        reserve = limits.reserve,
         header_read_timeout = %humantime::format_duration(limits.header_read_timeout),
         idle_timeout = %humantime::format_duration(limits.idle_timeout),
         "connection limits"
     );
     let graceful = GracefulShutdown::new();
     let serving = Arc::new(Serving::new(app, &limits, metrics.clone()));
-    let mut slots = Slots::new(limits.max_connections, RESERVE, metrics.clone());
+    let mut slots = Slots::new(limits.max_connections, limits.reserve, metrics.clone());
     let mut errors = AcceptErrors::new(metrics);
     let mut stop = pin!(stop);
     let stopped = loop {

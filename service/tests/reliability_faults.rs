@@ -244,9 +244,9 @@ fn directory_locked_and_unlocked(watcher: &str) {
 }
 
 /// The user's inotify instances all taken (`fs.inotify.max_user_instances`,
-/// per user) when the service starts with an event watcher: it fails at
-/// start with one line naming that limit and how to raise it, not "Too many
-/// open files". A helper process of the same uid holds the instances; each
+/// per user) when the service starts with an event watcher: it starts
+/// polling instead and says so, naming that limit and how to raise it, not
+/// "Too many open files". A helper process of the same uid holds the instances; each
 /// test has a uid of its own, used by nothing else.
 fn inotify_instances_exhausted_are_named(watcher: &str, uid: u32) {
     let uid = &uid.to_string();
@@ -259,19 +259,23 @@ fn inotify_instances_exhausted_are_named(watcher: &str, uid: u32) {
         .ok()
         .and_then(|value| value.trim().parse().ok())
         .unwrap_or(128);
-    // This test binary again, as that uid, running only the holder below.
-    let mut holder = std::process::Command::new("setpriv")
-        .args(["--reuid", uid, "--regid", uid, "--clear-groups", "--"])
-        .arg(std::env::current_exe().unwrap())
-        .args(["--exact", "hold_inotify_instances", "--nocapture"])
-        .env(HOLD_INSTANCES, limit.to_string())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("setpriv starts the holder");
-    let lines = std::io::BufRead::lines(std::io::BufReader::new(
-        holder.stdout.take().expect("piped"),
+    // This test binary again, as that uid, running only the holder below;
+    // killed however this test ends.
+    let mut holder = KillOnDrop(
+        std::process::Command::new("setpriv")
+            .args(["--reuid", uid, "--regid", uid, "--clear-groups", "--"])
+            .arg(std::env::current_exe().unwrap())
+            .args(["--exact", "hold_inotify_instances", "--nocapture"])
+            .env(HOLD_INSTANCES, limit.to_string())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("setpriv starts the holder"),
+    );
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(
+        holder.0.stdout.take().expect("piped"),
     ));
     let held = lines
+        .by_ref()
         .map_while(Result::ok)
         .find_map(|line| line.strip_prefix("held ").map(str::to_owned))
         .unwrap_or_default();
@@ -279,31 +283,44 @@ fn inotify_instances_exhausted_are_named(watcher: &str, uid: u32) {
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     let path = dir.path().join("config.yaml");
     fs::write(&path, yaml("v0")).unwrap();
-    let output = std::process::Command::new("setpriv")
-        .args(["--reuid", uid, "--regid", uid, "--clear-groups", "--"])
-        .arg(env!("CARGO_BIN_EXE_service"))
-        .args([
-            "--watcher",
-            watcher,
-            "--manager",
-            "arcswap",
-            "--bind",
-            "127.0.0.1:0",
-        ])
-        .arg("--config")
-        .arg(&path)
-        .env_clear()
-        .output()
-        .expect("the service runs");
-    let _ = holder.kill();
-    let _ = holder.wait();
+    let mut service = KillOnDrop(
+        std::process::Command::new("setpriv")
+            .args(["--reuid", uid, "--regid", uid, "--clear-groups", "--"])
+            .arg(env!("CARGO_BIN_EXE_service"))
+            .args(["--watcher", watcher, "--manager", "arcswap"])
+            .args(["--bind", "127.0.0.1:0", "--config"])
+            .arg(&path)
+            .env_clear()
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the service runs"),
+    );
+    let (sender, log) = std::sync::mpsc::channel();
+    let stdout = service.0.stdout.take().expect("piped");
+    std::thread::spawn(move || {
+        let lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+        for line in lines.map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let named = common::eventually("the limit named in the log", || {
+        let line = log
+            .recv_timeout(std::time::Duration::from_millis(100))
+            .map_err(|error| error.to_string())?;
+        if line.contains("inotify instance limit") {
+            Ok(line)
+        } else {
+            Err(line)
+        }
+    });
+    drop((holder, lines, service));
     assert_eq!(held, limit.to_string(), "the holder took every instance");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "{stderr}");
     assert!(
-        stderr.contains("inotify instance limit")
-            && stderr.contains("fs.inotify.max_user_instances"),
-        "{stderr}"
+        named.contains("fs.inotify.max_user_instances") && named.contains("polling every"),
+        "{named}"
     );
 }
 
@@ -444,6 +461,16 @@ fn watch_budget_exhausted_falls_back_to_polling_for_inotify() {
 #[test]
 fn watch_budget_exhausted_falls_back_to_polling_for_notify() {
     watch_budget_exhausted_falls_back_to_polling("notify");
+}
+
+/// A child process killed (and reaped) when dropped, however a test ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Set for the holder: how many inotify instances it takes.

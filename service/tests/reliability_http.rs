@@ -543,6 +543,48 @@ impl Prober {
     }
 }
 
+/// A descriptor limit too small for the usual budget and the probe reserve:
+/// said at start with the numbers; where a few connections fit (32), with
+/// 20 idle clients holding all of them `/healthz` still answers (a probe
+/// takes the reserve from an idle client); where none does
+/// (`prlimit --nofile=16`, about what the process holds before it serves),
+/// the log says that nothing, not even a probe, can be answered.
+#[test]
+fn a_tiny_descriptor_limit_is_reported_and_probes_still_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, reliability::yaml("hello")).unwrap();
+    let flags = Flags::new(&path, "inotify");
+    let said = |service: &Service, text: &str| {
+        let log = service.log();
+        assert!(
+            log.iter().any(|line| line.contains(text)),
+            "{text:?} not in {log:?}"
+        );
+    };
+
+    let service = Service::spawn_with(&flags, |command| limit_open_files(command, 32)).listening();
+    said(&service, "RLIMIT_NOFILE leaves almost no descriptors");
+    said(&service, "open_files_limit=32");
+    let _idle: Vec<TcpStream> = (0..20)
+        .filter_map(|_| TcpStream::connect(service.addr).ok())
+        .collect();
+    for _ in 0..5 {
+        let health = common::eventually("/healthz answering", || {
+            service.get("/healthz").map_err(|error| error.to_string())
+        });
+        assert_eq!(health.status, 200);
+    }
+    drop(service);
+
+    let service = Service::spawn_with(&flags, |command| limit_open_files(command, 16)).listening();
+    said(
+        &service,
+        "RLIMIT_NOFILE leaves no descriptor for connections",
+    );
+    said(&service, "open_files_limit=16");
+}
+
 /// How many slow connections this process can hold: `wanted`, or fewer
 /// (said why) if `RLIMIT_NOFILE` cannot be raised that far. The service
 /// inherits the raised limit.
