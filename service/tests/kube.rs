@@ -52,6 +52,29 @@ fn start_with(
     .listening()
 }
 
+/// The service reading `app` (`v0`) through the API alone (no file at
+/// `--config`), its watch open: the server, the scratch dir and the service.
+fn watching_the_api_alone(
+    more: impl FnOnce(Flags) -> Flags,
+) -> (ApiServer, tempfile::TempDir, Service) {
+    let server = ApiServer::start().unwrap();
+    server.apply(NAMESPACE, "app", &[("config.yaml", yaml("v0"))]);
+    let dir = tempfile::tempdir().unwrap();
+    let service = start_with(
+        &server,
+        &dir.path().join("absent/config.yaml"),
+        &dir.path().join("kubeconfig"),
+        more,
+    );
+    service.wait_for_message("v0");
+    eventually("the watch open", || {
+        (server.open_watches() >= 1)
+            .then_some(())
+            .ok_or_else(|| "no watch".to_owned())
+    });
+    (server, dir, service)
+}
+
 fn wait_for_ready_body(service: &Service, needle: &str) {
     eventually(&format!("/readyz saying {needle:?}"), || {
         let ready = service.get("/readyz").map_err(|error| error.to_string())?;
@@ -206,20 +229,7 @@ fn a_secret_is_served_and_never_logged() {
 /// (silenced) watch never delivered is served.
 #[test]
 fn sighup_reads_the_api_again() {
-    let server = ApiServer::start().unwrap();
-    server.apply(NAMESPACE, "app", &[("config.yaml", yaml("v0"))]);
-    let dir = tempfile::tempdir().unwrap();
-    let service = start(
-        &server,
-        &dir.path().join("absent/config.yaml"),
-        &dir.path().join("kubeconfig"),
-    );
-    service.wait_for_message("v0");
-    eventually("the watch open", || {
-        (server.open_watches() >= 1)
-            .then_some(())
-            .ok_or_else(|| "no watch".to_owned())
-    });
+    let (server, _dir, service) = watching_the_api_alone(|flags| flags);
     server.silence_watches();
     server.apply(NAMESPACE, "app", &[("config.yaml", yaml("v1"))]);
     service.signal(libc::SIGHUP);
@@ -232,21 +242,8 @@ fn sighup_reads_the_api_again() {
 /// meanwhile is served, and the source is up again.
 #[test]
 fn a_silent_watch_is_reported_then_recovered() {
-    let server = ApiServer::start().unwrap();
-    server.apply(NAMESPACE, "app", &[("config.yaml", yaml("v0"))]);
-    let dir = tempfile::tempdir().unwrap();
-    let service = start_with(
-        &server,
-        &dir.path().join("absent/config.yaml"),
-        &dir.path().join("kubeconfig"),
-        |flags| flags.set("--kube-silence-timeout", "2s"),
-    );
-    service.wait_for_message("v0");
-    eventually("the watch open", || {
-        (server.open_watches() >= 1)
-            .then_some(())
-            .ok_or_else(|| "no watch".to_owned())
-    });
+    let (server, _dir, service) =
+        watching_the_api_alone(|flags| flags.set("--kube-silence-timeout", "2s"));
     server.silence_watches();
     server.apply(NAMESPACE, "app", &[("config.yaml", yaml("v1"))]);
     service.wait_for_message("v1");
@@ -268,20 +265,7 @@ fn a_silent_watch_is_reported_then_recovered() {
 /// watch is established, then `/readyz` says plainly ready again.
 #[test]
 fn one_error_event_does_not_leave_the_source_down() {
-    let server = ApiServer::start().unwrap();
-    server.apply(NAMESPACE, "app", &[("config.yaml", yaml("v0"))]);
-    let dir = tempfile::tempdir().unwrap();
-    let service = start(
-        &server,
-        &dir.path().join("absent/config.yaml"),
-        &dir.path().join("kubeconfig"),
-    );
-    service.wait_for_message("v0");
-    eventually("the watch open", || {
-        (server.open_watches() >= 1)
-            .then_some(())
-            .ok_or_else(|| "no watch".to_owned())
-    });
+    let (server, _dir, service) = watching_the_api_alone(|flags| flags);
     server.error_event(500, "InternalError", "etcdserver: request timed out");
     eventually("the error counted", || {
         let errors = service.metric("config_watch_errors_total");

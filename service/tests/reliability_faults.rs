@@ -152,15 +152,8 @@ fn permission_denied(watcher: &str) {
     let path = dir.path().join("config.yaml");
     fs::write(&path, yaml("readable")).unwrap();
     fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-    let service = match UnprivilegedService::start(&path, watcher) {
-        Ok(service) => service,
-        Err(reason) => {
-            eprintln!(
-                "skipped: cannot run the service as uid {}: {reason}",
-                reliability::UNPRIVILEGED
-            );
-            return;
-        }
+    let Some(service) = UnprivilegedService::start_or_skip(&path, watcher, &[]) else {
+        return;
     };
     service.wait_for_message("readable");
     for round in 1..=3 {
@@ -205,17 +198,10 @@ fn directory_locked_and_unlocked(watcher: &str) {
     fs::write(&path, yaml("before the lock")).unwrap();
     fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    let service =
-        match UnprivilegedService::start_with(&path, watcher, &[("--resync-interval", "0")]) {
-            Ok(service) => service,
-            Err(reason) => {
-                eprintln!(
-                    "skipped: cannot run the service as uid {}: {reason}",
-                    reliability::UNPRIVILEGED
-                );
-                return;
-            }
-        };
+    let flags = [("--resync-interval", "0")];
+    let Some(service) = UnprivilegedService::start_or_skip(&path, watcher, &flags) else {
+        return;
+    };
     service.wait_for_message("before the lock");
     for round in 1..=3 {
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o000)).unwrap();

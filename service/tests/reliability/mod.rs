@@ -184,6 +184,16 @@ impl UnprivilegedService {
         Ok(Self { child, addr, log })
     }
 
+    /// [`UnprivilegedService::start_with`], or `None` with the reason
+    /// printed (the test then passes without running).
+    pub fn start_or_skip(config: &Path, watcher: &str, flags: &[(&str, &str)]) -> Option<Self> {
+        Self::start_with(config, watcher, flags)
+            .inspect_err(|reason| {
+                eprintln!("skipped: cannot run the service as uid {UNPRIVILEGED}: {reason}");
+            })
+            .ok()
+    }
+
     pub fn get(&self, path: &str) -> Reply {
         common::get(self.addr, path).expect("the service answers")
     }
