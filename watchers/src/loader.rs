@@ -141,9 +141,6 @@ pub(crate) struct Loader<T, M> {
     /// Subscribers: told after every publish, with the new config.
     changes: channel::Sender<Current<T>>,
     on_publish: Vec<PublishHook<T>>,
-    /// The content last delivered and by whom, for a manual reload without
-    /// files.
-    last_content: Option<(&'static str, Content)>,
 }
 
 /// The config a watch starts with, and where it came from.
@@ -193,7 +190,6 @@ where
             .as_ref()
             .and_then(|content| content.written_at);
         let ledger = Ledger::new(initial.source, initial.loaded.hash, written_at, authority);
-        let last_content = initial.content.map(|content| (initial.source, content));
         let manager = Arc::new(M::from(initial.loaded));
         let current = Current::new(manager.snapshot());
         for hook in &on_publish {
@@ -208,7 +204,6 @@ where
             manager,
             changes,
             on_publish,
-            last_content,
         }
     }
 }
@@ -255,16 +250,14 @@ where
     /// Reads the files again and publishes them if their content is new and
     /// valid, and `may_publish` agrees once it is decoded; `None` when it
     /// did not (the content may already be a newer write's beginning).
-    /// Without files, looks again at the content delivered last.
+    /// Without files there is nothing to read: a strategy that delivers
+    /// content reads it again itself (`Signals::on_reload_now`).
     pub(crate) fn reload(
         &mut self,
         arrival: Arrival,
         may_publish: impl FnOnce() -> bool,
     ) -> Option<Reloaded> {
-        let Some((source, name)) = &self.files else {
-            let (origin, content) = self.last_content.clone()?;
-            return Some(self.deliver(origin, content, arrival));
-        };
+        let (source, name) = self.files.as_ref()?;
         let name = *name;
         let files = match read_files(source, self.max_config_bytes) {
             Ok(files) => files,
@@ -304,9 +297,6 @@ where
         content: Content,
         arrival: Arrival,
     ) -> Reloaded {
-        if self.files.is_none() {
-            self.last_content = Some((origin, content.clone()));
-        }
         let written_at = content.written_at;
         let files = match checked(&content, self.max_config_bytes) {
             Ok(files) => files.clone(),

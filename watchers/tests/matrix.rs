@@ -225,14 +225,7 @@ fn reload_now_during_a_write_waits_for_it<S: Subject>() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.yaml");
     fs::write(&path, literal_block(0).concat()).unwrap();
-    let options = WatchOptions {
-        poll_interval: Duration::from_secs(3600),
-        ..common::options()
-    };
-    let harness =
-        Harness::<S>::start_with(file_source(dir.path(), "app.yaml"), options, |builder| {
-            builder
-        });
+    let harness = polling_hourly::<S>(dir.path());
     for round in 1..=ROUNDS {
         let writing = path.clone();
         let writer = std::thread::spawn(move || write_literal_block_slowly(&writing, round));
@@ -469,6 +462,16 @@ fn unannounced_change_is_found<S: Subject>() {
     }
 }
 
+/// A watch of `dir/app.yaml` whose poller (if it is one) looks only once an
+/// hour: a reload asked for is all it has to go on.
+fn polling_hourly<S: Subject>(dir: &Path) -> Harness<S> {
+    let options = WatchOptions {
+        poll_interval: Duration::from_secs(3600),
+        ..common::options()
+    };
+    Harness::<S>::start_with(file_source(dir, "app.yaml"), options, |builder| builder)
+}
+
 /// Writes `message` (as long as the one there) so that no event says so
 /// until the returned mapping is dropped.
 #[must_use = "dropping the mapping announces the change"]
@@ -494,14 +497,7 @@ fn reload_now_reloads<S: Subject>() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.yaml");
     fs::write(&path, yaml("v0")).unwrap();
-    let options = WatchOptions {
-        poll_interval: Duration::from_secs(3600),
-        ..common::options()
-    };
-    let harness =
-        Harness::<S>::start_with(file_source(dir.path(), "app.yaml"), options, |builder| {
-            builder
-        });
+    let harness = polling_hourly::<S>(dir.path());
     for round in 1..=ROUNDS {
         let mapped = write_unannounced(&path, &format!("v{round}"));
         harness.watch.reload_now();

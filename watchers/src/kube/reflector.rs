@@ -204,12 +204,12 @@ impl<K: Keyed> Reflector<K> {
                     match event {
                         WatchEvent::Added(object) | WatchEvent::Modified(object) => {
                             changes += 1;
-                            version.clone_from(&object.meta().resource_version.clone().unwrap_or_default());
+                            *version = object.meta().resource_version.clone().unwrap_or_default();
                             self.signals.content(self.target.content(Some(&object), Trigger::Event));
                         }
                         WatchEvent::Deleted(object) => {
                             changes += 1;
-                            version.clone_from(&object.meta().resource_version.clone().unwrap_or_default());
+                            *version = object.meta().resource_version.clone().unwrap_or_default();
                             self.signals.content(self.target.content(None::<&K>, Trigger::Event));
                         }
                         WatchEvent::Bookmark(bookmark) => {
