@@ -3,8 +3,8 @@
 
 Read from `cargo metadata` (service/Cargo.toml is the only list), so adding a
 manager or a watcher there makes `generate-overlays.sh --check` fail until the
-overlays are regenerated. A feature is a manager if it enables `managers/...`,
-a watcher if it enables `watchers/...`.
+overlays are regenerated. A feature is a manager if it enables `config-reload-managers/...`,
+a watcher if it enables `config-reload/...`.
 
     $ python3 k8s/variants.py
     arcswap inotify
@@ -63,7 +63,7 @@ def managers_and_watchers() -> tuple[list[str], list[str]]:
             if any(e.startswith(f"{crate}/") for e in enables)
         )
 
-    managers, watchers = enabling("managers"), enabling("watchers")
+    managers, watchers = enabling("config-reload-managers"), enabling("config-reload")
     if not managers or not watchers:
         sys.exit(f"variants.py: no managers or no watchers among the {SERVICE_PACKAGE} features: {features}")
     return managers, watchers

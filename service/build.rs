@@ -1,6 +1,6 @@
 //! The service's variants come from one place: its own `[features]` in
-//! Cargo.toml (a feature that enables `managers/<x>` is a manager, one that
-//! enables `watchers/<x>` a watcher; `k8s/variants.py` reads the same).
+//! Cargo.toml (a feature that enables `config-reload-managers/<x>` is a manager, one that
+//! enables `config-reload/<x>` a watcher; `k8s/variants.py` reads the same).
 //! This script turns the features chosen for this build into one `cfg` per
 //! compiled-in manager and watcher, fallbacks included, and writes
 //! `$OUT_DIR/variants.rs`: the compiled-in lists, and macros that hand them
@@ -50,7 +50,10 @@ fn main() {
             .map(|(name, _)| name.clone())
             .collect()
     };
-    let (managers, watchers) = (enabling("managers"), enabling("watchers"));
+    let (managers, watchers) = (
+        enabling("config-reload-managers"),
+        enabling("config-reload"),
+    );
     let chosen = |all: &[String]| -> Vec<String> {
         all.iter()
             .filter(|name| {

@@ -37,9 +37,11 @@ use std::time::Duration;
 
 use benches::manager_scenarios::{Cached, Managed, PlainArc, Subject, time_publishes, time_reads};
 use benches::output::{self, CriterionRun};
+use config_reload_managers::{
+    ArcSwapManager, ChannelManager, MutexManager, RwLockManager, WatchManager,
+};
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion};
-use managers::{ArcSwapManager, ChannelManager, MutexManager, RwLockManager, WatchManager};
 
 /// (scenario, reader threads, with a 1 kHz writer)
 const READ_SCENARIOS: [(&str, usize, bool); 6] = [

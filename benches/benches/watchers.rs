@@ -35,11 +35,11 @@ use benches::output::{self, CriterionRun};
 use benches::watchers_bench::{
     BenchConfig, EveryKey, IdleResult, LatencyResult, Usage, config_yaml, human, scratch_root,
 };
+use config_reload::testing::{KubeletVolume, rename_replace, symlink_swap, write_in_place};
+use config_reload::{ConfigSource, Format, Validate, Watch, WatchOptions, WatcherKind};
+use config_reload_managers::{ArcSwapManager, ConfigManager};
 use criterion::Criterion;
-use managers::{ArcSwapManager, ConfigManager};
 use records::Record;
-use watchers::testing::{KubeletVolume, rename_replace, symlink_swap, write_in_place};
-use watchers::{ConfigSource, Format, Validate, Watch, WatchOptions, WatcherKind};
 
 fn main() {
     let settings = Settings::from_env();
@@ -113,7 +113,7 @@ impl Settings {
     }
 }
 
-/// One way a config file changes (`watchers::testing`), applied as update
+/// One way a config file changes (`config_reload::testing`), applied as update
 /// number `n` with a distinct message, returning the instant of its commit.
 #[derive(Clone, Copy)]
 enum Pattern {
@@ -455,7 +455,7 @@ fn reload(criterion: &mut Criterion) {
 fn bench_reload<T: Send + Sync + 'static>(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     name: &str,
-    load: impl Fn() -> Result<T, watchers::LoadError>,
+    load: impl Fn() -> Result<T, config_reload::LoadError>,
 ) {
     let load = || load().unwrap_or_else(|error| panic!("reload/{name}: {error}"));
     let manager = ArcSwapManager::new(load());

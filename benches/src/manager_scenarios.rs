@@ -26,7 +26,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use managers::{ArcSwapManager, CachedReader, ConfigManager, Snapshot, Versioned};
+use config_reload_managers::{ArcSwapManager, CachedReader, ConfigManager, Snapshot, Versioned};
 
 /// The config every scenario shares: the seed's config, one message.
 #[derive(Clone, Debug)]

@@ -8,8 +8,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use config_reload::{Decode, DecodeError, Files, Validate};
 use records::Record;
-use watchers::{Decode, DecodeError, Files, Validate};
 
 /// The config every watcher bench reloads: a message (what a service would
 /// serve) and filler items that give it a size.
@@ -40,7 +40,7 @@ impl Decode<Vec<BenchConfig>> for EveryKey {
             .entries
             .iter()
             .map(|(key, bytes)| {
-                let config: BenchConfig = watchers::parse_yaml(bytes)?;
+                let config: BenchConfig = config_reload::parse_yaml(bytes)?;
                 config
                     .validate()
                     .map_err(|reason| format!("{key}: {reason}"))?;
@@ -395,7 +395,7 @@ mod tests {
     fn config_yaml_has_the_asked_size_and_parses() {
         let yaml = config_yaml("hello", 64 * 1024);
         assert!(yaml.len() >= 64 * 1024 && yaml.len() < 64 * 1024 + 128);
-        let config: BenchConfig = watchers::parse_yaml(yaml.as_bytes()).unwrap();
+        let config: BenchConfig = config_reload::parse_yaml(yaml.as_bytes()).unwrap();
         assert_eq!(config.message, "hello");
         assert_eq!(config.items.len(), (yaml.len() - 24) / 64);
     }

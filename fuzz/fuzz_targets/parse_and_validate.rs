@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use watchers::{Format, Validate};
+use config_reload::{Format, Validate};
 
 /// The shape of `service`'s config (its type lives in the binary crate).
 #[derive(serde::Deserialize)]

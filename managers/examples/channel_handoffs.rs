@@ -2,12 +2,12 @@
 //! switches per read, against a `MutexManager` doing the same reads.
 //!
 //! ```text
-//! cargo run --release -p managers --example channel_handoffs
+//! cargo run --release -p config-reload-managers --example channel_handoffs
 //! ```
 
 use std::time::Instant;
 
-use managers::{ChannelManager, ConfigManager, MutexManager};
+use config_reload_managers::{ChannelManager, ConfigManager, MutexManager};
 
 const READS: u64 = 100_000;
 

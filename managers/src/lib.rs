@@ -7,7 +7,7 @@
 //!
 //! ```
 //! # #[cfg(feature = "arcswap")] {
-//! use managers::{ArcSwapManager, ConfigManager};
+//! use config_reload_managers::{ArcSwapManager, ConfigManager};
 //!
 //! struct Config {
 //!     message: String,
@@ -82,7 +82,7 @@ pub use rwlock::RwLockManager;
 pub use watch::WatchManager;
 
 /// A design as a type, whatever the config type: what a library that holds
-/// configs of its own type (such as `watchers::Watch<T, D>`) takes as a type
+/// configs of its own type (such as `config_reload::Watch<T, D>`) takes as a type
 /// parameter, so its user names a design (`design::Mutex`) rather than a
 /// manager of the library's internal type.
 pub trait Design: Send + Sync + 'static {
@@ -127,7 +127,7 @@ pub mod design {
     /// `ConfigManager::NAME`); `None` if no such design is compiled in.
     ///
     /// ```
-    /// use managers::{Design, DesignVisitor, design};
+    /// use config_reload_managers::{Design, DesignVisitor, design};
     ///
     /// struct Name;
     /// impl DesignVisitor for Name {
@@ -136,7 +136,7 @@ pub mod design {
     ///         std::any::type_name::<D>()
     ///     }
     /// }
-    /// assert_eq!(design::visit("arcswap", Name), Some("managers::design::ArcSwap"));
+    /// assert_eq!(design::visit("arcswap", Name), Some("config_reload_managers::design::ArcSwap"));
     /// assert_eq!(design::visit("nope", Name), None);
     /// ```
     pub fn visit<V: DesignVisitor>(wanted: &str, visitor: V) -> Option<V::Output> {

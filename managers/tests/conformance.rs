@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use managers::{
+use config_reload_managers::{
     ArcSwapManager, CachedReader, ChannelManager, ConfigManager, MutexManager, RwLockManager,
     Versioned, WatchManager,
 };

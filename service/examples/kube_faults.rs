@@ -27,7 +27,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use apiserver_emu::{ApiServer, TooLarge};
-use watchers::testing::KubeletVolume;
+use config_reload::testing::KubeletVolume;
 
 const NAMESPACE: &str = "default";
 const NAME: &str = "app";

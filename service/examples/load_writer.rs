@@ -1,6 +1,6 @@
 //! The load benchmark's config writer (`cargo run -p benches --bin load`):
 //! updates a ConfigMap-style volume exactly as the kubelet does
-//! (`watchers::testing::KubeletVolume`), at a steady rate or one update at a
+//! (`config_reload::testing::KubeletVolume`), at a steady rate or one update at a
 //! time while measuring how long the service takes to serve it. Results are
 //! `records` lines on stdout (subject `-`: the load benchmark names it).
 //!
@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use apiserver_emu::ApiServer;
 use clap::{Parser, Subcommand};
+use config_reload::testing::KubeletVolume;
 use records::Record;
-use watchers::testing::KubeletVolume;
 
 #[derive(Parser)]
 struct Args {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use watchers::WatchOptions;
+use config_reload::WatchOptions;
 
 use clap::builder::PossibleValuesParser;
 

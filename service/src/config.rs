@@ -5,8 +5,8 @@ use std::sync::OnceLock;
 
 use axum::body::Bytes;
 use axum::http::HeaderValue;
+use config_reload::{ContentHash, Validate};
 use serde::{Deserialize, Deserializer};
-use watchers::{ContentHash, Validate};
 
 /// The served config.
 ///
@@ -71,7 +71,7 @@ mod tests {
 
     fn parse(yaml: &str) -> Result<ServiceConfig, String> {
         let config: ServiceConfig =
-            watchers::parse_yaml(yaml.as_bytes()).map_err(|error| error.to_string())?;
+            config_reload::parse_yaml(yaml.as_bytes()).map_err(|error| error.to_string())?;
         config.validate().map(|()| config)
     }
 

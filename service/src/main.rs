@@ -38,9 +38,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use managers::{Design, DesignVisitor};
+use config_reload::Format;
+use config_reload_managers::{Design, DesignVisitor};
 use tracing::{info, warn};
-use watchers::Format;
 
 use crate::cli::Cli;
 use crate::metrics::{Metrics, one_line};
@@ -70,7 +70,7 @@ async fn main() -> ExitCode {
     logging::init(cli.log_format);
     // The manager is the one type on the read path: one monomorphic `run`
     // per design, chosen by name; the watcher is a value.
-    match managers::design::visit(manager, Run { cli, watcher }) {
+    match config_reload_managers::design::visit(manager, Run { cli, watcher }) {
         Some(run) => run.await,
         None => fail(format_args!(
             "the {manager} manager is not in the managers crate"
@@ -108,9 +108,12 @@ async fn run<D: Design>(cli: Cli, watcher: &'static str) -> ExitCode {
         .manager::<D>()
         // The service's config is YAML whatever the file is called.
         .format(Format::Yaml)
-        .validate(watchers::Validate::validate)
+        .validate(config_reload::Validate::validate)
         .options(cli.watch_options());
-    let metrics = Arc::new(Metrics::new(managers::design::name::<D>(), watcher));
+    let metrics = Arc::new(Metrics::new(
+        config_reload_managers::design::name::<D>(),
+        watcher,
+    ));
     let builder = builder.observer(Arc::new(ReloadObserver::new(Arc::clone(&metrics))));
     // Said before the first read: if the filesystem hangs there, this line
     // and the warning below are what an operator sees.
@@ -182,7 +185,7 @@ async fn run<D: Design>(cli: Cli, watcher: &'static str) -> ExitCode {
 
 /// The start-up error on one line, naming the configured path even when the
 /// watchers crate reports a resolved one (`..data/...`).
-fn start_error(error: &watchers::StartError, config: &std::path::Path) -> String {
+fn start_error(error: &config_reload::StartError, config: &std::path::Path) -> String {
     let error = error.to_string();
     let message = one_line(&error);
     let configured = config.display().to_string();

@@ -6,6 +6,7 @@
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use config_reload::{ReloadOutcome, ReloadReport, Trigger};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -13,7 +14,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
-use watchers::{ReloadOutcome, ReloadReport, Trigger};
 
 use crate::listener::HttpMetrics;
 
@@ -24,7 +24,7 @@ struct ReloadLabels {
     /// good one kept) or `unchanged` (same content as the published one).
     result: &'static str,
     /// Why a `failure` failed (`parse`, `invalid`, `missing`, `io`, ...:
-    /// `watchers::LoadErrorKind::label`); empty, so absent, otherwise.
+    /// `config_reload::LoadErrorKind::label`); empty, so absent, otherwise.
     kind: &'static str,
 }
 

@@ -1,12 +1,14 @@
-//! The [`watchers::Observer`] of the service: every report feeds the metrics
+//! The [`config_reload::Observer`] of the service: every report feeds the metrics
 //! (each occurrence counted), and the log says what an operator needs once
 //! per streak, never quoting the config's content.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use config_reload::{
+    Disagreement, LoadError, Observer, ReloadOutcome, ReloadReport, Skew, Trigger,
+};
 use tracing::{debug, info, warn};
-use watchers::{Disagreement, LoadError, Observer, ReloadOutcome, ReloadReport, Skew, Trigger};
 
 use crate::metrics::{Metrics, one_line, trigger_name};
 use crate::streak::{Ended, Report, Streak};

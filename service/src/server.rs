@@ -9,8 +9,8 @@ use axum::http::header::{ACCEPT, CONTENT_TYPE, ETAG, VARY};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use managers::Design;
-use watchers::{Watch, WatchHealth};
+use config_reload::{Watch, WatchHealth};
+use config_reload_managers::Design;
 
 use crate::config::ServiceConfig;
 use crate::metrics::Metrics;

@@ -3,7 +3,7 @@
 //! kube`), beside the volume when it is mounted there, or both at once
 //! (`--configmap` or `--secret` with a file watcher).
 
-use watchers::{Builder, ConfigSource, Watch, WatcherKind};
+use config_reload::{Builder, ConfigSource, Watch, WatcherKind};
 
 use crate::cli::Cli;
 use crate::config::ServiceConfig;
@@ -27,7 +27,7 @@ pub fn builder(cli: &Cli, watcher: &str) -> Result<(ConfigSource, Builder<Servic
 
 #[cfg(watcher_kube)]
 mod kube {
-    use watchers::{Builder, ConfigSource, KubeSource, Watch, WatcherKind};
+    use config_reload::{Builder, ConfigSource, KubeSource, Watch, WatcherKind};
 
     use crate::cli::Cli;
     use crate::config::ServiceConfig;
@@ -87,7 +87,7 @@ mod kube {
 
 #[cfg(not(watcher_kube))]
 mod kube {
-    use watchers::{Builder, ConfigSource};
+    use config_reload::{Builder, ConfigSource};
 
     use crate::cli::Cli;
     use crate::config::ServiceConfig;

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::{Flags, Service};
-use watchers::testing::{self, KubeletVolume, SymlinkOrder};
+use config_reload::testing::{self, KubeletVolume, SymlinkOrder};
 
 const FAILURES: &str = "config_reloads_total{result=\"failure\"}";
 

@@ -2,7 +2,7 @@
 //! API, against an API server emulated from its documentation
 //! (`tools/apiserver-emu`; no real one can run here), alone and beside the
 //! volume the ConfigMap is mounted as (the kubelet emulation of
-//! `watchers::testing`), and when the network or the server lies.
+//! `config_reload::testing`), and when the network or the server lies.
 
 #![cfg(watcher_kube)]
 
@@ -12,7 +12,7 @@ use std::path::Path;
 
 use apiserver_emu::{Access, ApiServer, Resource};
 use common::{Flags, Service, eventually};
-use watchers::testing::KubeletVolume;
+use config_reload::testing::KubeletVolume;
 
 const NAMESPACE: &str = "default";
 

@@ -27,9 +27,9 @@ use std::thread;
 use std::time::Duration;
 
 use common::{Flags, Service, eventually, get};
+use config_reload::testing::{Tmpfs, rename_replace, write_in_chunks};
 use faultfs::{Op, TempMount};
 use reliability::{UNPRIVILEGED, UnprivilegedService, before, wait_rejected, yaml};
-use watchers::testing::{Tmpfs, rename_replace, write_in_chunks};
 
 const ROUNDS: usize = 3;
 

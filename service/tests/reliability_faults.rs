@@ -15,10 +15,10 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 
 use common::{Flags, Service};
+use config_reload::testing::{self, KubeletVolume};
 use reliability::{
     FAILURES, UnprivilegedService, WATCH_ERRORS, assert_still_serving, wait_rejected, yaml,
 };
-use watchers::testing::{self, KubeletVolume};
 
 /// Failures and watch errors together: a watcher reports a lost directory
 /// either way (the event strategies as a broken watch, the poller as a

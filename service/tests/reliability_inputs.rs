@@ -19,8 +19,8 @@ mod reliability;
 use std::fs::{self, File};
 
 use common::{Flags, Service};
+use config_reload::testing;
 use reliability::{FAILURES, assert_still_serving, peak_rss_bytes, wait_rejected, yaml};
-use watchers::testing;
 
 /// What an input must do.
 enum Expect {

@@ -22,8 +22,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{Flags, Service};
+use config_reload::testing::KubeletVolume;
 use reliability::yaml;
-use watchers::testing::KubeletVolume;
 
 const CLIENTS: usize = 4;
 const UPDATE_EVERY: Duration = Duration::from_millis(10);

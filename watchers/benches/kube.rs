@@ -3,7 +3,7 @@
 //! crate's and kube-rs's cost on a loopback socket, not a cluster's.
 //!
 //! ```text
-//! cargo bench -p watchers --features testing,kube --bench kube -- [--out FILE.jsonl] [--quick]
+//! cargo bench -p config-reload --features testing,kube --bench kube -- [--out FILE.jsonl] [--quick]
 //! ```
 //!
 //! - **latency**: from the emulated server's commit of a ConfigMap update to
@@ -27,9 +27,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use apiserver_emu::ApiServer;
+use config_reload::testing::KubeletVolume;
+use config_reload::{ConfigSource, Current, Format, KubeSource, Watch, WatcherKind};
 use records::Record;
-use watchers::testing::KubeletVolume;
-use watchers::{ConfigSource, Current, Format, KubeSource, Watch, WatcherKind};
 
 #[derive(serde::Deserialize)]
 struct Config {
@@ -65,7 +65,7 @@ fn main() {
         record
             .with_provenance(
                 "command",
-                "cargo bench -p watchers --features testing,kube --bench kube",
+                "cargo bench -p config-reload --features testing,kube --bench kube",
             )
             .with_provenance("server", "apiserver-emu (emulated, loopback)")
     };

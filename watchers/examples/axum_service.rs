@@ -3,7 +3,7 @@
 //! (here it logs it; a service would rebuild a client, resize a pool, ...).
 //!
 //! ```text
-//! cargo run -p watchers --example axum_service -- config/config.yaml 127.0.0.1:8080
+//! cargo run -p config-reload --example axum_service -- config/config.yaml 127.0.0.1:8080
 //! curl localhost:8080/
 //! ```
 
@@ -12,7 +12,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use watchers::Watch;
+use config_reload::Watch;
 
 #[derive(Debug, serde::Deserialize)]
 struct AppConfig {

@@ -4,13 +4,13 @@
 //! real kubelet does), updated ten times a second for a few seconds.
 //!
 //! ```text
-//! cargo run -p watchers --features testing --example configmap_keys
+//! cargo run -p config-reload --features testing --example configmap_keys
 //! ```
 
 use std::time::Duration;
 
-use watchers::testing::KubeletVolume;
-use watchers::{ConfigSource, DecodeError, Files, Watch};
+use config_reload::testing::KubeletVolume;
+use config_reload::{ConfigSource, DecodeError, Files, Watch};
 
 #[derive(Debug, serde::Deserialize)]
 struct App {

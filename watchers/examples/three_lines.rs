@@ -1,7 +1,7 @@
 //! The three-line start: watch a config file, read it, react to changes.
 //!
 //! ```text
-//! cargo run -p watchers --example three_lines -- config/config.yaml
+//! cargo run -p config-reload --example three_lines -- config/config.yaml
 //! # in another terminal: edit the file; each publish is printed
 //! ```
 
@@ -15,7 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .unwrap_or_else(|| "config/config.yaml".to_owned());
 
-    let config = watchers::Watch::<AppConfig>::file(&path)?;
+    let config = config_reload::Watch::<AppConfig>::file(&path)?;
     let current = config.get(); // derefs to AppConfig; .version(), .hash()
     let mut changes = config.subscribe(); // changes.changed().await wakes on every publish
 

@@ -5,7 +5,7 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use managers::Versioned;
+use config_reload_managers::Versioned;
 
 use crate::ContentHash;
 
@@ -25,10 +25,10 @@ pub(crate) type PublishHook<T> = Box<dyn Fn(&Current<T>) + Send + Sync>;
 ///
 /// ```no_run
 /// # #[derive(serde::Deserialize)] struct AppConfig { port: u16 }
-/// let config = watchers::Watch::<AppConfig>::file("/etc/config/app.yaml")?;
+/// let config = config_reload::Watch::<AppConfig>::file("/etc/config/app.yaml")?;
 /// let current = config.get();
 /// println!("port {} (version {}, content {})", current.port, current.version(), current.hash());
-/// # Ok::<(), watchers::StartError>(())
+/// # Ok::<(), config_reload::StartError>(())
 /// ```
 pub struct Current<T>(Arc<Versioned<Loaded<T>>>);
 
@@ -107,10 +107,10 @@ impl<T> Deref for Published<'_, T> {
 ///
 /// **It keeps the config it last read alive until its next read** (or until
 /// it is dropped): keep one per worker thread that reads often.
-pub struct CachedReader<T>(managers::CachedReader<Loaded<T>>);
+pub struct CachedReader<T>(config_reload_managers::CachedReader<Loaded<T>>);
 
 impl<T> CachedReader<T> {
-    pub(crate) fn new(reader: managers::CachedReader<Loaded<T>>) -> Self {
+    pub(crate) fn new(reader: config_reload_managers::CachedReader<Loaded<T>>) -> Self {
         Self(reader)
     }
 

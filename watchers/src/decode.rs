@@ -25,7 +25,7 @@ impl Files {
     /// several ConfigMap keys calls once per key.
     ///
     /// ```
-    /// use watchers::Files;
+    /// use config_reload::Files;
     ///
     /// let files = Files {
     ///     entries: vec![
@@ -39,7 +39,7 @@ impl Files {
     /// struct Limits { max: u32 }
     /// assert_eq!(files.parse::<App>("app.yaml")?.port, 8080);
     /// assert_eq!(files.parse::<Limits>("limits.toml")?.max, 3);
-    /// # Ok::<(), watchers::DecodeError>(())
+    /// # Ok::<(), config_reload::DecodeError>(())
     /// ```
     pub fn parse<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<T, DecodeError> {
         let bytes = self

@@ -58,7 +58,7 @@ enum Asked {
 impl<T, M> Driver<T, M>
 where
     T: Send + Sync + 'static,
-    M: managers::ConfigManager<Loaded<T>>,
+    M: config_reload_managers::ConfigManager<Loaded<T>>,
 {
     pub(crate) fn run(mut self) {
         let mut next_resync = self.resync_interval.map(|every| Instant::now() + every);

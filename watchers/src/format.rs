@@ -27,7 +27,7 @@ impl Format {
     /// The format a file's extension names, if any.
     ///
     /// ```
-    /// use watchers::Format;
+    /// use config_reload::Format;
     /// assert_eq!(Format::from_path("/etc/config/app.yml"), Some(Format::Yaml));
     /// assert_eq!(Format::from_path("settings.TOML"), Some(Format::Toml));
     /// assert_eq!(Format::from_path("app.ini"), None);
@@ -58,7 +58,7 @@ impl Format {
     /// one.
     ///
     /// ```
-    /// use watchers::Format;
+    /// use config_reload::Format;
     ///
     /// #[derive(Debug, serde::Deserialize)]
     /// #[serde(deny_unknown_fields)]

@@ -9,7 +9,7 @@
 //! }
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let config = watchers::Watch::<AppConfig>::file("/etc/config/app.yaml")?;
+//! let config = config_reload::Watch::<AppConfig>::file("/etc/config/app.yaml")?;
 //! let current = config.get();           // derefs to AppConfig; .version(), .hash()
 //! let mut changes = config.subscribe(); // changes.changed().await wakes on every publish
 //! # changes.changed().await?;
@@ -31,12 +31,12 @@
 //! ConfigMap read as one snapshot ([`ConfigSource::keys`] with a decoding
 //! closure, [`Watch::decoding`]), the watcher ([`WatcherKind`]), the manager
 //! design readers read through ([`Builder::manager`], from
-//! [`managers::design`]), the format, a validation hook, an [`Observer`] for
+//! [`config_reload_managers::design`]), the format, a validation hook, an [`Observer`] for
 //! logs and metrics, the [`WatchOptions`]:
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use watchers::{ConfigSource, Files, Watch, WatcherKind};
+//! use config_reload::{ConfigSource, Files, Watch, WatcherKind};
 //!
 //! #[derive(serde::Deserialize)]
 //! struct App { port: u16 }
@@ -49,10 +49,10 @@
 //!     Ok(Config { app: files.parse("app.yaml")?, limits: files.parse("limits.toml")? })
 //! })
 //!     .watcher(WatcherKind::Poll)
-//!     .manager::<managers::design::Mutex>()
+//!     .manager::<config_reload_managers::design::Mutex>()
 //!     .start()?;
 //! println!("{} connections on port {}", config.get().limits.max_connections, config.get().app.port);
-//! # Ok::<(), watchers::StartError>(())
+//! # Ok::<(), config_reload::StartError>(())
 //! ```
 //!
 //! The crate's `examples/` hold the three-line start, a multi-key ConfigMap,

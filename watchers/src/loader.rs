@@ -174,7 +174,7 @@ impl Reloaded {
 impl<T, M> Loader<T, M>
 where
     T: Send + Sync + 'static,
-    M: managers::ConfigManager<Loaded<T>> + From<Loaded<T>>,
+    M: config_reload_managers::ConfigManager<Loaded<T>> + From<Loaded<T>>,
 {
     /// Publishes the initial config and creates the manager holding it.
     pub(crate) fn start(
@@ -211,7 +211,7 @@ where
 impl<T, M> Loader<T, M>
 where
     T: Send + Sync + 'static,
-    M: managers::ConfigManager<Loaded<T>>,
+    M: config_reload_managers::ConfigManager<Loaded<T>>,
 {
     pub(crate) fn manager(&self) -> &Arc<M> {
         &self.manager

@@ -67,14 +67,14 @@ impl ConfigSource {
     /// are [`KubeSource::key`](crate::KubeSource::key)'s.
     ///
     /// ```no_run
-    /// use watchers::{ConfigSource, KubeSource, Watch};
+    /// use config_reload::{ConfigSource, KubeSource, Watch};
     ///
     /// #[derive(serde::Deserialize)]
     /// struct AppConfig { port: u16 }
     ///
     /// let source = ConfigSource::kube(KubeSource::configmap("app").key("config.yaml"));
     /// let config = Watch::<AppConfig>::builder(source).start()?;
-    /// # Ok::<(), watchers::StartError>(())
+    /// # Ok::<(), config_reload::StartError>(())
     /// ```
     #[cfg(feature = "kube")]
     pub fn kube(api: crate::KubeSource) -> Self {

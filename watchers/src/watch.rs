@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use config_reload_managers::{ConfigManager, Design};
 use crossbeam_channel::Sender;
-use managers::{ConfigManager, Design};
 use tokio::sync::watch as channel;
 
 use crate::authority::{Authority, Shown};
@@ -29,7 +29,7 @@ use crate::{
 
 /// The manager a watch reads from unless told otherwise: `ArcSwap`, whose
 /// reads take no lock and scale with cores.
-pub type DefaultDesign = managers::design::ArcSwap;
+pub type DefaultDesign = config_reload_managers::design::ArcSwap;
 
 /// A running watch of one config: the config is loaded at start, every
 /// change is noticed, read whole, decoded, validated and, if new and valid,
@@ -37,16 +37,16 @@ pub type DefaultDesign = managers::design::ArcSwap;
 /// joins every thread it started.
 ///
 /// `T` is the config type (anything `Deserialize`); `D` the manager design
-/// readers read through ([`managers::design`], `ArcSwap` by default).
+/// readers read through ([`config_reload_managers::design`], `ArcSwap` by default).
 ///
 /// ```no_run
 /// #[derive(serde::Deserialize)]
 /// struct AppConfig { message: String }
 ///
-/// let config = watchers::Watch::<AppConfig>::file("/etc/config/app.yaml")?;
+/// let config = config_reload::Watch::<AppConfig>::file("/etc/config/app.yaml")?;
 /// let current = config.get();           // derefs to AppConfig; .version(), .hash()
 /// let mut changes = config.subscribe(); // changes.changed().await wakes on every publish
-/// # Ok::<(), watchers::StartError>(())
+/// # Ok::<(), config_reload::StartError>(())
 /// ```
 pub struct Watch<T, D = DefaultDesign>
 where
@@ -88,9 +88,9 @@ where
     /// #[derive(serde::Deserialize)]
     /// struct AppConfig { port: u16 }
     ///
-    /// let config = watchers::Watch::<AppConfig>::file("/etc/config/app.toml")?;
+    /// let config = config_reload::Watch::<AppConfig>::file("/etc/config/app.toml")?;
     /// println!("port {}", config.get().port);
-    /// # Ok::<(), watchers::StartError>(())
+    /// # Ok::<(), config_reload::StartError>(())
     /// ```
     pub fn file(path: impl AsRef<Path>) -> Result<Self, StartError> {
         Self::builder(ConfigSource::file(path)).start()
@@ -101,7 +101,7 @@ where
     /// options.
     ///
     /// ```no_run
-    /// use watchers::{ConfigSource, Format, Watch, WatcherKind};
+    /// use config_reload::{ConfigSource, Format, Watch, WatcherKind};
     ///
     /// #[derive(serde::Deserialize)]
     /// struct AppConfig { port: u16 }
@@ -110,9 +110,9 @@ where
     ///     .format(Format::Toml)
     ///     .watcher(WatcherKind::Poll)
     ///     .validate(|config: &AppConfig| if config.port == 0 { Err("port 0".into()) } else { Ok(()) })
-    ///     .manager::<managers::design::Mutex>()
+    ///     .manager::<config_reload_managers::design::Mutex>()
     ///     .start()?;
-    /// # Ok::<(), watchers::StartError>(())
+    /// # Ok::<(), config_reload::StartError>(())
     /// ```
     pub fn builder(source: ConfigSource) -> Builder<T> {
         Builder::new(
@@ -135,7 +135,7 @@ where
     /// [`Files::parse`](crate::Files::parse)).
     ///
     /// ```no_run
-    /// use watchers::{ConfigSource, Files, Watch};
+    /// use config_reload::{ConfigSource, Files, Watch};
     ///
     /// #[derive(serde::Deserialize)]
     /// struct App { port: u16 }
@@ -148,7 +148,7 @@ where
     ///     Ok(Config { app: files.parse("app.yaml")?, limits: files.parse("limits.toml")? })
     /// })
     /// .start()?;
-    /// # Ok::<(), watchers::StartError>(())
+    /// # Ok::<(), config_reload::StartError>(())
     /// ```
     pub fn decoding(source: ConfigSource, decode: impl Decode<T>) -> Builder<T> {
         Builder::new(source, Decoding::Custom(Box::new(decode)))
@@ -276,11 +276,11 @@ where
 
     /// The name of the manager design readers read through (`"arcswap"`, ...).
     pub fn manager(&self) -> &'static str {
-        managers::design::name::<D>()
+        config_reload_managers::design::name::<D>()
     }
 }
 
-impl<T> Watch<T, managers::design::ArcSwap>
+impl<T> Watch<T, config_reload_managers::design::ArcSwap>
 where
     T: Send + Sync + 'static,
 {

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{Recorder, wait_until};
-use watchers::testing::KubeletVolume;
-use watchers::{
+use config_reload::testing::KubeletVolume;
+use config_reload::{
     ConfigSource, Current, DecodeError, Files, Format, Observer, ReloadOutcome, StartError, Watch,
     WatchOptions, WatcherKind,
 };
@@ -70,7 +70,7 @@ fn options() -> WatchOptions {
     }
 }
 
-fn wait_for<D: managers::Design>(watch: &Watch<Config, D>, message: &str) {
+fn wait_for<D: config_reload_managers::Design>(watch: &Watch<Config, D>, message: &str) {
     wait_until(format_args!("{message:?} served"), || {
         watch.get().message == message
     });
@@ -178,7 +178,7 @@ fn every_builder_option() {
     let watch = Watch::<Config>::builder(ConfigSource::file(&path))
         .format(Format::Toml)
         .watcher(WatcherKind::Poll)
-        .manager::<managers::design::Mutex>()
+        .manager::<config_reload_managers::design::Mutex>()
         .validate(|config: &Config| {
             if config.port == 0 {
                 Err("port 0 is not a port".into())

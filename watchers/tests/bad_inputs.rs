@@ -10,7 +10,7 @@ use std::path::Path;
 
 use common::Subject;
 use common::{Harness, file_source, yaml};
-use watchers::testing::{KubeletVolume, rename_replace};
+use config_reload::testing::{KubeletVolume, rename_replace};
 
 const ROUNDS: usize = 3;
 

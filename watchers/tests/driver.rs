@@ -3,7 +3,7 @@
 
 mod common;
 
-use watchers::strategy::{Change, Signals, Strategy};
+use config_reload::strategy::{Change, Signals, Strategy};
 
 use std::fs;
 use std::io;
@@ -13,8 +13,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use common::{Harness, TestConfig, file_source, wait_until, yaml};
-use watchers::DecodeError;
-use watchers::{
+use config_reload::DecodeError;
+use config_reload::{
     ConfigSource, Debounce, Decode, Files, ReloadOutcome, Trigger, WatchHealth, WatchOptions,
 };
 
@@ -26,7 +26,9 @@ static SCRIPTS: Mutex<Vec<(PathBuf, Signals)>> = Mutex::new(Vec::new());
 
 impl common::Subject for Scripted {
     const NAME: &'static str = "scripted";
-    fn choose<T: Send + Sync + 'static>(builder: watchers::Builder<T>) -> watchers::Builder<T> {
+    fn choose<T: Send + Sync + 'static>(
+        builder: config_reload::Builder<T>,
+    ) -> config_reload::Builder<T> {
         builder.strategy::<Scripted>()
     }
 }

@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use apiserver_emu::Access;
 use common::{Harness, Inotify, TestConfig, decode_test_config, wait_until, yaml};
-use kube_support::*;
-use watchers::{
+use config_reload::{
     Backoff, ConfigSource, DecodeError, Files, KubeSource, ReloadOutcome, StartError, Trigger,
     Watch, WatchHealth,
 };
+use kube_support::*;
 
 /// The initial list names the one object (RBAC `resourceNames` allows
 /// nothing else), the watch starts from the list's `resourceVersion` with
@@ -333,7 +333,7 @@ fn binary_data_keys_are_read() {
 /// Both keys must carry one message: a snapshot mixing two versions fails.
 fn same_message(files: &Files) -> Result<TestConfig, DecodeError> {
     let first = decode_test_config(files)?;
-    let second: TestConfig = watchers::parse_yaml(&files.entries[1].1)?;
+    let second: TestConfig = config_reload::parse_yaml(&files.entries[1].1)?;
     if first != second {
         return Err("keys from two versions".into());
     }

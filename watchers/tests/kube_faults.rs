@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use apiserver_emu::{Access, Resource, TooLarge};
 use common::{Harness, Inotify, wait_until, yaml};
+use config_reload::{Backoff, ConfigSource, KubeSource, ReloadOutcome, Trigger};
 use kube_support::*;
-use watchers::{Backoff, ConfigSource, KubeSource, ReloadOutcome, Trigger};
 
 /// The shortest silence timeout: watches bounded at 1 s by the server.
 const SILENCE: Duration = Duration::from_secs(2);

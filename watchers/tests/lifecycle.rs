@@ -6,7 +6,7 @@ mod common;
 use std::fs;
 
 use common::{Harness, Subject, file_source, wait_until, yaml};
-use watchers::{StartError, WatchHealth};
+use config_reload::{StartError, WatchHealth};
 
 fn threads() -> usize {
     fs::read_dir("/proc/self/task").unwrap().count()

@@ -11,13 +11,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{Harness, Subject, TestConfig, file_source, wait_until, yaml};
-use watchers::DecodeError;
-use watchers::testing::{
+use config_reload::DecodeError;
+use config_reload::testing::{
     KubeletVolume, Mapped, SymlinkOrder, delete_and_recreate, rename_replace, rewrite_same,
     swap_parent_dir, symlink_swap, touch, write_in_chunks, write_in_place, write_in_place_slowly,
     write_through_mmap,
 };
-use watchers::{ConfigSource, Decode, Files, Trigger, WatchHealth, WatchOptions, parse_yaml};
+use config_reload::{ConfigSource, Decode, Files, Trigger, WatchHealth, WatchOptions, parse_yaml};
 
 /// How many times each pattern is applied on one running watcher.
 const ROUNDS: usize = 3;

@@ -4,14 +4,14 @@
 //! signal follows it, that content is what ends up published; and nothing
 //! but valid content is ever published, in the order it was written.
 //!
-//! The signals come from a scripted `watchers::Strategy`, so the real driver and
+//! The signals come from a scripted `config_reload::Strategy`, so the real driver and
 //! the real debounce state machine (`watchers/src/debounce.rs`, not public
 //! on its own) decide when to reload, with real time in between: a pending
 //! change the debouncer forgot, or a reload it never scheduled, fails here.
 
 mod common;
 
-use watchers::strategy::{Change, Signals, Strategy as WatchStrategy};
+use config_reload::strategy::{Change, Signals, Strategy as WatchStrategy};
 
 use std::fs;
 use std::io;
@@ -21,8 +21,8 @@ use std::thread;
 use std::time::Duration;
 
 use common::{Harness, file_source, yaml};
+use config_reload::{ConfigSource, Debounce, WatchOptions};
 use proptest::prelude::*;
-use watchers::{ConfigSource, Debounce, WatchOptions};
 
 /// Reports exactly the changes the test sends, nothing else.
 struct Scripted;
@@ -32,7 +32,9 @@ static SCRIPTS: Mutex<Vec<(PathBuf, Signals)>> = Mutex::new(Vec::new());
 
 impl common::Subject for Scripted {
     const NAME: &'static str = "scripted";
-    fn choose<T: Send + Sync + 'static>(builder: watchers::Builder<T>) -> watchers::Builder<T> {
+    fn choose<T: Send + Sync + 'static>(
+        builder: config_reload::Builder<T>,
+    ) -> config_reload::Builder<T> {
         builder.strategy::<Scripted>()
     }
 }

@@ -19,8 +19,8 @@ mod common;
 use std::time::Duration;
 
 use common::{Harness, Subject, file_source, yaml};
-use watchers::testing::{KubeletVolume, rename_replace, write_in_chunks, write_in_place};
-use watchers::{ReloadOutcome, Trigger};
+use config_reload::testing::{KubeletVolume, rename_replace, write_in_chunks, write_in_place};
+use config_reload::{ReloadOutcome, Trigger};
 
 /// 300 updates, times `RELIABILITY_SCALE`.
 fn normal_run() -> usize {

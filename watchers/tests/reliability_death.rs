@@ -16,9 +16,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::{Harness, Recorder, Subject, TestConfig, file_source, wait_until, yaml};
-use watchers::DecodeError;
-use watchers::testing::rename_replace;
-use watchers::{Decode, Files, Observer, ReloadReport, WatchHealth};
+use config_reload::DecodeError;
+use config_reload::testing::rename_replace;
+use config_reload::{Decode, Files, Observer, ReloadReport, WatchHealth};
 
 /// A decoder with a bug: panics on one input.
 struct PanicsOn(&'static str);

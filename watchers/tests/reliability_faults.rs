@@ -18,9 +18,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::{Harness, Subject, file_source, wait_until, yaml};
+use config_reload::testing::{Tmpfs, rename_replace};
+use config_reload::{WatchHealth, WatchOptions};
 use faultfs::{FaultFs, Op, TempMount};
-use watchers::testing::{Tmpfs, rename_replace};
-use watchers::{WatchHealth, WatchOptions};
 
 const ROUNDS: usize = 3;
 

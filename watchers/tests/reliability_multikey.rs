@@ -28,9 +28,9 @@ use std::thread;
 use std::time::Instant;
 
 use common::{PATIENCE, Recorder, Subject, wait_until};
-use watchers::DecodeError;
-use watchers::testing::KubeletVolume;
-use watchers::{ConfigSource, Decode, Files, Observer, Watch};
+use config_reload::DecodeError;
+use config_reload::testing::KubeletVolume;
+use config_reload::{ConfigSource, Decode, Files, Observer, Watch};
 
 const MESSAGE: &str = "message.txt";
 const CHECKSUM: &str = "message.blake3";

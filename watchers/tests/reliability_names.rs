@@ -17,7 +17,7 @@ use std::fs;
 use std::time::{Duration, Instant};
 
 use common::{Harness, Subject, file_source, yaml};
-use watchers::testing::{BindMount, write_in_place};
+use config_reload::testing::{BindMount, write_in_place};
 
 const ROUNDS: usize = 3;
 
@@ -78,12 +78,12 @@ fn non_utf8_file_names_work<S: Subject>() {
         .path()
         .join(std::ffi::OsStr::from_bytes(b"conf\xff\xfe.yaml"));
     fs::write(&path, yaml("v0")).unwrap();
-    let harness = Harness::<S>::start(watchers::ConfigSource::file(&path));
+    let harness = Harness::<S>::start(config_reload::ConfigSource::file(&path));
     assert_eq!(harness.message(), "v0");
     for round in 1..=ROUNDS {
         write_in_place(&path, yaml(&format!("written {round}")).as_bytes()).unwrap();
         harness.wait_for(&format!("written {round}"));
-        watchers::testing::rename_replace(&path, yaml(&format!("renamed {round}")).as_bytes())
+        config_reload::testing::rename_replace(&path, yaml(&format!("renamed {round}")).as_bytes())
             .unwrap();
         harness.wait_for(&format!("renamed {round}"));
     }

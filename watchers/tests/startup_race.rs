@@ -12,9 +12,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::{Harness, Subject, TestConfig, file_source, yaml};
-use watchers::DecodeError;
-use watchers::testing::{KubeletVolume, rename_replace};
-use watchers::{Decode, Files};
+use config_reload::DecodeError;
+use config_reload::testing::{KubeletVolume, rename_replace};
+use config_reload::{Decode, Files};
 
 /// Decodes as YAML, and during the first decode (the initial load) has the
 /// outside world change the config.

@@ -40,8 +40,8 @@
 //! | `load/quiet/<manager>`, `load/reloading/<manager>` | `requests_per_s`, `floor_requests_per_s` (req/s, medians; pairs), `ratio_to_floor` (ratio; pairs), `non_2xx` (count; requests); reloading also `reload_cost` (ratio; pairs), `reloads_applied` (count; updates written) | `cargo run -p benches --bin load` |
 //! | `load/-/<manager>`, `load/-/floor` | `peak_rss` (bytes) | `cargo run -p benches --bin load` |
 //! | `load/reload_latency/<manager>`, `load/api_reload_latency/<manager>` | `latency_p50`, `latency_p99`, `latency_max` (s; updates): from the kubelet's `..data` rename, or the emulated API server's commit, to the first `GET /` serving it | `cargo run -p benches --bin load` |
-//! | `kube/update/api`, `kube/update/volume-inotify` | `latency_p50`, `latency_p99`, `latency_max` (s; updates): from the emulated API server's commit, or the kubelet's rename, to `Watch::get()` | `cargo bench -p watchers --features testing,kube --bench kube` |
-//! | `kube/idle/api` | `wakeups_per_s` (count), `cpu_share` (ratio of a core); `n`: seconds observed; `rss_delta` (bytes) | `cargo bench -p watchers --features testing,kube --bench kube` |
+//! | `kube/update/api`, `kube/update/volume-inotify` | `latency_p50`, `latency_p99`, `latency_max` (s; updates): from the emulated API server's commit, or the kubelet's rename, to `Watch::get()` | `cargo bench -p config-reload --features testing,kube --bench kube` |
+//! | `kube/idle/api` | `wakeups_per_s` (count), `cpu_share` (ratio of a core); `n`: seconds observed; `rss_delta` (bytes) | `cargo bench -p config-reload --features testing,kube --bench kube` |
 //! | `peers/<pattern>/<peer>` | `detected` (count; attempted), `latency_p50`, `latency_p99` (s; absent when none detected); `multi-key`: `torn_reads` (count; reads); `slow-in-place`: `half_written_served` (count; rounds) | the peer harness (`benches/peers`) |
 //! | `peers/bad-<input>/<peer>` | `verdict` (text: `keeps-last-good`, `serves-garbage`, `dies`), `recovers` (1 or 0) | the peer harness |
 //! | `peers/idle/<peer>`, `peers/-/<peer>` | `wakeups_per_s`, `cpu_per_s`; `peak_rss` (bytes), `version` (text) | the peer harness |

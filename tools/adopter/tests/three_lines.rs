@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use adopter::AppConfig;
-use watchers::testing::KubeletVolume;
+use config_reload::testing::KubeletVolume;
 
 fn document(extension: &str, message: &str, port: u16) -> String {
     match extension {
@@ -24,7 +24,7 @@ async fn the_three_lines_work_for_yaml_json_and_toml() {
         volume.project(&[(key.as_str(), document(extension, "v1", 8080))]).unwrap();
         let path = mount.path().join(&key);
 
-        let config = watchers::Watch::<AppConfig>::file(&path).unwrap();
+        let config = config_reload::Watch::<AppConfig>::file(&path).unwrap();
         let current = config.get(); // derefs to AppConfig; .version(), .hash()
         let mut changes = config.subscribe(); // changes.changed().await
 

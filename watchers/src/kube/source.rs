@@ -38,7 +38,7 @@ impl ObjectKind {
 /// brings back a version the API replaced (see [`KubeSource::volume_lag`]).
 ///
 /// ```no_run
-/// use watchers::{ConfigSource, KubeSource, Watch};
+/// use config_reload::{ConfigSource, KubeSource, Watch};
 ///
 /// #[derive(serde::Deserialize)]
 /// struct AppConfig { port: u16 }
@@ -48,7 +48,7 @@ impl ObjectKind {
 /// let config = Watch::<AppConfig>::builder(ConfigSource::file("/etc/config/config.yaml"))
 ///     .kube(KubeSource::configmap("app"))
 ///     .start()?;
-/// # Ok::<(), watchers::StartError>(())
+/// # Ok::<(), config_reload::StartError>(())
 /// ```
 ///
 /// **Access**: the client comes from `KUBECONFIG` (or `~/.kube/config`),

@@ -13,7 +13,7 @@
 //! # Example
 //!
 //! ```
-//! use watchers::testing::{KubeletVolume, SymlinkOrder};
+//! use config_reload::testing::{KubeletVolume, SymlinkOrder};
 //!
 //! let mount = tempfile::tempdir()?;
 //! let volume = KubeletVolume::with_order(mount.path(), SymlinkOrder::AfterCommit);

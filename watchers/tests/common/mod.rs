@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use watchers::{
+use config_reload::{
     Builder, ConfigSource, Current, Decode, DecodeError, Disagreement, Files, Format, LoadError,
     Observer, ReloadOutcome, ReloadReport, Skew, Trigger, Validate, Watch, WatchHealth,
     WatchOptions, WatcherKind,
@@ -36,7 +36,7 @@ impl Validate for TestConfig {
 /// the first key as YAML, validated.
 pub fn decode_test_config(files: &Files) -> Result<TestConfig, DecodeError> {
     let (_, bytes) = files.entries.first().ok_or("no file")?;
-    let config: TestConfig = watchers::parse_yaml(bytes)?;
+    let config: TestConfig = config_reload::parse_yaml(bytes)?;
     config.validate().map_err(DecodeError::Invalid)?;
     Ok(config)
 }

@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use apiserver_emu::{Access, ApiServer, Request};
-use watchers::testing::KubeletVolume;
-use watchers::{Backoff, ConfigSource, KubeSource, ReloadOutcome, Trigger, WatchHealth};
+use config_reload::testing::KubeletVolume;
+use config_reload::{Backoff, ConfigSource, KubeSource, ReloadOutcome, Trigger, WatchHealth};
 
 use crate::common::{self, Harness, Inotify, Recorder, wait_until, yaml};
 

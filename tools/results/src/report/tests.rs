@@ -472,7 +472,7 @@ fn without_api_records_the_section_says_so_and_the_guide_is_silent() {
     assert_eq!(
         written(&report),
         [
-            "section `Through the Kubernetes API`: **No results:** no `kube/...` records from `cargo bench -p watchers --features testing,kube --bench kube -- --out <file>`."
+            "section `Through the Kubernetes API`: **No results:** no `kube/...` records from `cargo bench -p config-reload --features testing,kube --bench kube -- --out <file>`."
         ]
     );
     // And the API's records alone render that section complete.

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use config_reload::testing::rename_replace;
 use records::Record;
-use watchers::testing::rename_replace;
 
 use crate::GROUP;
 use crate::open_watch::OpenWatch;

@@ -1,6 +1,6 @@
 //! The work every subject goes through: the update patterns (each a way
 //! files really change under a process, `shared/configmap-volumes.md` §1-2)
-//! and the bad files (§3). Writers come from `watchers::testing` where it has
+//! and the bad files (§3). Writers come from `config_reload::testing` where it has
 //! them, so the harness makes the same system calls as the project's tests.
 
 use std::fs::{self, File};
@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use watchers::testing::{
+use config_reload::testing::{
     KubeletVolume, SymlinkOrder, rename_replace, swap_parent_dir, symlink_swap, write_in_place,
 };
 
