@@ -31,7 +31,7 @@
 //! ConfigMap read as one snapshot ([`ConfigSource::keys`] with a decoding
 //! closure, [`Watch::decoding`]), the watcher ([`WatcherKind`]), the manager
 //! design readers read through ([`Builder::manager`], from
-//! [`config_reload_managers::design`]), the format, a validation hook, an [`Observer`] for
+//! [`managers::design`]), the format, a validation hook, an [`Observer`] for
 //! logs and metrics, the [`WatchOptions`]:
 //!
 //! ```no_run
@@ -49,7 +49,7 @@
 //!     Ok(Config { app: files.parse("app.yaml")?, limits: files.parse("limits.toml")? })
 //! })
 //!     .watcher(WatcherKind::Poll)
-//!     .manager::<config_reload_managers::design::Mutex>()
+//!     .manager::<managers::design::Mutex>()
 //!     .start()?;
 //! println!("{} connections on port {}", config.get().limits.max_connections, config.get().app.port);
 //! # Ok::<(), config_reload::StartError>(())
@@ -242,6 +242,10 @@ mod watch;
 mod watchdog;
 
 pub(crate) use current::Loaded;
+/// The manager designs readers read through ([`Builder::manager`]): the
+/// `config-reload-managers` crate, re-exported so one dependency is enough.
+pub use config_reload_managers as managers;
+
 pub use current::{CachedReader, Current, Published};
 pub use debounce::Debounce;
 pub use decode::{Decode, Files, Validate, parse_yaml};

@@ -37,7 +37,7 @@ pub type DefaultDesign = config_reload_managers::design::ArcSwap;
 /// joins every thread it started.
 ///
 /// `T` is the config type (anything `Deserialize`); `D` the manager design
-/// readers read through ([`config_reload_managers::design`], `ArcSwap` by default).
+/// readers read through ([`crate::managers::design`], `ArcSwap` by default).
 ///
 /// ```no_run
 /// #[derive(serde::Deserialize)]
@@ -110,7 +110,7 @@ where
     ///     .format(Format::Toml)
     ///     .watcher(WatcherKind::Poll)
     ///     .validate(|config: &AppConfig| if config.port == 0 { Err("port 0".into()) } else { Ok(()) })
-    ///     .manager::<config_reload_managers::design::Mutex>()
+    ///     .manager::<config_reload::managers::design::Mutex>()
     ///     .start()?;
     /// # Ok::<(), config_reload::StartError>(())
     /// ```

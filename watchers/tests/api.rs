@@ -178,7 +178,7 @@ fn every_builder_option() {
     let watch = Watch::<Config>::builder(ConfigSource::file(&path))
         .format(Format::Toml)
         .watcher(WatcherKind::Poll)
-        .manager::<config_reload_managers::design::Mutex>()
+        .manager::<config_reload::managers::design::Mutex>()
         .validate(|config: &Config| {
             if config.port == 0 {
                 Err("port 0 is not a port".into())
