@@ -29,7 +29,6 @@ mod server;
 mod shutdown;
 mod sources;
 mod startup;
-mod streak;
 mod variant;
 
 use std::future::Future;

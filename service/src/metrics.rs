@@ -6,7 +6,7 @@
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use config_reload::{ReloadOutcome, ReloadReport, Trigger};
+use config_reload::{ReloadOutcome, ReloadReport};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -292,7 +292,7 @@ impl Metrics {
         }
         self.reload_triggers
             .get_or_create(&TriggerLabels {
-                trigger: trigger_name(report.trigger),
+                trigger: report.trigger.name(),
             })
             .inc();
         let (result, kind) = match &report.outcome {
@@ -335,19 +335,6 @@ fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |since| since.as_secs_f64())
-}
-
-/// The name of a trigger in logs and labels.
-pub fn trigger_name(trigger: Trigger) -> &'static str {
-    match trigger {
-        Trigger::Initial => "initial",
-        Trigger::Event => "event",
-        Trigger::Resync => "resync",
-        Trigger::Poll => "poll",
-        Trigger::Overflow => "overflow",
-        Trigger::Manual => "manual",
-        Trigger::UnclosedWrite => "unclosed_write",
-    }
 }
 
 /// Parser messages may go on with a snippet and a caret on further lines;

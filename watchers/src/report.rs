@@ -26,6 +26,22 @@ pub enum Trigger {
     UnclosedWrite,
 }
 
+impl Trigger {
+    /// A short, stable name for logs and metrics labels: `initial`,
+    /// `event`, `resync`, `poll`, `overflow`, `manual`, `unclosed_write`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Initial => "initial",
+            Self::Event => "event",
+            Self::Resync => "resync",
+            Self::Poll => "poll",
+            Self::Overflow => "overflow",
+            Self::Manual => "manual",
+            Self::UnclosedWrite => "unclosed_write",
+        }
+    }
+}
+
 /// How one reload ended.
 #[derive(Debug, Clone)]
 pub enum ReloadOutcome {
@@ -83,7 +99,12 @@ pub struct Skew {
     pub behind: Duration,
 }
 
-/// Hooks the service turns into logs and metrics. All default to nothing.
+/// Hooks for metrics, or anything else a program does with a watch's
+/// reports. All default to nothing. Every watch already logs the same
+/// reports through `tracing` (target `config_reload`: a rejected edit at
+/// `warn`, a publish at `info`, repeated trouble once a minute), with or
+/// without an observer; an observer adds to that log, it does not replace
+/// it. Filter it like any target (`RUST_LOG=config_reload=error`).
 pub trait Observer: Send + Sync + 'static {
     /// A raw event that concerns the config arrived: a filesystem event, or
     /// a version of the ConfigMap from the Kubernetes API.

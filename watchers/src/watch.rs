@@ -19,6 +19,7 @@ use crate::debounce::Debouncer;
 use crate::decode::{FormatDecoder, Validator};
 use crate::driver::Driver;
 use crate::loader::{Initial, Loader, load, load_content, read_files};
+use crate::log_observer::LogObserver;
 use crate::strategy::{Batches, Erased, HealthCell, ReloadHooks, Signal, Signals, Strategy};
 use crate::watchdog::Watchdog;
 use crate::{
@@ -440,8 +441,9 @@ where
         self
     }
 
-    /// Receives every reload's outcome, watch trouble and events (for logs
-    /// and metrics).
+    /// Receives every reload's outcome, watch trouble and events (for
+    /// metrics). The watch logs them through `tracing` either way: an
+    /// observer adds to the log, it does not replace it.
     pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
         self.observer = observer;
         self
@@ -548,6 +550,7 @@ where
     T: Send + Sync + 'static,
     D: Design,
 {
+    let observer: Arc<dyn Observer> = Arc::new(LogObserver::wrapping(observer));
     let watch_error = |error| StartError::Watch {
         path: source.dir().to_path_buf(),
         source: error,

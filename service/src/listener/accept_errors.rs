@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
 
 use super::http_metrics::HttpMetrics;
-use crate::streak::{Ended, Report, Streak};
+use config_reload::streak::{Ended, Report, Streak};
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(5);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);

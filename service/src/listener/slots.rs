@@ -26,7 +26,7 @@ use tracing::{info, warn};
 
 use super::connection::ConnectionState;
 use super::http_metrics::{Closed, HttpMetrics};
-use crate::streak::{Ended, Report, Streak};
+use config_reload::streak::{Ended, Report, Streak};
 
 /// How long an evicted connection may take to release its slot; it is
 /// dropped at its task's next poll, so this is a safety net only.

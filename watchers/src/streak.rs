@@ -9,7 +9,7 @@ const REMINDER: Duration = Duration::from_secs(60);
 
 /// What to log for an event.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Report {
+pub enum Report {
     /// The first event of a streak.
     Started,
     /// The streak goes on: `count` events over `lasted`.
@@ -20,13 +20,13 @@ pub(crate) enum Report {
 
 /// A streak's end: `count` events over `lasted`.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Ended {
+pub struct Ended {
     pub count: u64,
     pub lasted: Duration,
 }
 
 #[derive(Debug, Default)]
-pub(crate) struct Streak {
+pub struct Streak {
     current: Option<Current>,
 }
 
