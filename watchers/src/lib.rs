@@ -50,7 +50,7 @@
 //!     Ok(Config { app: files.parse("app.yaml")?, limits: files.parse("limits.toml")? })
 //! })
 //!     .watcher(WatcherKind::Poll)
-//!     .manager::<managers::design::Mutex>()
+//!     .manager::<config_reload::managers::design::Mutex>()
 //!     .start()?;
 //! println!("{} connections on port {}", config.get().limits.max_connections, config.get().app.port);
 //! # Ok::<(), config_reload::StartError>(())

@@ -161,7 +161,7 @@ pub trait Observer: Send + Sync + 'static {
 
 /// The Kubernetes API and the volume it is mounted as have shown different
 /// content for longer than the volume may lag
-/// ([`KubeSource::volume_lag`](crate::KubeSource::volume_lag)), or the
+/// (`KubeSource::volume_lag`, feature `kube`), or the
 /// volume's content is served while the API cannot deliver.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Disagreement {

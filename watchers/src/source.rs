@@ -9,8 +9,8 @@ use crate::loader;
 
 /// What to watch: one file, or several keys of one ConfigMap mount read as one
 /// consistent snapshot; with the `kube` feature, a ConfigMap read through the
-/// Kubernetes API instead ([`ConfigSource::kube`]) or as well
-/// ([`Builder::kube`](crate::Builder::kube)).
+/// Kubernetes API instead (`ConfigSource::kube`) or as well
+/// (`Builder::kube`).
 #[derive(Debug, Clone)]
 pub struct ConfigSource {
     dir: PathBuf,

@@ -247,7 +247,7 @@ where
 
     /// With the Kubernetes API beside the volume: their disagreement, once
     /// it has lasted longer than the volume may lag
-    /// ([`KubeSource::volume_lag`](crate::KubeSource::volume_lag)) or the
+    /// (`KubeSource::volume_lag`, feature `kube`) or the
     /// volume's content is served alone; `None` while they agree.
     pub fn disagreement(&self) -> Option<Disagreement> {
         self.disagreement
