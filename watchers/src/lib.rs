@@ -98,6 +98,12 @@
 //! [`WatchOptions::stuck_after`] ([`Observer::reload_stuck`],
 //! [`Watch::reload_running_for`]): a read blocked in a hung filesystem.
 //!
+//! **Threads.** A watch runs two: its strategy's (inotify's reader, the
+//! poller, the Kubernetes API's runtime) and its reload thread; the `notify`
+//! strategy four (notify's own, one forwarding its events, one watching the
+//! mount table, the reload thread). One watchdog thread serves every watch
+//! of the process. Dropping a [`Watch`] joins its threads.
+//!
 //! # The Kubernetes API as a source (feature `kube`)
 //!
 //! `KubeSource` reads one ConfigMap or Secret through the API (a

@@ -66,14 +66,13 @@ where
     disagreement: Arc<Mutex<Option<Shown>>>,
     /// Each strategy's health, by name.
     healths: Vec<(&'static str, Arc<HealthCell>)>,
-    /// The driver's and the watchdog's: `Stopped` if one of them panicked.
+    /// The driver's: `Stopped` if it panicked.
     own_health: Arc<HealthCell>,
     watchdog: Arc<Watchdog>,
     watcher: &'static str,
     // Dropped before the driver is stopped: no signal arrives after `Stop`.
     strategies: Mutex<Vec<Box<dyn Any + Send>>>,
     driver: Option<JoinHandle<()>>,
-    watchdog_thread: Option<JoinHandle<()>>,
 }
 
 impl<T> Watch<T>
@@ -309,10 +308,6 @@ where
         if let Some(driver) = self.driver.take() {
             // A panic in the driver was already visible as `Stopped`.
             let _ = driver.join();
-        }
-        self.watchdog.stop();
-        if let Some(watchdog) = self.watchdog_thread.take() {
-            let _ = watchdog.join();
         }
     }
 }
@@ -659,17 +654,8 @@ where
         propagation: None,
     });
 
-    let watchdog = Arc::new(Watchdog::default());
-    let watchdog_thread = {
-        let watchdog = Arc::clone(&watchdog);
-        let observer = Arc::clone(&observer);
-        let stuck_after = options.stuck_after;
-        monitor
-            .spawn(&format!("watchers-{watcher}-watchdog"), move |_| {
-                watchdog.watch(stuck_after, &observer);
-            })
-            .map_err(watch_error)?
-    };
+    let watchdog =
+        Watchdog::new(options.stuck_after, Arc::clone(&observer)).map_err(watch_error)?;
     let driver = Driver {
         receiver,
         loader,
@@ -705,7 +691,6 @@ where
         watcher,
         strategies: Mutex::new(strategies),
         driver: Some(driver),
-        watchdog_thread: Some(watchdog_thread),
     })
 }
 
