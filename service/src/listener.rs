@@ -111,15 +111,19 @@ impl Limits {
     /// `RLIMIT_NOFILE` leaves for connections. A cap given above that limit
     /// is kept (the operator may raise the limit later) but warned about:
     /// past it, accepts fail with `EMFILE`.
+    ///
+    /// Fails, with the numbers, where the limit leaves no descriptor for a
+    /// connection: such a process could not answer even its probes, and
+    /// running it would only look alive.
     pub fn new(
         max_connections: Option<usize>,
         header_read_timeout: Duration,
         idle_timeout: Duration,
-    ) -> Self {
+    ) -> Result<Self, String> {
         let limit = open_files_limit();
         let (reserve, fds) = match limit {
             Some(limit) if limit < OTHER_FDS + RESERVE + 1 => {
-                let (reserve, fit) = scarce(limit);
+                let (reserve, fit) = scarce(limit)?;
                 (reserve, Some(fit))
             }
             Some(limit) => (RESERVE, Some(limit - OTHER_FDS - RESERVE)),
@@ -139,12 +143,12 @@ impl Limits {
             (None, Some(fds)) => DEFAULT_MAX_CONNECTIONS.min(fds).max(1),
             (None, None) => DEFAULT_MAX_CONNECTIONS,
         };
-        Self {
+        Ok(Self {
             max_connections,
             reserve,
             header_read_timeout,
             idle_timeout,
-        }
+        })
     }
 }
 
@@ -154,8 +158,8 @@ impl Limits {
 /// reserve first, so the probes are answered while any connection can be.
 /// Said at start with the numbers: it is almost certainly a mistake in the
 /// container's limits. Returns the reserve and the connections served in
-/// full.
-fn scarce(limit: usize) -> (usize, usize) {
+/// full, or, where not even one connection fits, why the service cannot run.
+fn scarce(limit: usize) -> Result<(usize, usize), String> {
     /// Descriptors kept for config reads, watches and wakers opened later,
     /// and for the accept that evicts a reserve connection.
     const HEADROOM: usize = 5;
@@ -164,13 +168,13 @@ fn scarce(limit: usize) -> (usize, usize) {
     let reserve = (spare / 2).clamp(1, RESERVE);
     let fit = spare.saturating_sub(reserve).max(1);
     if spare < 2 {
-        warn!(
-            open_files_limit = limit,
-            open_now = open,
-            "RLIMIT_NOFILE leaves no descriptor for connections: even the probes cannot be \
+        return Err(format!(
+            "RLIMIT_NOFILE {limit} leaves no descriptor for connections ({open} open before \
+             the first accept, {HEADROOM} kept for config reads): not even a probe could be \
              answered; raise the limit (`ulimit -n`, the container runtime's nofile)"
-        );
-    } else {
+        ));
+    }
+    {
         warn!(
             open_files_limit = limit,
             open_now = open,
@@ -182,7 +186,27 @@ fn scarce(limit: usize) -> (usize, usize) {
              limit (`ulimit -n`, the container runtime's nofile)"
         );
     }
-    (reserve, fit)
+    Ok((reserve, fit))
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard one, as Go's runtime does
+/// since 1.19: the soft default (often 1024) is a relic of `select(2)`,
+/// which this process never calls, and the hard limit is what the operator
+/// (or the container runtime) granted.
+pub fn raise_open_files_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read or write only the struct given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut limit) == 0
+            && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit);
+        }
+    }
 }
 
 /// The soft `RLIMIT_NOFILE`, if it is finite and fits a `usize`.

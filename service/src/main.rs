@@ -49,6 +49,7 @@ use crate::variant::{COMPILED_MANAGERS, COMPILED_WATCHERS};
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    listener::raise_open_files_limit();
     let manager = variant::choose(
         cli.manager.as_deref(),
         COMPILED_MANAGERS,
@@ -160,11 +161,14 @@ async fn run<D: Design>(cli: Cli, watcher: &'static str) -> ExitCode {
     info!(%addr, "listening");
 
     let reloader = tokio::spawn(shutdown::reload_on_hangup(hangup, Arc::clone(&watch)));
-    let limits = listener::Limits::new(
+    let limits = match listener::Limits::new(
         cli.max_connections,
         cli.header_read_timeout,
         cli.idle_timeout,
-    );
+    ) {
+        Ok(limits) => limits,
+        Err(why) => return fail(format_args!("{why}")),
+    };
     let http_metrics = metrics.http.clone();
     let app = server::router(Arc::clone(&watch), metrics, cli.stuck_reload_after);
     let deadline = shutdown::serve(

@@ -548,7 +548,8 @@ impl Prober {
 /// 20 idle clients holding all of them `/healthz` still answers (a probe
 /// takes the reserve from an idle client); where none does
 /// (`prlimit --nofile=16`, about what the process holds before it serves),
-/// the log says that nothing, not even a probe, can be answered.
+/// start-up fails with one line saying so, rather than a process that looks
+/// alive and answers nothing.
 #[test]
 fn a_tiny_descriptor_limit_is_reported_and_probes_still_answer() {
     let dir = tempfile::tempdir().unwrap();
@@ -577,12 +578,47 @@ fn a_tiny_descriptor_limit_is_reported_and_probes_still_answer() {
     }
     drop(service);
 
-    let service = Service::spawn_with(&flags, |command| limit_open_files(command, 16)).listening();
-    said(
-        &service,
-        "RLIMIT_NOFILE leaves no descriptor for connections",
+    let (status, _stdout, stderr) =
+        Service::spawn_with(&flags, |command| limit_open_files(command, 16)).exit();
+    assert!(
+        !status.success(),
+        "a service that could answer nothing does not run"
     );
-    said(&service, "open_files_limit=16");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr:?}");
+    assert!(
+        stderr.contains("RLIMIT_NOFILE 16 leaves no descriptor for connections")
+            && stderr.contains("open before the first accept"),
+        "{stderr:?}"
+    );
+}
+
+/// A low soft limit under a higher hard one (1024 under 524288 is common)
+/// is raised at start, as Go's runtime does: the hard limit is what the
+/// operator granted.
+#[test]
+fn a_low_soft_descriptor_limit_is_raised_to_the_hard_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, reliability::yaml("hello")).unwrap();
+    let service = Service::spawn_with(&Flags::new(&path, "inotify"), |command| {
+        limit_open_files_to(command, 32, 4096)
+    })
+    .listening();
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", service.pid())).unwrap();
+    let open_files = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .unwrap();
+    assert_eq!(
+        open_files.split_whitespace().collect::<Vec<_>>()[3..5],
+        ["4096", "4096"],
+        "{open_files}"
+    );
+    let log = service.log();
+    assert!(
+        !log.iter().any(|line| line.contains("RLIMIT_NOFILE leaves")),
+        "{log:?}"
+    );
 }
 
 /// How many slow connections this process can hold: `wanted`, or fewer
@@ -628,13 +664,18 @@ fn slow_client_budget(wanted: usize) -> usize {
 
 /// Sets the child's `RLIMIT_NOFILE` (soft and hard) to `limit`.
 fn limit_open_files(command: &mut Command, limit: u64) {
+    limit_open_files_to(command, limit, limit);
+}
+
+/// Sets the child's soft and hard `RLIMIT_NOFILE`.
+fn limit_open_files_to(command: &mut Command, soft: u64, hard: u64) {
     // SAFETY: setrlimit is async-signal-safe; the closure touches no other
     // state of the forked child.
     unsafe {
         command.pre_exec(move || {
             let limit = libc::rlimit {
-                rlim_cur: limit,
-                rlim_max: limit,
+                rlim_cur: soft,
+                rlim_max: hard,
             };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit) == 0 {
                 Ok(())

@@ -27,7 +27,11 @@ fn a_watch_adds_two_threads_and_the_process_one_watchdog() {
 
     let first = Watch::<Config>::file(&path).unwrap();
     let with_one = threads();
-    assert_eq!(with_one - before, 3, "the first watch: its two threads and the process's watchdog");
+    assert_eq!(
+        with_one - before,
+        3,
+        "the first watch: its two threads and the process's watchdog"
+    );
 
     let mut more = Vec::new();
     for kind in WatcherKind::available() {
