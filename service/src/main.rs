@@ -140,9 +140,9 @@ async fn run<D: Design>(cli: Cli, watcher: &'static str) -> ExitCode {
     info!(
         version = env!("CARGO_PKG_VERSION"),
         manager = watch.manager(),
-        watcher = watch.sources().join("+"),
+        watcher = watch.sources().iter().map(|(name, _)| *name).collect::<Vec<_>>().join("+"),
         config = %cli.config.display(),
-        config_version = watch.version(),
+        config_version = watch.get().version(),
         "service starting"
     );
     if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()

@@ -156,7 +156,7 @@ async fn metrics_text<D: Design>(State(state): State<AppState<D>>, headers: Head
     metrics.set_reload_running(state.watch.reload_running_for());
     let sources: Vec<_> = state
         .watch
-        .source_health()
+        .sources()
         .into_iter()
         .map(|(source, health)| (source, health == WatchHealth::Watching))
         .collect();

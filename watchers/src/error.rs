@@ -291,7 +291,7 @@ pub enum StartError {
     )]
     UnknownFormat(PathBuf),
     /// A source of several keys was given no decoder to combine them.
-    #[error("a source of several keys needs a decoder that combines them: Builder::decode")]
+    #[error("a source of several keys needs a decoder that combines them: Watch::decoding")]
     SeveralKeysNeedADecoder,
     /// The watcher is not compiled in (its crate feature) or does not run here.
     #[error("the {0} watcher is not available in this build or on this platform")]

@@ -171,11 +171,6 @@ where
         self.manager.read(|current| f(Published::new(current)))
     }
 
-    /// The version of the config served now.
-    pub fn version(&self) -> u64 {
-        self.manager.version()
-    }
-
     /// A receiver that holds the config served now and wakes
     /// (`changed().await`) once per publish (after the observer heard of it), never for a reload that found
     /// the content unchanged. Several publishes between two awaits wake it
@@ -235,15 +230,6 @@ where
         }
     }
 
-    /// Each source's health, by the name of the strategy that reads it
-    /// (`"inotify"`, `"kube"`, ...): for a metric per source.
-    pub fn source_health(&self) -> Vec<(&'static str, WatchHealth)> {
-        self.healths
-            .iter()
-            .map(|(name, health)| (*name, health.get()))
-            .collect()
-    }
-
     /// With the Kubernetes API beside the volume: their disagreement, once
     /// it has lasted longer than the volume may lag
     /// (`KubeSource::volume_lag`, feature `kube`) or the
@@ -268,10 +254,14 @@ where
         self.watcher
     }
 
-    /// The names of every source feeding this watch: the files' strategy,
-    /// then `"kube"` if the Kubernetes API is one.
-    pub fn sources(&self) -> Vec<&'static str> {
-        self.healths.iter().map(|(name, _)| *name).collect()
+    /// Every source feeding this watch, by the name of the strategy that
+    /// reads it (the files' strategy, then `"kube"` if the Kubernetes API is
+    /// one), with its own health: for a metric per source.
+    pub fn sources(&self) -> Vec<(&'static str, WatchHealth)> {
+        self.healths
+            .iter()
+            .map(|(name, health)| (*name, health.get()))
+            .collect()
     }
 
     /// The name of the manager design readers read through (`"arcswap"`, ...).
@@ -408,7 +398,7 @@ where
     }
 
     /// The format of the file, when its extension does not say it. No
-    /// effect with [`Builder::decode`].
+    /// effect with [`Watch::decoding`].
     pub fn format(mut self, format: Format) -> Self {
         if let Decoding::Format { format: chosen, .. } = &mut self.decoding {
             *chosen = Some(format);
@@ -416,17 +406,9 @@ where
         self
     }
 
-    /// Decodes each snapshot with `decode` instead of parsing one file: what
-    /// a source of several keys needs (a closure that parses each key with
-    /// [`Files::parse`](crate::Files::parse) and combines them).
-    pub fn decode(mut self, decode: impl Decode<T>) -> Self {
-        self.decoding = Decoding::Custom(Box::new(decode));
-        self
-    }
-
     /// Checks every parsed config; `Err` (a reason for a human) rejects it and
     /// the last good config stays. A type with a [`Validate`](crate::Validate)
-    /// impl passes `AppConfig::validate`. Not applied with [`Builder::decode`],
+    /// impl passes `AppConfig::validate`. Not applied with [`Watch::decoding`],
     /// whose decoder validates what it builds.
     pub fn validate(
         mut self,

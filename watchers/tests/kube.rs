@@ -370,7 +370,15 @@ fn several_keys_are_one_snapshot() {
 fn the_api_publishes_first_and_the_volume_then_finds_it_unchanged() {
     let both = Both::start(Access::All);
     let harness = &both.harness;
-    assert_eq!(harness.watch.sources(), ["inotify", "kube"]);
+    assert_eq!(
+        harness
+            .watch
+            .sources()
+            .iter()
+            .map(|(name, _)| *name)
+            .collect::<Vec<_>>(),
+        ["inotify", "kube"]
+    );
     wait_until("the API watch open", || {
         both.cluster.server.open_watches() == 1
     });
@@ -463,7 +471,7 @@ fn the_volume_carries_on_when_the_api_is_forbidden() {
     harness.wait_for("v1");
     wait_last_report(&harness.recorder, "inotify", Trigger::Event, published);
     assert_eq!(
-        harness.watch.source_health()[0],
+        harness.watch.sources()[0],
         ("inotify", WatchHealth::Watching)
     );
     // The API allowed again: it finds the volume's version, nothing new,

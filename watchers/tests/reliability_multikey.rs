@@ -95,8 +95,7 @@ fn multi_key_consistency<S: Subject>(updates: u64) {
     let observer: Arc<dyn Observer> = recorder.clone();
     let source = ConfigSource::keys(mount.path(), [MESSAGE, CHECKSUM]);
     let watch = Arc::new(
-        S::choose(Watch::<Pair>::builder(source))
-            .decode(CheckedPair)
+        S::choose(Watch::<Pair>::decoding(source, CheckedPair))
             .options(common::options())
             .observer(observer)
             .start()
@@ -166,7 +165,7 @@ fn multi_key_consistency<S: Subject>(updates: u64) {
     eprintln!(
         "{}: {last} updates, {} published; snapshot reads {} (torn {}), naive reads {naive_reads} (torn {naive_torn})",
         S::NAME,
-        watch.version() - 1,
+        watch.get().version() - 1,
         snapshot_reads.load(Ordering::Relaxed),
         torn_snapshots.len(),
     );

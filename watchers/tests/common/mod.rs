@@ -225,13 +225,32 @@ impl<S: Subject> Harness<S> {
         options: WatchOptions,
         customize: impl FnOnce(Builder<TestConfig>) -> Builder<TestConfig>,
     ) -> Self {
+        let builder = Watch::<TestConfig>::builder(source)
+            .format(Format::Yaml)
+            .validate(TestConfig::validate);
+        Self::start_from(builder, options, customize)
+    }
+
+    /// Starts with a decoder of its own.
+    pub fn start_decoding(
+        source: ConfigSource,
+        decode: impl Decode<TestConfig>,
+        options: WatchOptions,
+    ) -> Self {
+        let builder = Watch::<TestConfig>::decoding(source, decode);
+        Self::start_from(builder, options, |builder| builder)
+    }
+
+    fn start_from(
+        builder: Builder<TestConfig>,
+        options: WatchOptions,
+        customize: impl FnOnce(Builder<TestConfig>) -> Builder<TestConfig>,
+    ) -> Self {
         let recorder = Arc::new(Recorder::default());
         let observer: Arc<dyn Observer> = recorder.clone();
         let history = Arc::new(Mutex::new(Vec::new()));
         let published = Arc::clone(&history);
-        let builder = Watch::<TestConfig>::builder(source)
-            .format(Format::Yaml)
-            .validate(TestConfig::validate)
+        let builder = builder
             .observer(observer)
             .options(options)
             .on_publish(move |current: &Current<TestConfig>| {
@@ -248,21 +267,12 @@ impl<S: Subject> Harness<S> {
         }
     }
 
-    /// Starts with a decoder of its own.
-    pub fn start_decoding(
-        source: ConfigSource,
-        decode: impl Decode<TestConfig>,
-        options: WatchOptions,
-    ) -> Self {
-        Self::start_with(source, options, |builder| builder.decode(decode))
-    }
-
     pub fn message(&self) -> String {
         self.watch.get().message.clone()
     }
 
     pub fn version(&self) -> u64 {
-        self.watch.version()
+        self.watch.get().version()
     }
 
     /// Every message published, the initial one first.
