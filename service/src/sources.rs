@@ -15,14 +15,19 @@ pub fn builder(cli: &Cli, watcher: &str) -> Result<(ConfigSource, Builder<Servic
     }
     let kind: WatcherKind = watcher.parse().map_err(|error| format!("{error}"))?;
     let source = ConfigSource::file(&cli.config);
-    let builder = Watch::<ServiceConfig>::builder(source.clone()).watcher(kind);
-    if cli.configmap.is_none() && cli.secret.is_none() {
-        return Ok((source, builder));
-    }
     #[cfg(watcher_kube)]
-    return Ok((source, builder.kube(kube::source(cli)?)));
+    let source = match cli.configmap.is_some() || cli.secret.is_some() {
+        true => source.with_kube(kube::source(cli)?),
+        false => source,
+    };
     #[cfg(not(watcher_kube))]
-    Err("--configmap and --secret need the kube feature: build with --features kube".into())
+    if cli.configmap.is_some() || cli.secret.is_some() {
+        return Err(
+            "--configmap and --secret need the kube feature: build with --features kube".into(),
+        );
+    }
+    let builder = Watch::<ServiceConfig>::builder(source.clone()).watcher(kind);
+    Ok((source, builder))
 }
 
 #[cfg(watcher_kube)]
@@ -40,10 +45,9 @@ mod kube {
     ) -> Result<(ConfigSource, Builder<ServiceConfig>), String> {
         let api = source(cli)?;
         if cli.config.exists() {
-            let file = ConfigSource::file(&cli.config);
-            let builder = Watch::<ServiceConfig>::builder(file.clone())
-                .watcher(WatcherKind::default())
-                .kube(api);
+            let file = ConfigSource::file(&cli.config).with_kube(api);
+            let builder =
+                Watch::<ServiceConfig>::builder(file.clone()).watcher(WatcherKind::default());
             Ok((file, builder))
         } else {
             let source = ConfigSource::kube(api);

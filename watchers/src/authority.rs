@@ -24,7 +24,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::strategy::HealthCell;
+use crate::watcher::HealthCell;
 use crate::{ContentHash, Disagreement, WatchHealth};
 
 /// The deciding source and what it last delivered.

@@ -41,8 +41,8 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::ConfigSource;
 use crate::loader::{DATA_LINK, absolute};
-use crate::strategy::Change;
-use crate::strategy::Signals;
+use crate::watcher::Change;
+use crate::watcher::Signals;
 
 /// What a directory is watched for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -12,8 +12,8 @@ use crate::authority::News;
 use crate::debounce::{Debouncer, Next, Why};
 use crate::ledger::Arrival;
 use crate::loader::{Loader, Reloaded};
-use crate::strategy::{Batches, Change, Content, Signal};
 use crate::watchdog::Watchdog;
+use crate::watcher::{Batches, Change, Content, Signal};
 use crate::{Backoff, LoadError, Loaded, Observer, ReloadOutcome, ReloadReport, Trigger};
 
 pub(crate) struct Driver<T, M> {

@@ -11,11 +11,12 @@ use std::time::{Duration, Instant};
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
 
 use crate::chain_watch::{ChainWatch, DirBackend, Scope, created};
+use crate::kind::BuiltinWatcher;
 use crate::limits;
 use crate::mounts::{self, MountTable};
-use crate::strategy::Change;
-use crate::strategy::{Signals, Strategy};
 use crate::wake::Wake;
+use crate::watcher::Change;
+use crate::watcher::Signals;
 use crate::{ConfigSource, WatchOptions};
 
 /// Watches every directory the config's path resolves through with inotify,
@@ -77,9 +78,7 @@ const LINKS_MASK: WatchMask = WatchMask::CREATE
     .union(WatchMask::MOVE_SELF)
     .union(WatchMask::ONLYDIR);
 
-impl Strategy for InotifyWatcher {
-    const NAME: &'static str = "inotify";
-
+impl BuiltinWatcher for InotifyWatcher {
     fn establish(
         source: &ConfigSource,
         options: &WatchOptions,

@@ -2,13 +2,16 @@
 //! time.
 
 use std::fmt;
+use std::io;
 use std::str::FromStr;
 
-use crate::strategy::Erased;
+use crate::watcher::{Running, Signals, Watcher};
+use crate::{ConfigSource, Trigger, WatchOptions};
 
-/// A built-in way of noticing that the config changed. Each is compiled in
-/// by the crate feature of the same name, and available where its platform
-/// supports it ([`WatcherKind::is_available`]).
+/// A built-in way of noticing that the config changed, as a [`Watcher`]
+/// value for [`Builder::watcher`](crate::Builder::watcher). Each is compiled
+/// in by the crate feature of the same name, and available where its
+/// platform supports it ([`WatcherKind::is_available`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum WatcherKind {
@@ -50,16 +53,88 @@ impl WatcherKind {
         Self::ALL.into_iter().filter(|kind| kind.is_available())
     }
 
-    pub(crate) fn strategy(self) -> Option<Erased> {
+    /// The built-in's code, where it is compiled in.
+    fn builtin(self) -> Option<Builtin> {
         match self {
             #[cfg(all(feature = "inotify", target_os = "linux"))]
-            Self::Inotify => Some(Erased::of::<crate::inotify_watcher::InotifyWatcher>()),
+            Self::Inotify => Some(Builtin::of::<crate::inotify_watcher::InotifyWatcher>()),
             #[cfg(feature = "notify")]
-            Self::Notify => Some(Erased::of::<crate::notify_watcher::NotifyWatcher>()),
+            Self::Notify => Some(Builtin::of::<crate::notify_watcher::NotifyWatcher>()),
             #[cfg(feature = "poll")]
-            Self::Poll => Some(Erased::of::<crate::poll_watcher::PollWatcher>()),
+            Self::Poll => Some(Builtin::of::<crate::poll_watcher::PollWatcher>()),
             #[allow(unreachable_patterns)]
             _ => None,
+        }
+    }
+}
+
+impl Watcher for WatcherKind {
+    fn name(&self) -> &'static str {
+        WatcherKind::name(*self)
+    }
+
+    fn trigger(&self) -> Trigger {
+        self.builtin()
+            .map_or(Trigger::Event, |builtin| builtin.trigger)
+    }
+
+    fn resync(&self) -> bool {
+        self.builtin().is_none_or(|builtin| builtin.resync)
+    }
+
+    fn answers_reload_now(&self) -> bool {
+        self.builtin()
+            .is_some_and(|builtin| builtin.answers_reload_now)
+    }
+
+    fn establish(
+        self: Box<Self>,
+        source: &ConfigSource,
+        options: &WatchOptions,
+        signals: Signals,
+    ) -> io::Result<Running> {
+        match self.builtin() {
+            Some(builtin) => (builtin.establish)(source, options, signals),
+            None => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("the {self} watcher is not available in this build or on this platform"),
+            )),
+        }
+    }
+}
+
+/// A built-in watcher's code: what it reports and how it starts. Each
+/// implements it as a type; [`WatcherKind`] turns the one named into a
+/// [`Watcher`] value.
+pub(crate) trait BuiltinWatcher: Send + Sized + 'static {
+    const TRIGGER: Trigger = Trigger::Event;
+    const RESYNC: bool = true;
+    const ANSWERS_RELOAD_NOW: bool = false;
+
+    /// Starts watching; dropping the value stops it and joins its threads.
+    fn establish(
+        source: &ConfigSource,
+        options: &WatchOptions,
+        signals: Signals,
+    ) -> io::Result<Self>;
+}
+
+struct Builtin {
+    trigger: Trigger,
+    resync: bool,
+    answers_reload_now: bool,
+    establish: fn(&ConfigSource, &WatchOptions, Signals) -> io::Result<Running>,
+}
+
+impl Builtin {
+    fn of<W: BuiltinWatcher>() -> Self {
+        Self {
+            trigger: W::TRIGGER,
+            resync: W::RESYNC,
+            answers_reload_now: W::ANSWERS_RELOAD_NOW,
+            establish: |source, options, signals| {
+                W::establish(source, options, signals).map(|running| Box::new(running) as Running)
+            },
         }
     }
 }

@@ -110,7 +110,7 @@
 //! list-then-watch loop on kube-rs's client, on a small tokio runtime of its
 //! own thread) and hands each version's keys to the driver, which hashes,
 //! decodes, validates, publishes and reports them exactly as a load of the
-//! files ([`strategy::Signals::content`]). Alone
+//! files ([`watcher::Signals::content`]). Alone
 //! (`Watch::builder(ConfigSource::kube(..))`) a change is served about a
 //! millisecond after the API server sends it, instead of the kubelet's
 //! minute. A watch that goes silent without closing is abandoned after
@@ -244,7 +244,7 @@ mod options;
 mod poll_watcher;
 mod report;
 mod source;
-pub mod strategy;
+pub mod watcher;
 // Rate-limited logging, shared with the service's listener: not part of
 // the API.
 #[doc(hidden)]

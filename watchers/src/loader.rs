@@ -14,7 +14,7 @@ use tokio::sync::watch as channel;
 use crate::authority::{Authority, News};
 use crate::current::PublishHook;
 use crate::ledger::{Arrival, Ledger, Verdict};
-use crate::strategy::Content;
+use crate::watcher::Content;
 use crate::{
     ConfigSource, ContentHash, Current, Decode, Files, LoadError, LoadErrorKind, Loaded,
     ReloadOutcome, Skew,

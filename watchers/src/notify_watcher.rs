@@ -11,8 +11,9 @@ use notify::event::{AccessKind, AccessMode, ModifyKind};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
 use crate::chain_watch::{ChainWatch, DirBackend, Scope, created};
-use crate::strategy::Change;
-use crate::strategy::{Signals, Strategy};
+use crate::kind::BuiltinWatcher;
+use crate::watcher::Change;
+use crate::watcher::Signals;
 use crate::{ConfigSource, WatchOptions};
 
 /// Watches every directory the config's path resolves through (none
@@ -44,9 +45,7 @@ enum Message {
     Stop,
 }
 
-impl Strategy for NotifyWatcher {
-    const NAME: &'static str = "notify";
-
+impl BuiltinWatcher for NotifyWatcher {
     fn establish(
         source: &ConfigSource,
         options: &WatchOptions,
@@ -256,8 +255,8 @@ mod linux {
 
     use super::Message;
     use crate::mounts::{self, MountTable};
-    use crate::strategy::Signals;
     use crate::wake::Wake;
+    use crate::watcher::Signals;
 
     /// A thread telling the notify thread when the mount table changed.
     pub(super) struct MountThread {

@@ -9,9 +9,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use std::sync::{Arc, Condvar, Mutex};
 
+use crate::kind::BuiltinWatcher;
 use crate::loader::{DATA_LINK, absolute};
-use crate::strategy::Change;
-use crate::strategy::{Signals, Strategy};
+use crate::watcher::Change;
+use crate::watcher::Signals;
 use crate::{ConfigSource, Trigger, WatchOptions};
 
 /// Looks at the config every `poll_interval`, through every symlink.
@@ -38,7 +39,7 @@ use crate::{ConfigSource, Trigger, WatchOptions};
 /// same evidence: the reload happens once the fingerprint has stayed the
 /// same for the settle window from the request, so a write in progress
 /// when it was asked is read whole (the poller
-/// [answers it itself](Strategy::ANSWERS_RELOAD_NOW)).
+/// [answers it itself](crate::watcher::Watcher::answers_reload_now)).
 ///
 /// Metadata cannot tell two same-size writes apart when both land in one
 /// timestamp granule (kernel timestamps come from a coarse clock; some
@@ -123,8 +124,7 @@ pub const RACY_WINDOW: Duration = Duration::from_secs(2);
 /// Symlinks followed before a chain counts as a loop (Linux's own limit).
 const MAX_SYMLINKS: usize = 40;
 
-impl Strategy for PollWatcher {
-    const NAME: &'static str = "poll";
+impl BuiltinWatcher for PollWatcher {
     const TRIGGER: Trigger = Trigger::Poll;
     const RESYNC: bool = false;
     const ANSWERS_RELOAD_NOW: bool = true;

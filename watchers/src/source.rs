@@ -10,7 +10,7 @@ use crate::loader;
 /// What to watch: one file, or several keys of one ConfigMap mount read as one
 /// consistent snapshot; with the `kube` feature, a ConfigMap read through the
 /// Kubernetes API instead (`ConfigSource::kube`) or as well
-/// (`Builder::kube`).
+/// (`ConfigSource::with_kube`).
 #[derive(Debug, Clone)]
 pub struct ConfigSource {
     dir: PathBuf,
@@ -87,9 +87,28 @@ impl ConfigSource {
         }
     }
 
-    /// The same files, also read through the Kubernetes API.
+    /// The same files, also read through the Kubernetes API: the ConfigMap
+    /// they are mounted from. The API decides while it can deliver, so the
+    /// volume never brings back a version the API replaced; each report says
+    /// which source ([`ReloadReport::source`](crate::ReloadReport::source))
+    /// and the [`Observer::skew`](crate::Observer::skew) between them. If
+    /// the API is unreachable or forbidden, the volume carries on and the
+    /// health says why. The API's keys default to the files' names (and
+    /// must equal them).
+    ///
+    /// ```no_run
+    /// use config_reload::{ConfigSource, KubeSource, Watch};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct AppConfig { port: u16 }
+    ///
+    /// let source = ConfigSource::file("/etc/config/app.yaml").with_kube(KubeSource::configmap("app"));
+    /// let config = Watch::<AppConfig>::builder(source).start()?;
+    /// # Ok::<(), config_reload::StartError>(())
+    /// ```
     #[cfg(feature = "kube")]
-    pub(crate) fn with_api(mut self, api: crate::KubeSource) -> Self {
+    pub fn with_kube(mut self, api: crate::KubeSource) -> Self {
+        let api = api.with_keys(&self.keys);
         self.api = Some(Box::new(api));
         self
     }

@@ -20,8 +20,8 @@ use crate::decode::{FormatDecoder, Validator};
 use crate::driver::Driver;
 use crate::loader::{Initial, Loader, load, load_content, read_files};
 use crate::log_observer::LogObserver;
-use crate::strategy::{Batches, Erased, HealthCell, ReloadHooks, Signal, Signals, Strategy};
 use crate::watchdog::Watchdog;
+use crate::watcher::{Batches, HealthCell, ReloadHooks, Running, Signal, Signals, Watcher};
 use crate::{
     ConfigSource, Current, Decode, DecodeError, Disagreement, Format, LoadError, LoadErrorKind,
     Loaded, NoObserver, Observer, Published, ReloadOutcome, ReloadReport, StartError, Trigger,
@@ -71,7 +71,7 @@ where
     watchdog: Arc<Watchdog>,
     watcher: &'static str,
     // Dropped before the driver is stopped: no signal arrives after `Stop`.
-    strategies: Mutex<Vec<Box<dyn Any + Send>>>,
+    watchers: Mutex<Vec<Running>>,
     driver: Option<JoinHandle<()>>,
 }
 
@@ -290,7 +290,7 @@ where
     fn drop(&mut self) {
         drop(std::mem::take(
             &mut *self
-                .strategies
+                .watchers
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
         ));
@@ -307,8 +307,7 @@ where
 #[must_use = "a builder does nothing until `start`"]
 pub struct Builder<T, D = DefaultDesign> {
     source: ConfigSource,
-    strategy: Option<Erased>,
-    watcher: WatcherKind,
+    watcher: Box<dyn Watcher>,
     decoding: Decoding<T>,
     validate: Option<Validator<T>>,
     observer: Arc<dyn Observer>,
@@ -336,8 +335,7 @@ impl<T> Builder<T> {
     fn new(source: ConfigSource, decoding: Decoding<T>) -> Self {
         Self {
             source,
-            strategy: None,
-            watcher: WatcherKind::default(),
+            watcher: Box::new(WatcherKind::default()),
             decoding,
             validate: None,
             observer: Arc::new(NoObserver),
@@ -353,32 +351,11 @@ where
     T: Send + Sync + 'static,
     D: Design,
 {
-    /// Which built-in strategy notices changes (default: inotify on Linux,
-    /// `notify` elsewhere).
-    pub fn watcher(mut self, watcher: WatcherKind) -> Self {
-        self.watcher = watcher;
-        self.strategy = None;
-        self
-    }
-
-    /// Reads the same ConfigMap through the Kubernetes API as well as from
-    /// its volume: whichever delivers a new version first publishes it, the
-    /// other then finds it unchanged; each report says which source
-    /// ([`ReloadReport::source`]) and the [`Observer::skew`] between them.
-    /// If the API is unreachable or forbidden, the volume carries on and the
-    /// health says why. Its keys default to the volume's file names (and
-    /// must equal them). See [`KubeSource`](crate::KubeSource).
-    #[cfg(feature = "kube")]
-    pub fn kube(mut self, api: crate::KubeSource) -> Self {
-        let api = api.with_keys(self.source.names());
-        self.source = self.source.with_api(api);
-        self
-    }
-
-    /// A strategy of your own instead of a built-in one (see
-    /// [`strategy`](crate::strategy)).
-    pub fn strategy<S: Strategy>(mut self) -> Self {
-        self.strategy = Some(Erased::of::<S>());
+    /// What notices changes of the files: a built-in [`WatcherKind`]
+    /// (default: inotify on Linux, `poll` where no event watcher is
+    /// compiled in) or a [`Watcher`] of your own.
+    pub fn watcher(mut self, watcher: impl Watcher) -> Self {
+        self.watcher = Box::new(watcher);
         self
     }
 
@@ -386,7 +363,6 @@ where
     pub fn manager<D2: Design>(self) -> Builder<T, D2> {
         Builder {
             source: self.source,
-            strategy: self.strategy,
             watcher: self.watcher,
             decoding: self.decoding,
             validate: self.validate,
@@ -495,19 +471,17 @@ where
             }
             (Decoding::Format { .. }, _) => return Err(StartError::SeveralKeysNeedADecoder),
         };
-        let strategy = match self.strategy {
-            _ if !self.source.has_files() => None,
-            Some(strategy) => Some(strategy),
-            None => Some(
-                self.watcher
-                    .strategy()
-                    .ok_or(StartError::WatcherNotAvailable(self.watcher))?,
-            ),
-        };
+        let watched: &dyn Any = self.watcher.as_ref();
+        if let Some(kind) = watched.downcast_ref::<WatcherKind>()
+            && !kind.is_available()
+        {
+            return Err(StartError::WatcherNotAvailable(*kind));
+        }
+        let watcher = self.source.has_files().then_some(self.watcher);
         start(
             self.source,
             decode,
-            strategy,
+            watcher,
             self.observer,
             self.on_publish,
             self.options,
@@ -518,7 +492,7 @@ where
 fn start<T, D>(
     source: ConfigSource,
     decode: Box<dyn Decode<T>>,
-    strategy: Option<Erased>,
+    watcher: Option<Box<dyn Watcher>>,
     observer: Arc<dyn Observer>,
     on_publish: Vec<PublishHook<T>>,
     options: WatchOptions,
@@ -547,19 +521,19 @@ where
         );
         (signals, health)
     };
-    let mut strategies = Vec::new();
+    let mut watchers = Vec::new();
     let mut healths = Vec::new();
-    // The files' strategy, the one whose events the debouncer sees.
-    let (mut watcher, mut trigger, mut resync) = (None, Trigger::Event, false);
+    // The files' watcher, the one whose events the debouncer sees.
+    let (mut files_watcher, mut trigger, mut resync) = (None, Trigger::Event, false);
     let mut files_answer_reload_now = false;
-    if let Some(strategy) = strategy {
-        let (mut name, mut signals) = (strategy.name, signals_of(strategy.name));
+    if let Some(watcher) = watcher {
+        let (mut name, mut signals) = (watcher.name(), signals_of(watcher.name()));
         let mut properties = (
-            strategy.trigger,
-            strategy.resync,
-            strategy.answers_reload_now,
+            watcher.trigger(),
+            watcher.resync(),
+            watcher.answers_reload_now(),
         );
-        let established = match strategy.establish(&source, &options, signals.0) {
+        let established = match watcher.establish(&source, &options, signals.0) {
             Ok(established) => established,
             // The kernel's watch budget (or instances) exhausted: polling
             // that path needs none, degraded but not blind.
@@ -569,8 +543,8 @@ where
                     options.poll_interval
                 );
                 let poll = polling().ok_or_else(|| watch_error(error))?;
-                properties = (poll.trigger, poll.resync, poll.answers_reload_now);
-                (name, signals) = (poll.name, signals_of(poll.name));
+                properties = (poll.trigger(), poll.resync(), poll.answers_reload_now());
+                (name, signals) = (poll.name(), signals_of(poll.name()));
                 let established = poll
                     .establish(&source, &options, signals.0)
                     .map_err(watch_error)?;
@@ -580,26 +554,25 @@ where
             }
             Err(error) => return Err(watch_error(error)),
         };
-        watcher = Some(name);
+        files_watcher = Some(name);
         (trigger, resync, files_answer_reload_now) = properties;
-        strategies.push(established);
+        watchers.push(established);
         healths.push((name, signals.1));
     }
     #[cfg(feature = "kube")]
     if let Some(api) = source.api() {
-        let strategy = crate::kube::strategy(api.clone());
-        let (name, signals) = (strategy.name, signals_of(strategy.name));
-        strategies.push(
-            strategy
-                .establish(&source, &options, signals.0)
+        let api: Box<dyn Watcher> = Box::new(crate::kube::ApiWatcher(api.clone()));
+        let (name, signals) = (api.name(), signals_of(api.name()));
+        watchers.push(
+            api.establish(&source, &options, signals.0)
                 .map_err(watch_error)?,
         );
         healths.push((name, signals.1));
     }
-    let (monitor, own_health) = signals_of(watcher.unwrap_or("watch"));
+    let (monitor, own_health) = signals_of(files_watcher.unwrap_or("watch"));
 
     let started = Instant::now();
-    let files = watcher
+    let files = files_watcher
         .filter(|_| source.has_files())
         .map(|name| (source.clone(), name));
     let initial = match &files {
@@ -611,7 +584,7 @@ where
         },
         None => first_delivery(&receiver, decode.as_ref(), &source, &options, &healths)?,
     };
-    let watcher = watcher.unwrap_or(initial.source);
+    let watcher = files_watcher.unwrap_or(initial.source);
     let has_files = files.is_some();
     let disagreement = Arc::new(Mutex::new(None));
     let authority = authority(&source, &healths, has_files, &disagreement);
@@ -671,7 +644,7 @@ where
         own_health,
         watchdog,
         watcher,
-        strategies: Mutex::new(strategies),
+        watchers: Mutex::new(watchers),
         driver: Some(driver),
     })
 }
@@ -688,11 +661,10 @@ fn polling_can_stand_in(error: &std::io::Error) -> bool {
 }
 
 /// The poller, where it is compiled in.
-fn polling() -> Option<Erased> {
-    #[cfg(feature = "poll")]
-    return Some(Erased::of::<crate::poll_watcher::PollWatcher>());
-    #[cfg(not(feature = "poll"))]
-    None
+fn polling() -> Option<Box<dyn Watcher>> {
+    WatcherKind::Poll
+        .is_available()
+        .then(|| Box::new(WatcherKind::Poll) as Box<dyn Watcher>)
 }
 
 /// With files and the Kubernetes API both, the API decides while it can

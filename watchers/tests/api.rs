@@ -70,7 +70,7 @@ fn options() -> WatchOptions {
     }
 }
 
-fn wait_for<D: config_reload_managers::Design>(watch: &Watch<Config, D>, message: &str) {
+fn wait_for<D: config_reload::managers::Design>(watch: &Watch<Config, D>, message: &str) {
     wait_until(format_args!("{message:?} served"), || {
         watch.get().message == message
     });
@@ -342,4 +342,56 @@ fn the_three_lines_and_a_cached_reader() {
     });
     assert_eq!(reader.get().version(), 2);
     assert_eq!(current.message, "v0", "a held config is unchanged");
+}
+
+/// A watcher is a value: its settings travel with it (here, the channel it
+/// reloads on), and it goes to `Builder::watcher` like a built-in one.
+#[test]
+fn a_watcher_of_your_own_is_a_value_with_its_settings() {
+    use config_reload::watcher::{Change, Running, Signals, Watcher};
+
+    struct OnRequest(std::sync::mpsc::Receiver<()>);
+
+    impl Watcher for OnRequest {
+        fn name(&self) -> &'static str {
+            "on-request"
+        }
+
+        fn resync(&self) -> bool {
+            false
+        }
+
+        fn establish(
+            self: Box<Self>,
+            _: &ConfigSource,
+            _: &WatchOptions,
+            signals: Signals,
+        ) -> std::io::Result<Running> {
+            let requests = self.0;
+            let thread = signals.spawn("on-request", move |signals| {
+                while requests.recv().is_ok() {
+                    signals.change(Change::Commit);
+                }
+            })?;
+            Ok(Box::new(thread))
+        }
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let (key, content) = document(Format::Yaml, "v1", 1);
+    let path = dir.path().join(&key);
+    fs::write(&path, content).unwrap();
+    let (ask, requests) = std::sync::mpsc::channel();
+    let watch = Watch::<Config>::builder(ConfigSource::file(&path))
+        .watcher(OnRequest(requests))
+        .options(options())
+        .start()
+        .unwrap();
+    assert_eq!(watch.watcher(), "on-request");
+    fs::write(&path, document(Format::Yaml, "v2", 2).1).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(watch.get().message, "v1", "nothing noticed it yet");
+    ask.send(()).unwrap();
+    wait_for(&watch, "v2");
+    drop(ask);
 }

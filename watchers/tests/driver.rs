@@ -3,56 +3,16 @@
 
 mod common;
 
-use config_reload::strategy::{Change, Signals, Strategy};
+use config_reload::watcher::{Change, Signals};
 
 use std::fs;
-use std::io;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use common::{Harness, TestConfig, file_source, wait_until, yaml};
+use common::{Harness, Scripted, TestConfig, file_source, wait_until, yaml};
 use config_reload::DecodeError;
-use config_reload::{
-    ConfigSource, Debounce, Decode, Files, ReloadOutcome, Trigger, WatchHealth, WatchOptions,
-};
-
-/// Reports exactly what the test tells it to, nothing else.
-struct Scripted;
-
-/// The signals of every scripted watch, by directory.
-static SCRIPTS: Mutex<Vec<(PathBuf, Signals)>> = Mutex::new(Vec::new());
-
-impl common::Subject for Scripted {
-    const NAME: &'static str = "scripted";
-    fn choose<T: Send + Sync + 'static>(
-        builder: config_reload::Builder<T>,
-    ) -> config_reload::Builder<T> {
-        builder.strategy::<Scripted>()
-    }
-}
-
-impl Strategy for Scripted {
-    const NAME: &'static str = "scripted";
-
-    fn establish(source: &ConfigSource, _: &WatchOptions, signals: Signals) -> io::Result<Self> {
-        SCRIPTS
-            .lock()
-            .unwrap()
-            .push((source.dir().to_path_buf(), signals));
-        Ok(Self)
-    }
-}
-
-fn signals_for(dir: &Path) -> Signals {
-    let scripts = SCRIPTS.lock().unwrap();
-    scripts
-        .iter()
-        .find(|(watched, _)| watched == dir)
-        .map(|(_, signals)| signals.clone())
-        .unwrap()
-}
+use config_reload::{Debounce, Decode, Files, ReloadOutcome, Trigger, WatchHealth, WatchOptions};
 
 fn start(options: WatchOptions) -> (tempfile::TempDir, Harness<Scripted>, Signals) {
     let dir = tempfile::tempdir().unwrap();
@@ -61,7 +21,7 @@ fn start(options: WatchOptions) -> (tempfile::TempDir, Harness<Scripted>, Signal
         Harness::<Scripted>::start_with(file_source(dir.path(), "app.yaml"), options, |builder| {
             builder
         });
-    let signals = signals_for(dir.path());
+    let signals = Scripted::signals(dir.path());
     (dir, harness, signals)
 }
 
@@ -173,7 +133,7 @@ fn start_gated(options: WatchOptions) -> GatedWatch {
         Gated(Arc::clone(&gate)),
         options,
     );
-    let signals = signals_for(dir.path());
+    let signals = Scripted::signals(dir.path());
     GatedWatch {
         dir,
         harness,

@@ -11,55 +11,16 @@
 
 mod common;
 
-use config_reload::strategy::{Change, Signals, Strategy as WatchStrategy};
+use config_reload::watcher::Change;
 
 use std::fs;
-use std::io;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
-use common::{Harness, file_source, yaml};
+use common::{Harness, Scripted, file_source, yaml};
 use config_reload::{ConfigSource, Debounce, WatchOptions};
 use proptest::prelude::*;
-
-/// Reports exactly the changes the test sends, nothing else.
-struct Scripted;
-
-/// The `Signals` of every scripted watch, by directory, for the test to take.
-static SCRIPTS: Mutex<Vec<(PathBuf, Signals)>> = Mutex::new(Vec::new());
-
-impl common::Subject for Scripted {
-    const NAME: &'static str = "scripted";
-    fn choose<T: Send + Sync + 'static>(
-        builder: config_reload::Builder<T>,
-    ) -> config_reload::Builder<T> {
-        builder.strategy::<Scripted>()
-    }
-}
-
-impl WatchStrategy for Scripted {
-    const NAME: &'static str = "scripted";
-    const RESYNC: bool = false;
-
-    fn establish(source: &ConfigSource, _: &WatchOptions, signals: Signals) -> io::Result<Self> {
-        SCRIPTS
-            .lock()
-            .unwrap()
-            .push((source.dir().to_path_buf(), signals));
-        Ok(Self)
-    }
-}
-
-fn take_signals(dir: &Path) -> Signals {
-    let mut scripts = SCRIPTS.lock().unwrap();
-    let index = scripts
-        .iter()
-        .position(|(watched, _)| watched == dir)
-        .expect("the watch was established");
-    scripts.swap_remove(index).1
-}
 
 #[derive(Debug, Clone)]
 enum Content {
@@ -137,7 +98,7 @@ fn run(ops: &[Op], last_signal: Change) -> Result<(), TestCaseError> {
         Harness::<Scripted>::start_with(file_source(dir.path(), "app.yaml"), options, |builder| {
             builder
         });
-    let signals = take_signals(ConfigSource::file(&path).dir());
+    let signals = Scripted::signals(ConfigSource::file(&path).dir());
 
     let mut valid = vec!["initial".to_owned()];
     for (index, op) in ops.iter().enumerate() {

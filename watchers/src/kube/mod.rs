@@ -1,7 +1,7 @@
 //! The Kubernetes API as a source: [`KubeSource`] and the strategy behind
 //! it, a list-then-watch loop ([`reflector`]) on a current-thread tokio
 //! runtime of its own thread, delivering each version's keys to the driver
-//! as [`Content`](crate::strategy::Content).
+//! as [`Content`](crate::watcher::Content).
 
 mod client;
 mod object;
@@ -23,9 +23,8 @@ use self::object::{Keyed, Target};
 use self::reflector::Reflector;
 pub use self::source::KubeSource;
 pub(crate) use self::source::ObjectKind;
-use crate::Backoff;
-use crate::Trigger;
-use crate::strategy::{Erased, Signals};
+use crate::watcher::{Running, Signals, Watcher};
+use crate::{Backoff, ConfigSource, WatchOptions};
 
 /// The strategy's name: the `source` of what it delivers.
 pub(crate) const NAME: &str = "kube";
@@ -47,17 +46,32 @@ impl Drop for KubeWatcher {
     }
 }
 
-/// The API source as a strategy the driver runs beside (or instead of) a
-/// file strategy.
-pub(crate) fn strategy(source: KubeSource) -> Erased {
-    Erased {
-        name: NAME,
-        trigger: Trigger::Event,
-        resync: false,
-        answers_reload_now: true,
-        establish: Box::new(move |_files, _options, signals| {
-            establish(source, signals).map(|watcher| Box::new(watcher) as _)
-        }),
+/// The API source as a [`Watcher`] the driver runs beside (or instead of)
+/// the files' watcher: written against the public trait, like any other.
+pub(crate) struct ApiWatcher(pub(crate) KubeSource);
+
+impl Watcher for ApiWatcher {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    /// The content comes with the events: there are no files to re-read.
+    fn resync(&self) -> bool {
+        false
+    }
+
+    /// "Reload now" reads the object again with a GET.
+    fn answers_reload_now(&self) -> bool {
+        true
+    }
+
+    fn establish(
+        self: Box<Self>,
+        _files: &ConfigSource,
+        _options: &WatchOptions,
+        signals: Signals,
+    ) -> io::Result<Running> {
+        establish(self.0, signals).map(|running| Box::new(running) as Running)
     }
 }
 

@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::DeserializeOwned;
 
-use crate::strategy::Content;
+use crate::watcher::Content;
 use crate::{Files, LoadError, LoadErrorKind, Trigger};
 
 /// An object whose keys hold the config: a ConfigMap or a Secret.

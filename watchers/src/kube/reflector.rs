@@ -39,7 +39,7 @@ use tokio::time::{Instant, sleep, sleep_until, timeout, timeout_at};
 
 use super::object::{Keyed, Target};
 use super::{chain, jittered, random_fraction};
-use crate::strategy::Signals;
+use crate::watcher::Signals;
 use crate::{Backoff, Trigger};
 
 /// Watches in a row that ended at the server's timeout having brought no

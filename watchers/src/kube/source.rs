@@ -45,9 +45,8 @@ impl ObjectKind {
 ///
 /// // The volume and the API together: the API for speed, the volume for
 /// // when the API is unreachable.
-/// let config = Watch::<AppConfig>::builder(ConfigSource::file("/etc/config/config.yaml"))
-///     .kube(KubeSource::configmap("app"))
-///     .start()?;
+/// let source = ConfigSource::file("/etc/config/config.yaml").with_kube(KubeSource::configmap("app"));
+/// let config = Watch::<AppConfig>::builder(source).start()?;
 /// # Ok::<(), config_reload::StartError>(())
 /// ```
 ///

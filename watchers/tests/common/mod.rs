@@ -4,6 +4,10 @@
 
 #![allow(dead_code)] // Each test binary uses a different part.
 
+mod scripted;
+#[allow(unused_imports)] // Only the driver tests script a watch.
+pub use scripted::Scripted;
+
 use std::marker::PhantomData;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -250,12 +254,11 @@ impl<S: Subject> Harness<S> {
         let observer: Arc<dyn Observer> = recorder.clone();
         let history = Arc::new(Mutex::new(Vec::new()));
         let published = Arc::clone(&history);
-        let builder = builder
-            .observer(observer)
-            .options(options)
-            .on_publish(move |current: &Current<TestConfig>| {
+        let builder = builder.observer(observer).options(options).on_publish(
+            move |current: &Current<TestConfig>| {
                 published.lock().unwrap().push(current.message.clone());
-            });
+            },
+        );
         let watch = customize(S::choose(builder))
             .start()
             .expect("the watch starts");

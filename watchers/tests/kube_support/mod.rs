@@ -149,9 +149,9 @@ impl Both {
         volume.project(&[(KEY, yaml("v0"))]).unwrap();
         cluster.set("v0");
         let harness = Harness::<Inotify>::start_with(
-            ConfigSource::file(mount.path().join(KEY)),
+            ConfigSource::file(mount.path().join(KEY)).with_kube(customize(cluster.source())),
             common::options(),
-            |builder| builder.kube(customize(cluster.source())),
+            |builder| builder,
         );
         Self {
             cluster,

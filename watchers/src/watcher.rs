@@ -1,18 +1,18 @@
-//! For implementors of a new way of noticing changes: the [`Strategy`]
-//! trait, the [`Signals`] a strategy reports through, and the [`Change`]s it
-//! classifies events into. The built-in strategies are chosen with
-//! [`WatcherKind`](crate::WatcherKind); a custom one with
-//! [`Builder::strategy`](crate::Builder::strategy).
+//! For implementors of a new way of noticing changes: the [`Watcher`]
+//! trait, the [`Signals`] a watcher reports through, and the [`Change`]s it
+//! classifies events into. A watcher is a value handed to
+//! [`Builder::watcher`](crate::Builder::watcher): a built-in one
+//! ([`WatcherKind`](crate::WatcherKind)) or one of your own.
 //!
-//! A strategy only notices; the shared driver debounces, loads, publishes,
-//! retries and resyncs, so every strategy reloads the same way. A strategy
+//! A watcher only notices; the shared driver debounces, loads, publishes,
+//! retries and resyncs, so every watcher reloads the same way. A watcher
 //! that reads the content itself from somewhere else than the files (the
-//! Kubernetes API) hands it over with [`Signals::content`]: the driver
-//! hashes, decodes, validates, publishes and reports it exactly as it does a
-//! load of the files. A strategy
-//! that needs threads spawns them with [`Signals::spawn`]: a thread that
-//! panics then turns the watch's health to `Stopped` instead of leaving it
-//! looking healthy while nothing watches.
+//! Kubernetes API watcher is one, written against this trait like any
+//! other) hands it over with [`Signals::content`]: the driver hashes,
+//! decodes, validates, publishes and reports it exactly as it does a load of
+//! the files. A watcher that needs threads spawns them with
+//! [`Signals::spawn`]: a thread that panics then turns the watch's health to
+//! `Stopped` instead of leaving it looking healthy while nothing watches.
 
 use std::any::Any;
 use std::io;
@@ -27,38 +27,79 @@ use crossbeam_channel::Sender;
 pub use crate::debounce::Change;
 use crate::{ConfigSource, Files, LoadError, Observer, Trigger, WatchHealth, WatchOptions};
 
-/// A way of noticing changes of a [`ConfigSource`].
-pub trait Strategy: Send + 'static {
-    /// A short name for logs and metrics (`"inotify"`, `"notify"`, `"poll"`).
-    const NAME: &'static str;
+/// A way of noticing changes of a [`ConfigSource`], as a value: its settings
+/// are its fields, and [`Watcher::establish`] starts it.
+///
+/// ```
+/// use std::io;
+/// use config_reload::watcher::{Change, Signals, Watcher, Running};
+/// use config_reload::{ConfigSource, WatchOptions};
+///
+/// /// Reloads whenever a line arrives on a channel (a control socket, say).
+/// struct OnRequest(std::sync::mpsc::Receiver<()>);
+///
+/// impl Watcher for OnRequest {
+///     fn name(&self) -> &'static str {
+///         "on-request"
+///     }
+///
+///     fn establish(
+///         self: Box<Self>,
+///         _source: &ConfigSource,
+///         _options: &WatchOptions,
+///         signals: Signals,
+///     ) -> io::Result<Running> {
+///         let requests = self.0;
+///         let thread = signals.spawn("on-request", move |signals| {
+///             while requests.recv().is_ok() {
+///                 signals.change(Change::Commit);
+///             }
+///         })?;
+///         Ok(Box::new(thread))
+///     }
+/// }
+/// ```
+pub trait Watcher: Any + Send {
+    /// A short name for logs and metrics (`"inotify"`, `"notify"`, `"poll"`,
+    /// `"kube"`).
+    fn name(&self) -> &'static str;
 
-    /// The trigger a reload caused by this strategy's changes reports.
-    const TRIGGER: Trigger = Trigger::Event;
+    /// The trigger a reload caused by this watcher's changes reports.
+    fn trigger(&self) -> Trigger {
+        Trigger::Event
+    }
 
-    /// Whether the driver runs the periodic resync: event strategies need it
-    /// as a safety net; a poller already looks on every tick.
-    const RESYNC: bool = true;
+    /// Whether the driver runs the periodic resync: event watchers need it
+    /// as a safety net; a poller already looks on every tick, and a watcher
+    /// that delivers the content itself has no files to re-read.
+    fn resync(&self) -> bool {
+        true
+    }
 
-    /// Whether the strategy answers [`Watch::reload_now`](crate::Watch::reload_now)
+    /// Whether the watcher answers [`Watch::reload_now`](crate::Watch::reload_now)
     /// itself: it registers a hook with [`Signals::on_reload_now`] and calls
     /// [`Signals::reload_now`] once a write in progress would not be read
-    /// half done, instead of the driver reloading at once. A strategy that
+    /// half done, instead of the driver reloading at once. A watcher that
     /// sees writers' closes leaves this `false` (the driver already waits
     /// for a close it was told of); a poller, which cannot see a close,
     /// waits for its stability window first.
-    const ANSWERS_RELOAD_NOW: bool = false;
+    fn answers_reload_now(&self) -> bool {
+        false
+    }
 
     /// Starts noticing changes of `source`, reporting them to `signals`.
-    /// Returns once the watch is established; dropping the value stops it
-    /// and joins its threads.
+    /// Returns once the watch is established, with what keeps it running:
+    /// dropping that stops it (and should join its threads).
     fn establish(
+        self: Box<Self>,
         source: &ConfigSource,
         options: &WatchOptions,
         signals: Signals,
-    ) -> io::Result<Self>
-    where
-        Self: Sized;
+    ) -> io::Result<Running>;
 }
+
+/// What keeps an established [`Watcher`] running; dropping it stops it.
+pub type Running = Box<dyn Send>;
 
 /// What the driver thread receives. Each carries the moment it happened
 /// (the event was read, the reload asked for), so a reload's `took` counts
@@ -72,12 +113,12 @@ pub(crate) enum Signal {
     /// content is the same.
     Verify(Instant),
     Manual(Instant),
-    /// Content a strategy read itself, from the strategy named.
+    /// Content a watcher read itself, from the watcher named.
     Content(Box<Content>, &'static str, Instant),
     Stop,
 }
 
-/// Content a strategy read itself (from an API rather than the files), for
+/// Content a watcher read itself (from an API rather than the files), for
 /// [`Signals::content`]: the driver hashes, decodes, validates and publishes
 /// it as it does a load of the files, and reports it with the same observer.
 #[derive(Debug, Clone)]
@@ -113,10 +154,10 @@ impl Content {
     }
 }
 
-/// Where a strategy reports what it notices and how it is doing.
+/// Where a watcher reports what it notices and how it is doing.
 #[derive(Clone)]
 pub struct Signals {
-    /// The strategy these are the signals of.
+    /// The watcher these are the signals of.
     name: &'static str,
     sender: Sender<Signal>,
     health: Arc<HealthCell>,
@@ -126,7 +167,7 @@ pub struct Signals {
 }
 
 /// What [`Watch::reload_now`](crate::Watch::reload_now) calls beside the
-/// reload of the files: strategies that read their content themselves read
+/// reload of the files: watchers that read their content themselves read
 /// it again.
 #[derive(Default)]
 pub(crate) struct ReloadHooks(Mutex<Vec<Box<dyn Fn() + Send + Sync>>>);
@@ -148,13 +189,13 @@ impl ReloadHooks {
 /// whether every event that happened before it read the file has reached the
 /// driver. A writer that reopens the file right after the close that started
 /// the reload may have been read half done; its first event is then either
-/// in the driver's channel, in a batch the strategy is forwarding, or still
+/// in the driver's channel, in a batch the watcher is forwarding, or still
 /// in the kernel.
 #[derive(Default)]
 pub(crate) struct Batches {
-    /// Held by a strategy while it forwards a batch of events it read.
+    /// Held by a watcher while it forwards a batch of events it read.
     forwarding: Mutex<()>,
-    /// Whether the kernel holds events the strategy has not read yet.
+    /// Whether the kernel holds events the watcher has not read yet.
     unread: OnceLock<Box<dyn Fn() -> bool + Send + Sync>>,
 }
 
@@ -191,7 +232,7 @@ impl Signals {
     }
 
     /// Calls `hook` on every [`Watch::reload_now`](crate::Watch::reload_now)
-    /// (SIGHUP): a strategy that reads its content itself (from an API)
+    /// (SIGHUP): a watcher that reads its content itself (from an API)
     /// reads it again and hands it over with [`Signals::content`] and
     /// [`Trigger::Manual`], so "reload now" never means "the last content
     /// received". The hook must not block.
@@ -240,9 +281,9 @@ impl Signals {
         let _ = self.sender.send(Signal::Overflow(at));
     }
 
-    /// Content this strategy read itself: hashed, decoded, validated and
+    /// Content this watcher read itself: hashed, decoded, validated and
     /// published by the driver as a load of the files is, reported with this
-    /// strategy as its source.
+    /// watcher as its source.
     pub fn content(&self, content: Content) {
         self.observer.event();
         let _ = self.sender.send(Signal::Content(
@@ -253,8 +294,8 @@ impl Signals {
     }
 
     /// The reload asked by [`Watch::reload_now`](crate::Watch::reload_now)
-    /// may go ahead: for a strategy that
-    /// [answers it itself](Strategy::ANSWERS_RELOAD_NOW).
+    /// may go ahead: for a watcher that
+    /// [answers it itself](Watcher::answers_reload_now).
     pub fn reload_now(&self) {
         let _ = self.sender.send(Signal::Manual(Instant::now()));
     }
@@ -314,7 +355,7 @@ impl Signals {
     }
 }
 
-/// The health a strategy last reported.
+/// The health a watcher last reported.
 pub(crate) struct HealthCell(Mutex<WatchHealth>);
 
 impl HealthCell {
@@ -342,42 +383,5 @@ impl HealthCell {
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
             health,
         )
-    }
-}
-
-/// A strategy chosen at run time: what the driver needs of it, its type
-/// erased. Dropping the value it establishes stops it.
-pub(crate) struct Erased {
-    pub(crate) name: &'static str,
-    pub(crate) trigger: Trigger,
-    pub(crate) resync: bool,
-    pub(crate) answers_reload_now: bool,
-    pub(crate) establish: EstablishFn,
-}
-
-pub(crate) type EstablishFn = Box<
-    dyn FnOnce(&ConfigSource, &WatchOptions, Signals) -> io::Result<Box<dyn Any + Send>> + Send,
->;
-
-impl Erased {
-    pub(crate) fn of<S: Strategy>() -> Self {
-        Self {
-            name: S::NAME,
-            trigger: S::TRIGGER,
-            resync: S::RESYNC,
-            answers_reload_now: S::ANSWERS_RELOAD_NOW,
-            establish: Box::new(|source, options, signals| {
-                S::establish(source, options, signals).map(|strategy| Box::new(strategy) as _)
-            }),
-        }
-    }
-
-    pub(crate) fn establish(
-        self,
-        source: &ConfigSource,
-        options: &WatchOptions,
-        signals: Signals,
-    ) -> io::Result<Box<dyn Any + Send>> {
-        (self.establish)(source, options, signals)
     }
 }
