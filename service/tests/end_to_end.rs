@@ -445,10 +445,15 @@ fn sigterm_exits_zero(watcher: &str) {
 
 /// A request that never completes cannot hold the exit past
 /// `--shutdown-timeout` (axum's graceful shutdown alone would wait for it).
+/// Its header-read timeout is longer than the test waits for the exit, so
+/// only the shutdown timeout can end the stalled request in time.
 fn sigterm_with_a_stalled_request_exits_within_the_timeout(watcher: &str) {
     use std::io::Write;
     let (_dir, path) = file_config("serving");
-    let mut service = Service::start(&Flags::new(&path, watcher).set("--shutdown-timeout", "1s"));
+    let flags = Flags::new(&path, watcher)
+        .set("--shutdown-timeout", "1s")
+        .set("--header-read-timeout", "60s");
+    let mut service = Service::start(&flags);
     let mut stalled = std::net::TcpStream::connect(service.addr).unwrap();
     stalled
         .write_all(b"GET / HTTP/1.1\r\nHost: test\r\n")
