@@ -456,10 +456,15 @@ fn sigterm_exits_zero(watcher: &str) {
 
 /// A request that never completes cannot hold the exit past
 /// `--shutdown-timeout` (axum's graceful shutdown alone would wait for it).
+/// Its header-read timeout is longer than the test waits for the exit, so
+/// only the shutdown timeout can end the stalled request in time.
 fn sigterm_with_a_stalled_request_exits_within_the_timeout(watcher: &str) {
     use std::io::Write;
     let (_dir, path) = file_config("serving");
-    let mut service = Service::start(&Flags::new(&path, watcher).set("--shutdown-timeout", "1s"));
+    let flags = Flags::new(&path, watcher)
+        .set("--shutdown-timeout", "1s")
+        .set("--header-read-timeout", "60s");
+    let mut service = Service::start(&flags);
     let mut stalled = std::net::TcpStream::connect(service.addr).unwrap();
     stalled
         .write_all(b"GET / HTTP/1.1\r\nHost: test\r\n")
@@ -714,6 +719,41 @@ fn an_unchosen_watcher_is_an_error_naming_the_choices() {
         stderr.contains(&COMPILED_WATCHERS.join(", ")) && stderr.contains("--watcher"),
         "{stderr}"
     );
+}
+
+/// In Kubernetes (`KUBERNETES_SERVICE_HOST` set), a config directory that
+/// is not a ConfigMap volume (a `subPath` mount has no `..data`) gets one
+/// warning at start-up: the kubelet never updates such a mount. A ConfigMap
+/// volume gets none.
+#[cfg(all(watcher_inotify, manager_arcswap))]
+#[test]
+fn in_kubernetes_a_config_outside_a_configmap_volume_is_warned_about() {
+    const WARNING: &str = "is not a ConfigMap volume";
+    let in_kubernetes = |command: &mut std::process::Command| {
+        command.env("KUBERNETES_SERVICE_HOST", "10.96.0.1");
+    };
+    let warnings = |service: &Service| {
+        let log = service.log();
+        let count = log.iter().filter(|line| line.contains(WARNING)).count();
+        (count, log)
+    };
+    let (_dir, path) = file_config("plain");
+    let plain = Service::spawn_with(&Flags::new(&path, "inotify"), in_kubernetes).listening();
+    let (count, log) = warnings(&plain);
+    assert_eq!(count, 1, "one warning for a plain directory: {log:#?}");
+
+    let mount = tempfile::tempdir().unwrap();
+    let volume = KubeletVolume::new(mount.path());
+    volume
+        .project(&[("config.yaml", yaml("projected"))])
+        .unwrap();
+    let projected = Service::spawn_with(
+        &Flags::new(&mount.path().join("config.yaml"), "inotify"),
+        in_kubernetes,
+    )
+    .listening();
+    let (count, log) = warnings(&projected);
+    assert_eq!(count, 0, "no warning for a ConfigMap volume: {log:#?}");
 }
 
 /// `cargo run` at the root serves config/config.yaml: it must load.

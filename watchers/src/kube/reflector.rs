@@ -436,6 +436,27 @@ mod tests {
         assert_eq!(status_text(&status(503, "", "busy")), "busy (HTTP 503)");
     }
 
+    /// A body the client cannot decode is named by its position only:
+    /// serde's own message quotes what it read, and a Secret's body is the
+    /// secret.
+    #[test]
+    fn an_undecodable_answer_is_named_by_its_position_not_its_text() {
+        let secret = "hunter2-s3cr3t";
+        let error = serde_json::from_str::<k8s_openapi::api::core::v1::Secret>(&format!(
+            r#"{{"data": "{secret}"}}"#
+        ))
+        .unwrap_err();
+        assert!(
+            error.to_string().contains(secret),
+            "serde quotes it: {error}"
+        );
+        let described = describe(&kube::Error::SerdeError(error));
+        assert!(
+            !described.contains(secret) && described.contains("(line 1, column "),
+            "{described}"
+        );
+    }
+
     #[test]
     fn the_server_ends_a_watch_before_the_client_gives_up_on_it() {
         for silence in [2, 45, 300] {
