@@ -1,5 +1,5 @@
 //! Keeping watches on every directory the config's path resolves through,
-//! shared by the two event strategies.
+//! shared by the two event watchers.
 //!
 //! A watch follows an inode, not a path. The config's path can lead through
 //! symlinks into other directories (`/etc/app/config.yaml ->

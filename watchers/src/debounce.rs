@@ -1,5 +1,5 @@
 //! When a reload runs after the filesystem changed: one policy for every
-//! strategy, as a pure state machine (changes and `now` in, a decision out) so
+//! watcher, as a pure state machine (changes and `now` in, a decision out) so
 //! it is tested without clocks.
 
 use std::time::{Duration, Instant};
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 /// valid YAML (a literal block written a line at a time is). Two bounds
 /// remain for writers that cannot be seen closing:
 ///
-/// - `unclosed_write_timeout` (event strategies): a writer that keeps the
+/// - `unclosed_write_timeout` (event watchers): a writer that keeps the
 ///   file open and stops writing is taken as done after this long without a
 ///   write. It is long on purpose and reported as
 ///   [`Trigger::UnclosedWrite`](crate::Trigger::UnclosedWrite), so a service
@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 /// intermediate versions as the loader keeps up with, and always its last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Debounce {
-    /// Event strategies: an in-place write not yet closed is reloaded after
+    /// Event watchers: an in-place write not yet closed is reloaded after
     /// this long without another write.
     pub unclosed_write_timeout: Duration,
     /// Poll: an in-place change is reloaded once the file has stayed the same
@@ -52,7 +52,7 @@ impl Default for Debounce {
     }
 }
 
-/// A classified filesystem change, as a strategy reports it.
+/// A classified filesystem change, as a watcher reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
     /// The new content is complete now: a rename, a delete, a symlink swap,

@@ -1,5 +1,5 @@
 //! The shared driver: one thread per [`Watch`](crate::Watch) that debounces
-//! a strategy's signals, reloads, retries what can go away, resyncs and
+//! a watcher's signals, reloads, retries what can go away, resyncs and
 //! reports.
 
 use std::collections::VecDeque;
@@ -211,7 +211,7 @@ where
                         }
                     }
                     if unread {
-                        // Look again once the strategy has read them.
+                        // Look again once the watcher has read them.
                         debouncer.record(Change::Recheck, Instant::now());
                     }
                     !unread && !written && !debouncer.write_pending()
@@ -247,7 +247,7 @@ where
         self.settle(trigger, reloaded, took, asked, ended_streak)
     }
 
-    /// Content a strategy read itself: the same publish, the same reports.
+    /// Content a watcher read itself: the same publish, the same reports.
     fn deliver(&mut self, content: Content, origin: &'static str, at: Instant) {
         let trigger = content.trigger;
         let asked = if trigger == Trigger::Resync {

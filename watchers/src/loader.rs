@@ -1,4 +1,4 @@
-//! The one loader every strategy shares: resolve the source once, read every
+//! The one loader every watcher shares: resolve the source once, read every
 //! key under that one directory within the size limit, hash, decode, publish
 //! only new valid content.
 
@@ -98,7 +98,7 @@ pub(crate) fn load<T: 'static>(
     Ok(Loaded { config, hash })
 }
 
-/// Checks, hashes and decodes content a strategy delivered: what start-up
+/// Checks, hashes and decodes content a watcher delivered: what start-up
 /// does without files.
 pub(crate) fn load_content<T: 'static>(
     content: &Content,
@@ -131,7 +131,7 @@ impl ContentHash {
 /// Loads and publishes for one running watch, remembering which source
 /// published what ([`Ledger`]).
 pub(crate) struct Loader<T, M> {
-    /// The files, and the name of the strategy watching them; `None` when
+    /// The files, and the name of the watcher watching them; `None` when
     /// every version is delivered as content (the Kubernetes API alone).
     files: Option<(ConfigSource, &'static str)>,
     decode: Box<dyn Decode<T>>,
@@ -147,14 +147,14 @@ pub(crate) struct Loader<T, M> {
 pub(crate) struct Initial<T> {
     pub(crate) loaded: Loaded<T>,
     pub(crate) source: &'static str,
-    /// What it was decoded from, when a strategy delivered it (no files).
+    /// What it was decoded from, when a watcher delivered it (no files).
     pub(crate) content: Option<Content>,
 }
 
 /// How one load ended, with what the ledger knew of it.
 pub(crate) struct Reloaded {
     pub(crate) outcome: ReloadOutcome,
-    /// The strategy whose content this was.
+    /// The watcher whose content this was.
     pub(crate) source: &'static str,
     pub(crate) skew: Option<Skew>,
     pub(crate) propagation: Option<Duration>,
@@ -242,7 +242,7 @@ where
         self.ledger.next_news()
     }
 
-    /// The name of the strategy watching the files, if there are files.
+    /// The name of the watcher watching the files, if there are files.
     pub(crate) fn files_source(&self) -> Option<&'static str> {
         self.files.as_ref().map(|(_, name)| *name)
     }
@@ -250,7 +250,7 @@ where
     /// Reads the files again and publishes them if their content is new and
     /// valid, and `may_publish` agrees once it is decoded; `None` when it
     /// did not (the content may already be a newer write's beginning).
-    /// Without files there is nothing to read: a strategy that delivers
+    /// Without files there is nothing to read: a watcher that delivers
     /// content reads it again itself (`Signals::on_reload_now`).
     pub(crate) fn reload(
         &mut self,
@@ -289,7 +289,7 @@ where
         Some(self.publish(Loaded { config, hash }, name, None, arrival))
     }
 
-    /// Hashes, decodes and publishes content a strategy read itself, exactly
+    /// Hashes, decodes and publishes content a watcher read itself, exactly
     /// as a reload of the files does.
     pub(crate) fn deliver(
         &mut self,

@@ -2,7 +2,7 @@
 //! filesystem's unmount, and a filesystem mounted over a watched directory
 //! hides it without any event on it. Both change the process's mount table,
 //! and the kernel reports that on `/proc/self/mountinfo` as `POLLPRI`
-//! (proc(5)): the event strategies poll it beside their events and resolve
+//! (proc(5)): the event watchers poll it beside their events and resolve
 //! the config's path again when it fires.
 
 use std::fs::File;
@@ -42,7 +42,7 @@ pub(crate) fn changed(pollfd: &libc::pollfd) -> bool {
 
 /// Blocks until the mount table changes or `wake` is readable (then returns
 /// `Ok(false)`); `Ok(true)` when the mounts changed. Only the notify
-/// strategy blocks on the mount table alone; inotify polls it beside its
+/// watcher blocks on the mount table alone; inotify polls it beside its
 /// own descriptor.
 #[cfg(feature = "notify")]
 pub(crate) fn wait(table: &MountTable, wake: RawFd) -> std::io::Result<bool> {

@@ -1,19 +1,19 @@
-//! [`WatchOptions`]: the settings every strategy shares.
+//! [`WatchOptions`]: the settings every watcher shares.
 
 use std::time::Duration;
 
 use crate::Debounce;
 
-/// Settings shared by every strategy.
+/// Settings shared by every watcher.
 #[derive(Debug, Clone)]
 pub struct WatchOptions {
     /// When to reload after events.
     pub debounce: Debounce,
-    /// Event strategies: re-read and compare the hash this often, to catch a
+    /// Event watchers: re-read and compare the hash this often, to catch a
     /// change no event announced. `None` turns it off.
     pub resync_interval: Option<Duration>,
     /// `PollWatcher`: how often to stat the resolution chain. Event
-    /// strategies: how often to retry re-establishing a lost directory watch.
+    /// watchers: how often to retry re-establishing a lost directory watch.
     pub poll_interval: Duration,
     /// A config larger than this is rejected before it is read into memory.
     pub max_config_bytes: u64,

@@ -12,7 +12,7 @@ pub enum Trigger {
     /// A filesystem event (after debounce), or a watch event of the
     /// Kubernetes API.
     Event,
-    /// The periodic resync of an event strategy, or a (re-)list of the
+    /// The periodic resync of an event watcher, or a (re-)list of the
     /// Kubernetes API (at its start, after `410 Gone`).
     Resync,
     /// `PollWatcher` saw the resolution chain change.
@@ -72,7 +72,7 @@ pub struct ReloadReport {
     /// end of the publish.
     pub took: Duration,
     /// The source whose content this reload looked at: the name of the
-    /// strategy that read it (`"inotify"`, `"poll"`, ... for the files,
+    /// watcher that read it (`"inotify"`, `"poll"`, ... for the files,
     /// `"kube"` for the Kubernetes API).
     pub source: &'static str,
     /// From the source's last write of this content (a ConfigMap's latest

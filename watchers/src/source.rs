@@ -135,7 +135,7 @@ impl ConfigSource {
         &self.keys
     }
 
-    /// The same keys in `dir` (made absolute by the strategies).
+    /// The same keys in `dir` (made absolute by the watchers).
     #[cfg(any(feature = "notify", feature = "inotify", feature = "poll"))]
     pub(crate) fn with_dir(&self, dir: PathBuf) -> Self {
         Self {

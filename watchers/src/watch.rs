@@ -60,11 +60,11 @@ where
     /// Called by `reload_now` beside the reload of the files.
     reload_hooks: Arc<ReloadHooks>,
     /// Whether `reload_now` reloads the files at once: there are files, and
-    /// their strategy does not answer it itself (the poller).
+    /// their watcher does not answer it itself (the poller).
     reloads_files_now: bool,
     /// The sources' disagreement, once reported.
     disagreement: Arc<Mutex<Option<Shown>>>,
-    /// Each strategy's health, by name.
+    /// Each watcher's health, by name.
     healths: Vec<(&'static str, Arc<HealthCell>)>,
     /// The driver's: `Stopped` if it panicked.
     own_health: Arc<HealthCell>,
@@ -248,14 +248,14 @@ where
         self.watchdog.running_for()
     }
 
-    /// The name of the strategy noticing changes of the files (`"inotify"`,
+    /// The name of the watcher noticing changes of the files (`"inotify"`,
     /// ...), or `"kube"` for the Kubernetes API alone.
     pub fn watcher(&self) -> &'static str {
         self.watcher
     }
 
-    /// Every source feeding this watch, by the name of the strategy that
-    /// reads it (the files' strategy, then `"kube"` if the Kubernetes API is
+    /// Every source feeding this watch, by the name of the watcher that
+    /// reads it (the files' watcher, then `"kube"` if the Kubernetes API is
     /// one), with its own health: for a metric per source.
     pub fn sources(&self) -> Vec<(&'static str, WatchHealth)> {
         self.healths
@@ -649,7 +649,7 @@ where
     })
 }
 
-/// Whether the files' strategy failed for a limit polling does not have.
+/// Whether the files' watcher failed for a limit polling does not have.
 fn polling_can_stand_in(error: &std::io::Error) -> bool {
     #[cfg(all(target_os = "linux", any(feature = "notify", feature = "inotify")))]
     return crate::limits::is_exhausted(error);

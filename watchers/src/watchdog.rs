@@ -6,7 +6,7 @@
 //! readers read the last published config, which needs no I/O.
 //!
 //! One thread for every watch rather than one each: a watch costs its
-//! strategy's thread and its reload thread, not a third that sleeps.
+//! watcher's thread and its reload thread, not a third that sleeps.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};

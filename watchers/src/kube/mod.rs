@@ -1,4 +1,4 @@
-//! The Kubernetes API as a source: [`KubeSource`] and the strategy behind
+//! The Kubernetes API as a source: [`KubeSource`] and the watcher behind
 //! it, a list-then-watch loop ([`reflector`]) on a current-thread tokio
 //! runtime of its own thread, delivering each version's keys to the driver
 //! as [`Content`](crate::watcher::Content).
@@ -26,7 +26,7 @@ pub(crate) use self::source::ObjectKind;
 use crate::watcher::{Running, Signals, Watcher};
 use crate::{Backoff, ConfigSource, WatchOptions};
 
-/// The strategy's name: the `source` of what it delivers.
+/// The watcher's name: the `source` of what it delivers.
 pub(crate) const NAME: &str = "kube";
 
 /// The running watch; dropping it stops the runtime and joins its thread.

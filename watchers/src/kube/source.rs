@@ -33,7 +33,8 @@ impl ObjectKind {
 /// decode, validate, publish, the same observer).
 ///
 /// Alone ([`ConfigSource::kube`](crate::ConfigSource::kube)) or beside the
-/// volume the object is mounted as ([`Builder::kube`](crate::Builder::kube)):
+/// volume the object is mounted as
+/// ([`ConfigSource::with_kube`](crate::ConfigSource::with_kube)):
 /// then the API is the authority while it can deliver, and the volume never
 /// brings back a version the API replaced (see [`KubeSource::volume_lag`]).
 ///
