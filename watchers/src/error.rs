@@ -15,7 +15,7 @@
 //!   column and the field's path as the type names it
 //!   (`servers[2].port`), never with a name or value from the file.
 //! - [`Invalid`](LoadErrorKind::Invalid) (`invalid`): it fits the type, and
-//!   the config's own checks refused it.
+//!   the config's own checks refused it ([`ValidationError`]).
 
 use std::fmt;
 use std::io;
@@ -83,7 +83,7 @@ pub enum LoadErrorKind {
     /// A well-formed document that does not fit the config's type.
     Schema(SchemaError),
     /// The document fits the type but the config's own checks rejected it.
-    Invalid(String),
+    Invalid(ValidationError),
 }
 
 /// Bytes that are not a document of the format: malformed, not UTF-8, or
@@ -157,6 +157,26 @@ pub enum ParseError {
     Syntax(SyntaxError),
     /// A document that does not fit the type.
     Schema(SchemaError),
+}
+
+/// Why the config's own checks (a [`Validate`](crate::Validate) impl, a
+/// [`Builder::validate`](crate::Builder::validate) hook) refused it: a
+/// reason for a human and, when it is about one field, that field's path.
+///
+/// ```
+/// use config_reload::ValidationError;
+///
+/// let error: ValidationError = "at least one server".into();
+/// assert_eq!(error.to_string(), "at least one server");
+/// let error = ValidationError::new("must be at least 1").at("limits.max_connections");
+/// assert_eq!(error.to_string(), "in limits.max_connections: must be at least 1");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationError {
+    /// The field the check is about, named as the type names it.
+    pub path: Option<String>,
+    /// What is wrong, for a human (without quoting secrets).
+    pub message: String,
 }
 
 impl LoadError {
@@ -284,7 +304,10 @@ impl fmt::Display for LoadErrorKind {
             Self::Io { message, .. } => write!(f, "{message}"),
             Self::Syntax(error) => write!(f, "{error}"),
             Self::Schema(error) => write!(f, "{error}"),
-            Self::Invalid(reason) => write!(f, "invalid config: {reason}"),
+            Self::Invalid(error) => match &error.path {
+                Some(path) => write!(f, "invalid config, in {path}: {}", error.message),
+                None => write!(f, "invalid config: {}", error.message),
+            },
         }
     }
 }
@@ -377,13 +400,53 @@ impl From<ParseError> for LoadErrorKind {
     }
 }
 
+impl ValidationError {
+    /// A reason about the config as a whole.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            path: None,
+            message: message.into(),
+        }
+    }
+
+    /// The same reason, about the field at `path` (as the type names it:
+    /// `limits.max_connections`).
+    pub fn at(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+}
+
+impl From<String> for ValidationError {
+    fn from(message: String) -> Self {
+        Self::new(message)
+    }
+}
+
+impl From<&str> for ValidationError {
+    fn from(message: &str) -> Self {
+        Self::new(message)
+    }
+}
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.path {
+            Some(path) => write!(f, "in {path}: {}", self.message),
+            None => write!(f, "{}", self.message),
+        }
+    }
+}
+
+impl std::error::Error for ValidationError {}
+
 /// Why [`Decode`](crate::Decode) refused a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodeError {
     /// Not a document of the format, or one that does not fit the type.
     Parse(ParseError),
     /// It fits, but the config's own checks refused it.
-    Invalid(String),
+    Invalid(ValidationError),
 }
 
 impl From<ParseError> for DecodeError {
@@ -392,15 +455,21 @@ impl From<ParseError> for DecodeError {
     }
 }
 
+impl From<ValidationError> for DecodeError {
+    fn from(error: ValidationError) -> Self {
+        Self::Invalid(error)
+    }
+}
+
 impl From<String> for DecodeError {
     fn from(reason: String) -> Self {
-        Self::Invalid(reason)
+        Self::Invalid(reason.into())
     }
 }
 
 impl From<&str> for DecodeError {
     fn from(reason: &str) -> Self {
-        Self::Invalid(reason.to_owned())
+        Self::Invalid(reason.into())
     }
 }
 
@@ -408,7 +477,7 @@ impl From<DecodeError> for LoadErrorKind {
     fn from(error: DecodeError) -> Self {
         match error {
             DecodeError::Parse(error) => error.into(),
-            DecodeError::Invalid(reason) => Self::Invalid(reason),
+            DecodeError::Invalid(error) => Self::Invalid(error),
         }
     }
 }
@@ -536,5 +605,20 @@ mod tests {
             "invalid JSON at line 2, column 7, in limits: unknown field, expected `max_connections`"
         );
         assert_eq!(LoadErrorKind::Schema(error).label(), "unknown_field");
+    }
+
+    #[test]
+    fn a_validation_error_names_its_field_if_it_has_one() {
+        let kind = LoadErrorKind::Invalid(
+            ValidationError::new("must be at least 1").at("limits.max_connections"),
+        );
+        assert_eq!(
+            kind.to_string(),
+            "invalid config, in limits.max_connections: must be at least 1"
+        );
+        assert_eq!(
+            LoadErrorKind::Invalid("no servers".into()).to_string(),
+            "invalid config: no servers"
+        );
     }
 }

@@ -87,7 +87,7 @@
 //!    document that does not fit the type, by [`SchemaErrorKind`]:
 //!    `wrong_type`, `missing_field`, `unknown_field`, `duplicate_key`),
 //!    [`Invalid`](LoadErrorKind::Invalid) (`invalid`: refused by the
-//!    validation hook), or a reason the file could not
+//!    validation hook, a [`ValidationError`]), or a reason the file could not
 //!    be read (`missing`, `permission_denied`, `io`, ...). A reason never
 //!    quotes the file: a decoding error gives the line, the column and the
 //!    field's path as the type names it (`servers[2].port`; a map's keys,
@@ -257,7 +257,7 @@ pub use debounce::Debounce;
 pub use decode::{Decode, Files, Validate, parse_yaml};
 pub use error::{
     DecodeError, LoadError, LoadErrorKind, ParseError, SchemaError, SchemaErrorKind, StartError,
-    SyntaxError,
+    SyntaxError, ValidationError,
 };
 pub use format::Format;
 pub use kind::{UnknownWatcher, WatcherKind};

@@ -6,7 +6,10 @@
 use std::collections::HashMap;
 use std::fs;
 
-use config_reload::{LoadError, LoadErrorKind, SchemaError, SchemaErrorKind, StartError, Watch};
+use config_reload::{
+    ConfigSource, LoadError, LoadErrorKind, SchemaError, SchemaErrorKind, StartError, Validate,
+    ValidationError, Watch,
+};
 
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,7 +26,6 @@ struct Config {
 
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)]
 struct Limits {
     max_connections: u32,
 }
@@ -306,5 +308,69 @@ fn a_path_through_a_map_hides_its_key() {
         "routes.<key>.timeout_ms",
         "u64",
         "sk_live_secret",
+    );
+}
+
+impl Validate for Config {
+    fn validate(&self) -> Result<(), ValidationError> {
+        if self.limits.max_connections == 0 {
+            return Err(ValidationError::new("must be at least 1").at("limits.max_connections"));
+        }
+        if self.name.is_empty() {
+            return Err("a name is needed".into());
+        }
+        Ok(())
+    }
+}
+
+/// The error a watch validating with `Config::validate` starts with.
+fn refused(name: &str, text: &str) -> LoadError {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    fs::write(&path, text).unwrap();
+    let started = Watch::<Config>::builder(ConfigSource::file(&path))
+        .validate(Config::validate)
+        .start();
+    match started {
+        Err(StartError::InitialLoad(error)) => error,
+        Err(other) => panic!("{name}: expected a failed initial load, got {other}"),
+        Ok(_) => panic!("{name} was accepted:\n{text}"),
+    }
+}
+
+#[test]
+fn a_failed_validation() {
+    for (name, text) in [
+        ("app.yaml", "name: app\nlimits: {max_connections: 0}\n"),
+        (
+            "app.json",
+            "{\"name\": \"app\", \"limits\": {\"max_connections\": 0}}",
+        ),
+        (
+            "app.toml",
+            "name = \"app\"\nlimits = { max_connections = 0 }\n",
+        ),
+    ] {
+        let error = refused(name, text);
+        assert_eq!(error.kind.label(), "invalid", "{error}");
+        assert_eq!(
+            error.kind,
+            LoadErrorKind::Invalid(ValidationError {
+                path: Some("limits.max_connections".into()),
+                message: "must be at least 1".into(),
+            }),
+            "{name}"
+        );
+        assert!(
+            error
+                .to_string()
+                .ends_with("invalid config, in limits.max_connections: must be at least 1"),
+            "{error}"
+        );
+    }
+    let error = refused("app.yaml", "name: ''\nlimits: {max_connections: 1}\n");
+    assert_eq!(
+        error.kind,
+        LoadErrorKind::Invalid(ValidationError::new("a name is needed"))
     );
 }
