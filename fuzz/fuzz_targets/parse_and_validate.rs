@@ -6,8 +6,8 @@
 
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
 use config_reload::{Format, Validate, ValidationError};
+use libfuzzer_sys::fuzz_target;
 
 /// The shape of `service`'s config (its type lives in the binary crate).
 #[derive(serde::Deserialize)]
