@@ -8,7 +8,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use config_reload::{Decode, DecodeError, Files, Validate};
+use config_reload::{Decode, DecodeError, Files, Validate, ValidationError};
 use records::Record;
 
 /// The config every watcher bench reloads: a message (what a service would
@@ -21,9 +21,9 @@ pub struct BenchConfig {
 }
 
 impl Validate for BenchConfig {
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), ValidationError> {
         if self.message.is_empty() {
-            Err("message is empty".into())
+            Err(ValidationError::new("is empty").at("message"))
         } else {
             Ok(())
         }

@@ -6,8 +6,8 @@
 
 #![no_main]
 
+use config_reload::{Format, Validate, ValidationError};
 use libfuzzer_sys::fuzz_target;
-use config_reload::{Format, Validate};
 
 /// The shape of `service`'s config (its type lives in the binary crate).
 #[derive(serde::Deserialize)]
@@ -17,9 +17,9 @@ struct Config {
 }
 
 impl Validate for Config {
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), ValidationError> {
         if self.message.trim().is_empty() {
-            Err("`message` is empty".into())
+            Err(ValidationError::new("is empty").at("message"))
         } else {
             Ok(())
         }

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use axum::body::Bytes;
 use axum::http::HeaderValue;
-use config_reload::{ContentHash, Validate};
+use config_reload::{ContentHash, Validate, ValidationError};
 use serde::{Deserialize, Deserializer};
 
 /// The served config.
@@ -40,10 +40,13 @@ impl ServiceConfig {
 }
 
 impl Validate for ServiceConfig {
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), ValidationError> {
         let text = std::str::from_utf8(&self.message).expect("decoded from a `String`");
         if text.chars().all(is_blank) {
-            return Err("`message` is empty (only whitespace or invisible characters)".to_owned());
+            return Err(
+                ValidationError::new("is empty (only whitespace or invisible characters)")
+                    .at("message"),
+            );
         }
         Ok(())
     }
@@ -72,7 +75,10 @@ mod tests {
     fn parse(yaml: &str) -> Result<ServiceConfig, String> {
         let config: ServiceConfig =
             config_reload::parse_yaml(yaml.as_bytes()).map_err(|error| error.to_string())?;
-        config.validate().map(|()| config)
+        config
+            .validate()
+            .map(|()| config)
+            .map_err(|error| error.to_string())
     }
 
     #[test]

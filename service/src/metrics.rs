@@ -23,7 +23,8 @@ struct ReloadLabels {
     /// `success` (a new config published), `failure` (rejected, the last
     /// good one kept) or `unchanged` (same content as the published one).
     result: &'static str,
-    /// Why a `failure` failed (`parse`, `invalid`, `missing`, `io`, ...:
+    /// Why a `failure` failed (`syntax`, `wrong_type`, `missing_field`,
+    /// `unknown_field`, `duplicate_key`, `invalid`, `missing`, `io`, ...:
     /// `config_reload::LoadErrorKind::label`); empty, so absent, otherwise.
     kind: &'static str,
 }

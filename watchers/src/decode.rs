@@ -2,7 +2,7 @@
 //! files it is given, and the decoder a watch uses unless told otherwise (one
 //! file, in its format, then the validation hook).
 
-use crate::{DecodeError, Format, ParseError};
+use crate::{DecodeError, Format, ParseError, ValidationError};
 
 /// The contents of every key of a [`ConfigSource`](crate::ConfigSource),
 /// read under one directory (one `..data` resolution in a ConfigMap volume).
@@ -44,9 +44,9 @@ impl Files {
     pub fn parse<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<T, DecodeError> {
         let bytes = self
             .get(key)
-            .ok_or_else(|| DecodeError::Invalid(format!("no key {key:?} in the source")))?;
+            .ok_or_else(|| DecodeError::from(format!("no key {key:?} in the source")))?;
         let format = Format::from_path(key).ok_or_else(|| {
-            DecodeError::Invalid(format!(
+            DecodeError::from(format!(
                 "key {key:?} has no known format extension (.yaml, .yml, .json, .toml)"
             ))
         })?;
@@ -76,13 +76,33 @@ where
 
 /// A config type's own checks, run after parsing: pass `MyConfig::validate`
 /// to [`Builder::validate`](crate::Builder::validate).
+///
+/// ```
+/// use config_reload::{Validate, ValidationError};
+///
+/// #[derive(serde::Deserialize)]
+/// struct Config { servers: Vec<String>, max_connections: u32 }
+///
+/// impl Validate for Config {
+///     fn validate(&self) -> Result<(), ValidationError> {
+///         if self.servers.is_empty() {
+///             return Err("at least one server is needed".into());
+///         }
+///         if self.max_connections == 0 {
+///             return Err(ValidationError::new("must be at least 1").at("max_connections"));
+///         }
+///         Ok(())
+///     }
+/// }
+/// ```
 pub trait Validate {
-    /// `Err` says, for a human, what is wrong (without quoting secrets).
-    fn validate(&self) -> Result<(), String>;
+    /// `Err` says, for a human, what is wrong (without quoting secrets), and
+    /// which field if it is about one.
+    fn validate(&self) -> Result<(), ValidationError>;
 }
 
 /// A validation hook: `Err` is the reason, for a human.
-pub(crate) type Validator<T> = Box<dyn Fn(&T) -> Result<(), String> + Send + Sync>;
+pub(crate) type Validator<T> = Box<dyn Fn(&T) -> Result<(), ValidationError> + Send + Sync>;
 
 /// What a watch decodes with unless given a [`Decode`]: the first (only) key
 /// in `format`, then the validation hook.

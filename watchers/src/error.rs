@@ -1,15 +1,27 @@
 //! Why a load was rejected, as a kind a caller can match, count and retry on.
 //!
 //! Every reason is one line and never quotes the file: a config can hold
-//! secrets, and a rejection ends up in logs. A parse error says where (line
-//! and column) and what the type expected (field names come from the type,
-//! not the file); an I/O error keeps its `io::ErrorKind` and errno.
+//! secrets, and a rejection ends up in logs. An I/O error keeps its
+//! `io::ErrorKind` and errno. A document that cannot be used is one of
+//! three kinds, each with its own [`LoadErrorKind::label`]:
+//!
+//! - [`Syntax`](LoadErrorKind::Syntax) (`syntax`): the bytes are not a
+//!   document of the format (malformed, not UTF-8, several YAML documents,
+//!   over the YAML parser's budgets), with its line and column.
+//! - [`Schema`](LoadErrorKind::Schema): a well-formed document that does not
+//!   fit the type, labelled by its [`SchemaErrorKind`]: `wrong_type`,
+//!   `missing_field`, `unknown_field` (only for a type with
+//!   `#[serde(deny_unknown_fields)]`), `duplicate_key`; with its line,
+//!   column and the field's path as the type names it
+//!   (`servers[2].port`), never with a name or value from the file.
+//! - [`Invalid`](LoadErrorKind::Invalid) (`invalid`): it fits the type, and
+//!   the config's own checks refused it ([`ValidationError`]).
 
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::WatcherKind;
+use crate::{Format, WatcherKind};
 
 /// Why a load was rejected: the file (or directory) and what was wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,22 +78,104 @@ pub enum LoadErrorKind {
         /// The OS's words for it.
         message: String,
     },
-    /// The bytes are not a valid document of the format.
-    Parse(ParseError),
-    /// The document parsed but the config's own checks rejected it.
-    Invalid(String),
+    /// The bytes are not a document of the format.
+    Syntax(SyntaxError),
+    /// A well-formed document that does not fit the config's type.
+    Schema(SchemaError),
+    /// The document fits the type but the config's own checks rejected it.
+    Invalid(ValidationError),
 }
 
-/// Where and why a document failed to parse, without any of its content.
+/// Bytes that are not a document of the format: malformed, not UTF-8, or
+/// refused by the parser's own limits (YAML alias bombs and deep nesting,
+/// several YAML documents, an alias to no anchor).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseError {
-    /// `"YAML"`, ...
-    pub format: &'static str,
+pub struct SyntaxError {
+    /// The format the bytes were read as.
+    pub format: Format,
     /// 1-based line, when known.
     pub line: Option<u64>,
     /// 1-based column, when known.
     pub column: Option<u64>,
-    /// What was wrong, in words that come from the parser and the type.
+    /// What was wrong, in the parser's words, without the file's content.
+    pub message: String,
+}
+
+/// A well-formed document that does not fit the config's type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaError {
+    /// What does not fit.
+    pub kind: SchemaErrorKind,
+    /// The format the document was read as.
+    pub format: Format,
+    /// The field, as the type names it: `limits.max_connections`,
+    /// `servers[2].port`; empty for the document itself. A key of a map
+    /// (a `HashMap<String, _>`) is the file's word, not the type's, so it
+    /// shows as `<key>` (`routes.<key>.timeout_ms`), as does every step
+    /// the path cannot name from the type (a flattened or untagged field).
+    /// For a missing field, the field that is missing; for an unknown
+    /// field, the struct that does not know it (the unknown name is the
+    /// file's); for a duplicate key, the key if the type names it.
+    /// Empty for a TOML duplicate key, which the parser finds before
+    /// any type is involved.
+    pub path: String,
+    /// 1-based line, when known.
+    pub line: Option<u64>,
+    /// 1-based column, when known.
+    pub column: Option<u64>,
+    /// What was wrong, in words that come from the parser and the type
+    /// (`wrong type: expected u16, found a string`).
+    pub message: String,
+}
+
+/// How a document does not fit the config's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SchemaErrorKind {
+    /// A value the type does not take: another type (a string for a
+    /// number, a list for a struct), a number out of range, an unknown enum
+    /// variant, a value the type's own `Deserialize` refused. One kind for
+    /// all of them because YAML's plain scalars have no type of their own:
+    /// its parser cannot tell `port: 99999999` from `port: many` for a
+    /// `u16`.
+    WrongType,
+    /// A field the type requires is not there.
+    MissingField,
+    /// A key the type does not know, for a type with
+    /// `#[serde(deny_unknown_fields)]` (other types ignore it).
+    UnknownField,
+    /// The same key twice in one mapping: every YAML mapping and TOML
+    /// table; in JSON, a field of a struct (serde_json keeps the last of
+    /// a key repeated in a map type).
+    DuplicateKey,
+}
+
+/// Why [`Format::parse`] could not turn a document into the type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    /// Not a document of the format.
+    Syntax(SyntaxError),
+    /// A document that does not fit the type.
+    Schema(SchemaError),
+}
+
+/// Why the config's own checks (a [`Validate`](crate::Validate) impl, a
+/// [`Builder::validate`](crate::Builder::validate) hook) refused it: a
+/// reason for a human and, when it is about one field, that field's path.
+///
+/// ```
+/// use config_reload::ValidationError;
+///
+/// let error: ValidationError = "at least one server".into();
+/// assert_eq!(error.to_string(), "at least one server");
+/// let error = ValidationError::new("must be at least 1").at("limits.max_connections");
+/// assert_eq!(error.to_string(), "in limits.max_connections: must be at least 1");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationError {
+    /// The field the check is about, named as the type names it.
+    pub path: Option<String>,
+    /// What is wrong, for a human (without quoting secrets).
     pub message: String,
 }
 
@@ -100,7 +194,7 @@ impl LoadError {
 
     /// Whether the failure can go away with no change to the file (a full
     /// descriptor table, an I/O error, a busy or stale network file): such a
-    /// load is retried with backoff. A parse or validation failure is not:
+    /// load is retried with backoff. A decoding or validation failure is not:
     /// the content is what it is until it changes.
     pub fn is_transient(&self) -> bool {
         self.kind.is_transient()
@@ -139,7 +233,8 @@ impl LoadErrorKind {
     }
 
     /// A short, stable name for metrics labels and logs: `missing`,
-    /// `dangling_link`, `parse`, `io`, ...
+    /// `dangling_link`, `io`, `syntax`, `wrong_type`, `missing_field`,
+    /// `unknown_field`, `duplicate_key`, `invalid`, ...
     pub fn label(&self) -> &'static str {
         match self {
             Self::Missing => "missing",
@@ -151,7 +246,8 @@ impl LoadErrorKind {
             Self::Empty => "empty",
             Self::PermissionDenied => "permission_denied",
             Self::KeptChanging | Self::Io { .. } => "io",
-            Self::Parse(_) => "parse",
+            Self::Syntax(_) => "syntax",
+            Self::Schema(error) => error.kind.label(),
             Self::Invalid(_) => "invalid",
         }
     }
@@ -206,33 +302,151 @@ impl fmt::Display for LoadErrorKind {
             Self::PermissionDenied => write!(f, "permission denied"),
             Self::KeptChanging => write!(f, "..data kept changing while it was read"),
             Self::Io { message, .. } => write!(f, "{message}"),
-            Self::Parse(error) => write!(f, "{error}"),
-            Self::Invalid(reason) => write!(f, "invalid config: {reason}"),
+            Self::Syntax(error) => write!(f, "{error}"),
+            Self::Schema(error) => write!(f, "{error}"),
+            Self::Invalid(error) => match &error.path {
+                Some(path) => write!(f, "invalid config, in {path}: {}", error.message),
+                None => write!(f, "invalid config: {}", error.message),
+            },
+        }
+    }
+}
+
+impl SchemaErrorKind {
+    /// `wrong_type`, `missing_field`, `unknown_field`, `duplicate_key`: what
+    /// [`LoadErrorKind::label`] says for a schema error.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::WrongType => "wrong_type",
+            Self::MissingField => "missing_field",
+            Self::UnknownField => "unknown_field",
+            Self::DuplicateKey => "duplicate_key",
+        }
+    }
+}
+
+/// `invalid YAML at line 3, column 20`: what every decoding failure's
+/// reason opens with.
+fn where_in(
+    f: &mut fmt::Formatter<'_>,
+    format: Format,
+    line: Option<u64>,
+    column: Option<u64>,
+) -> fmt::Result {
+    write!(f, "invalid {}", format.name())?;
+    match (line, column) {
+        (Some(line), Some(column)) => write!(f, " at line {line}, column {column}"),
+        (Some(line), None) => write!(f, " at line {line}"),
+        _ => Ok(()),
+    }
+}
+
+impl fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        where_in(f, self.format, self.line, self.column)?;
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for SyntaxError {}
+
+impl fmt::Display for SchemaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        where_in(f, self.format, self.line, self.column)?;
+        if !self.path.is_empty() {
+            write!(f, ", in {}", self.path)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for SchemaError {}
+
+impl ParseError {
+    /// 1-based line, when known.
+    pub fn line(&self) -> Option<u64> {
+        match self {
+            Self::Syntax(error) => error.line,
+            Self::Schema(error) => error.line,
+        }
+    }
+
+    /// 1-based column, when known.
+    pub fn column(&self) -> Option<u64> {
+        match self {
+            Self::Syntax(error) => error.column,
+            Self::Schema(error) => error.column,
         }
     }
 }
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid {}", self.format)?;
-        match (self.line, self.column) {
-            (Some(line), Some(column)) => write!(f, " at line {line}, column {column}")?,
-            (Some(line), None) => write!(f, " at line {line}")?,
-            _ => {}
+        match self {
+            Self::Syntax(error) => write!(f, "{error}"),
+            Self::Schema(error) => write!(f, "{error}"),
         }
-        write!(f, ": {}", self.message)
     }
 }
 
 impl std::error::Error for ParseError {}
 
+impl From<ParseError> for LoadErrorKind {
+    fn from(error: ParseError) -> Self {
+        match error {
+            ParseError::Syntax(error) => Self::Syntax(error),
+            ParseError::Schema(error) => Self::Schema(error),
+        }
+    }
+}
+
+impl ValidationError {
+    /// A reason about the config as a whole.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            path: None,
+            message: message.into(),
+        }
+    }
+
+    /// The same reason, about the field at `path` (as the type names it:
+    /// `limits.max_connections`).
+    pub fn at(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+}
+
+impl From<String> for ValidationError {
+    fn from(message: String) -> Self {
+        Self::new(message)
+    }
+}
+
+impl From<&str> for ValidationError {
+    fn from(message: &str) -> Self {
+        Self::new(message)
+    }
+}
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.path {
+            Some(path) => write!(f, "in {path}: {}", self.message),
+            None => write!(f, "{}", self.message),
+        }
+    }
+}
+
+impl std::error::Error for ValidationError {}
+
 /// Why [`Decode`](crate::Decode) refused a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodeError {
-    /// Not a valid document.
+    /// Not a document of the format, or one that does not fit the type.
     Parse(ParseError),
-    /// Valid, but the config's own checks refused it.
-    Invalid(String),
+    /// It fits, but the config's own checks refused it.
+    Invalid(ValidationError),
 }
 
 impl From<ParseError> for DecodeError {
@@ -241,23 +455,29 @@ impl From<ParseError> for DecodeError {
     }
 }
 
+impl From<ValidationError> for DecodeError {
+    fn from(error: ValidationError) -> Self {
+        Self::Invalid(error)
+    }
+}
+
 impl From<String> for DecodeError {
     fn from(reason: String) -> Self {
-        Self::Invalid(reason)
+        Self::Invalid(reason.into())
     }
 }
 
 impl From<&str> for DecodeError {
     fn from(reason: &str) -> Self {
-        Self::Invalid(reason.to_owned())
+        Self::Invalid(reason.into())
     }
 }
 
 impl From<DecodeError> for LoadErrorKind {
     fn from(error: DecodeError) -> Self {
         match error {
-            DecodeError::Parse(error) => Self::Parse(error),
-            DecodeError::Invalid(reason) => Self::Invalid(reason),
+            DecodeError::Parse(error) => error.into(),
+            DecodeError::Invalid(error) => Self::Invalid(error),
         }
     }
 }
@@ -361,16 +581,44 @@ mod tests {
     }
 
     #[test]
-    fn a_parse_error_says_where() {
-        let error = ParseError {
-            format: "YAML",
+    fn a_decoding_error_says_where() {
+        let error = SyntaxError {
+            format: Format::Yaml,
             line: Some(2),
             column: Some(7),
-            message: "unknown field, expected `message`".into(),
+            message: "unclosed bracket '['".into(),
         };
         assert_eq!(
             error.to_string(),
-            "invalid YAML at line 2, column 7: unknown field, expected `message`"
+            "invalid YAML at line 2, column 7: unclosed bracket '['"
+        );
+        let error = SchemaError {
+            kind: SchemaErrorKind::UnknownField,
+            format: Format::Json,
+            path: "limits".into(),
+            line: Some(2),
+            column: Some(7),
+            message: "unknown field, expected `max_connections`".into(),
+        };
+        assert_eq!(
+            error.to_string(),
+            "invalid JSON at line 2, column 7, in limits: unknown field, expected `max_connections`"
+        );
+        assert_eq!(LoadErrorKind::Schema(error).label(), "unknown_field");
+    }
+
+    #[test]
+    fn a_validation_error_names_its_field_if_it_has_one() {
+        let kind = LoadErrorKind::Invalid(
+            ValidationError::new("must be at least 1").at("limits.max_connections"),
+        );
+        assert_eq!(
+            kind.to_string(),
+            "invalid config, in limits.max_connections: must be at least 1"
+        );
+        assert_eq!(
+            LoadErrorKind::Invalid("no servers".into()).to_string(),
+            "invalid config: no servers"
         );
     }
 }

@@ -82,9 +82,18 @@
 //! 5. **Publish** or **report**: a new valid config is published; anything
 //!    else is a [`ReloadOutcome::Failed`] with a typed [`LoadError`], logged
 //!    (`warn`, once per streak for repeated trouble) and sent to the
-//!    [`Observer`], and the last good config stays. A reason never quotes
-//!    the file (a parse error gives the line, the column and the names the
-//!    type expects).
+//!    [`Observer`], and the last good config stays. Its
+//!    [`LoadErrorKind`] says what to fix, and its [`label`](LoadErrorKind::label)
+//!    is what metrics count: [`Syntax`](LoadErrorKind::Syntax) (`syntax`: not
+//!    a document of the format), [`Schema`](LoadErrorKind::Schema) (a
+//!    document that does not fit the type, by [`SchemaErrorKind`]:
+//!    `wrong_type`, `missing_field`, `unknown_field`, `duplicate_key`),
+//!    [`Invalid`](LoadErrorKind::Invalid) (`invalid`: refused by the
+//!    validation hook, a [`ValidationError`]), or a reason the file could not
+//!    be read (`missing`, `permission_denied`, `io`, ...). A reason never
+//!    quotes the file: a decoding error gives the line, the column and the
+//!    field's path as the type names it (`servers[2].port`; a map's keys,
+//!    which are the file's, show as `<key>`).
 //! 6. **Retry** what can go away: a load that failed with `EMFILE`, `EIO`,
 //!    `ESTALE`, ... ([`LoadError::is_transient`]) is tried again with capped
 //!    exponential backoff ([`Backoff`]) until it succeeds or fails for a
@@ -224,6 +233,7 @@ mod debounce;
 mod decode;
 mod driver;
 mod error;
+mod field_path;
 mod format;
 #[cfg(all(feature = "inotify", target_os = "linux"))]
 mod inotify_watcher;
@@ -262,7 +272,10 @@ pub(crate) use current::Loaded;
 pub use current::{CachedReader, Current, Published};
 pub use debounce::Debounce;
 pub use decode::{Decode, Files, Validate, parse_yaml};
-pub use error::{DecodeError, LoadError, LoadErrorKind, ParseError, StartError};
+pub use error::{
+    DecodeError, LoadError, LoadErrorKind, ParseError, SchemaError, SchemaErrorKind, StartError,
+    SyntaxError, ValidationError,
+};
 pub use format::Format;
 pub use kind::{UnknownWatcher, WatcherKind};
 #[cfg(feature = "kube")]

@@ -25,7 +25,7 @@ use crate::watcher::{Batches, HealthCell, ReloadHooks, Running, Signal, Signals,
 use crate::{
     ConfigSource, Current, Decode, DecodeError, Disagreement, Format, LoadError, LoadErrorKind,
     Loaded, NoObserver, Observer, Published, ReloadOutcome, ReloadReport, StartError, Trigger,
-    WatchHealth, WatchOptions, WatcherKind,
+    ValidationError, WatchHealth, WatchOptions, WatcherKind,
 };
 
 /// The manager a watch reads from unless told otherwise: `ArcSwap`, whose
@@ -382,13 +382,14 @@ where
         self
     }
 
-    /// Checks every parsed config; `Err` (a reason for a human) rejects it and
-    /// the last good config stays. A type with a [`Validate`](crate::Validate)
+    /// Checks every parsed config; `Err` (a reason for a human, and the field
+    /// it is about if any) rejects it as [`LoadErrorKind::Invalid`] and the
+    /// last good config stays. A type with a [`Validate`](crate::Validate)
     /// impl passes `AppConfig::validate`. Not applied with [`Watch::decoding`],
     /// whose decoder validates what it builds.
     pub fn validate(
         mut self,
-        validate: impl Fn(&T) -> Result<(), String> + Send + Sync + 'static,
+        validate: impl Fn(&T) -> Result<(), ValidationError> + Send + Sync + 'static,
     ) -> Self {
         self.validate = Some(Box::new(validate));
         self

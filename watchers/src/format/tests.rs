@@ -184,21 +184,48 @@ fn yaml_budgets_stop_alias_bombs_and_deep_nesting() {
         bomb.push_str(&format!("{name}: &{name} [{list}]\n"));
     }
     bomb.push_str("message: *i\n");
-    let reason = Format::Yaml
-        .parse::<Loose>(bomb.as_bytes())
-        .unwrap_err()
-        .to_string();
-    assert!(reason.contains("limits breached"), "{reason}");
+    let error = Format::Yaml.parse::<Loose>(bomb.as_bytes()).unwrap_err();
+    assert!(matches!(error, ParseError::Syntax(_)), "{error}");
+    assert!(error.to_string().contains("limits breached"), "{error}");
     let flow = format!(
         "message: hi\nnested: {}{}\n",
         "[".repeat(100_000),
         "]".repeat(100_000)
     );
-    let reason = Format::Yaml
-        .parse::<Loose>(flow.as_bytes())
-        .unwrap_err()
-        .to_string();
-    assert!(reason.contains("recursion limit exceeded"), "{reason}");
+    let error = Format::Yaml.parse::<Loose>(flow.as_bytes()).unwrap_err();
+    assert!(matches!(error, ParseError::Syntax(_)), "{error}");
+    assert!(
+        error.to_string().contains("recursion limit exceeded"),
+        "{error}"
+    );
+}
+
+/// What the YAML parser refuses before any type is involved is a syntax
+/// error; a document of the wrong shape for the type, a schema error.
+#[test]
+fn yaml_tells_a_bad_document_from_one_that_does_not_fit() {
+    for text in [
+        "message: one\n---\nmessage: two\n",
+        "message: *nowhere\n",
+        "message:\n\t- a\n",
+        "%YAML 9.9\n---\nmessage: hi\n",
+    ] {
+        let error = Format::Yaml.parse::<Config>(text.as_bytes()).unwrap_err();
+        assert!(matches!(error, ParseError::Syntax(_)), "{text:?}: {error}");
+    }
+    for (text, path) in [
+        ("- a\n- b\n", ""),
+        ("message: [a, b]\n", "message"),
+        ("message: ~\n", "message"),
+    ] {
+        match Format::Yaml.parse::<Config>(text.as_bytes()).unwrap_err() {
+            ParseError::Schema(error) => {
+                assert_eq!(error.kind, SchemaErrorKind::WrongType, "{text:?}: {error}");
+                assert_eq!(error.path, path, "{text:?}: {error}");
+            }
+            error => panic!("{text:?}: {error}"),
+        }
+    }
 }
 
 /// 100 000 levels of nesting (what fits under the 1 MiB limit) end in an
@@ -240,4 +267,55 @@ fn the_format_comes_from_the_extension() {
     assert_eq!(Format::from_path("a/b/app.YAML"), Some(Format::Yaml));
     assert_eq!(Format::from_path("app.json"), Some(Format::Json));
     assert_eq!(Format::from_path("app"), None);
+}
+
+/// A map's keys are the file's: however an error reaches one, the path
+/// shows `<key>`.
+#[test]
+fn a_path_never_shows_a_map_key() {
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Clients {
+        tokens: std::collections::HashMap<String, Token>,
+    }
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Token {
+        scope: String,
+    }
+    for (format, text, kind, path) in [
+        (
+            Format::Yaml,
+            "tokens:\n  sk_live_1: {scope: a}\n  sk_live_1: {scope: b}\n",
+            SchemaErrorKind::DuplicateKey,
+            "tokens.<key>",
+        ),
+        (
+            Format::Yaml,
+            "tokens:\n  sk_live_1: {scope: a, sk_live_2: b}\n",
+            SchemaErrorKind::UnknownField,
+            "tokens.<key>",
+        ),
+        (
+            Format::Json,
+            r#"{"tokens": {"sk_live_1": {}}}"#,
+            SchemaErrorKind::MissingField,
+            "tokens.<key>.scope",
+        ),
+        (
+            Format::Toml,
+            "[tokens.sk_live_1]\nscope = 1\n",
+            SchemaErrorKind::WrongType,
+            "tokens.<key>.scope",
+        ),
+    ] {
+        match format.parse::<Clients>(text.as_bytes()).unwrap_err() {
+            ParseError::Schema(error) => {
+                assert_eq!((error.kind, error.path.as_str()), (kind, path), "{error}");
+                assert!(!error.to_string().contains("sk_live"), "{error}");
+            }
+            error => panic!("{text:?}: {error}"),
+        }
+    }
 }

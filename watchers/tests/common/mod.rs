@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use config_reload::{
     Builder, ConfigSource, Current, Decode, DecodeError, Disagreement, Files, Format, LoadError,
-    Observer, ReloadOutcome, ReloadReport, Skew, Trigger, Validate, Watch, WatchHealth,
-    WatchOptions, WatcherKind,
+    Observer, ReloadOutcome, ReloadReport, Skew, Trigger, Validate, ValidationError, Watch,
+    WatchHealth, WatchOptions, WatcherKind,
 };
 
 /// The config every test loads: one message, which must not be empty.
@@ -27,7 +27,7 @@ pub struct TestConfig {
 }
 
 impl Validate for TestConfig {
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), ValidationError> {
         if self.message.is_empty() {
             Err("message must not be empty".into())
         } else {
