@@ -36,7 +36,7 @@ use benches::watchers_bench::{
     BenchConfig, EveryKey, IdleResult, LatencyResult, Usage, config_yaml, human, scratch_root,
 };
 use config_reload::testing::{KubeletVolume, rename_replace, symlink_swap, write_in_place};
-use config_reload::{ConfigSource, Format, Validate, Watch, WatchOptions, WatcherKind};
+use config_reload::{ConfigSource, Format, Watch, WatchOptions, WatcherKind};
 use config_reload_managers::{ArcSwapManager, ConfigManager};
 use criterion::Criterion;
 use records::Record;

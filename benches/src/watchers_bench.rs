@@ -8,7 +8,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use config_reload::{Decode, DecodeError, Files, Validate, ValidationError};
+use config_reload::{Decode, DecodeError, Files, ValidationError};
 use records::Record;
 
 /// The config every watcher bench reloads: a message (what a service would
@@ -20,8 +20,9 @@ pub struct BenchConfig {
     pub items: Vec<String>,
 }
 
-impl Validate for BenchConfig {
-    fn validate(&self) -> Result<(), ValidationError> {
+impl BenchConfig {
+    /// The checks a parsed config must pass, for `Builder::validate`.
+    pub fn validate(&self) -> Result<(), ValidationError> {
         if self.message.is_empty() {
             Err(ValidationError::new("is empty").at("message"))
         } else {
@@ -40,7 +41,7 @@ impl Decode<Vec<BenchConfig>> for EveryKey {
             .entries
             .iter()
             .map(|(key, bytes)| {
-                let config: BenchConfig = config_reload::parse_yaml(bytes)?;
+                let config: BenchConfig = config_reload::Format::Yaml.parse(bytes)?;
                 config
                     .validate()
                     .map_err(|reason| format!("{key}: {reason}"))?;
@@ -395,7 +396,7 @@ mod tests {
     fn config_yaml_has_the_asked_size_and_parses() {
         let yaml = config_yaml("hello", 64 * 1024);
         assert!(yaml.len() >= 64 * 1024 && yaml.len() < 64 * 1024 + 128);
-        let config: BenchConfig = config_reload::parse_yaml(yaml.as_bytes()).unwrap();
+        let config: BenchConfig = config_reload::Format::Yaml.parse(yaml.as_bytes()).unwrap();
         assert_eq!(config.message, "hello");
         assert_eq!(config.items.len(), (yaml.len() - 24) / 64);
     }

@@ -6,7 +6,7 @@
 
 #![no_main]
 
-use config_reload::{Format, Validate, ValidationError};
+use config_reload::{Format, ValidationError};
 use libfuzzer_sys::fuzz_target;
 
 /// The shape of `service`'s config (its type lives in the binary crate).
@@ -16,8 +16,9 @@ struct Config {
     message: String,
 }
 
-impl Validate for Config {
-    fn validate(&self) -> Result<(), ValidationError> {
+impl Config {
+    /// The checks a parsed config must pass, for `Builder::validate`.
+    pub fn validate(&self) -> Result<(), ValidationError> {
         if self.message.trim().is_empty() {
             Err(ValidationError::new("is empty").at("message"))
         } else {

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use axum::body::Bytes;
 use axum::http::HeaderValue;
-use config_reload::{ContentHash, Validate, ValidationError};
+use config_reload::{ContentHash, ValidationError};
 use serde::{Deserialize, Deserializer};
 
 /// The served config.
@@ -39,8 +39,9 @@ impl ServiceConfig {
     }
 }
 
-impl Validate for ServiceConfig {
-    fn validate(&self) -> Result<(), ValidationError> {
+impl ServiceConfig {
+    /// The checks a parsed config must pass, for `Builder::validate`.
+    pub fn validate(&self) -> Result<(), ValidationError> {
         let text = std::str::from_utf8(&self.message).expect("decoded from a `String`");
         if text.chars().all(is_blank) {
             return Err(
@@ -73,8 +74,9 @@ mod tests {
     use super::*;
 
     fn parse(yaml: &str) -> Result<ServiceConfig, String> {
-        let config: ServiceConfig =
-            config_reload::parse_yaml(yaml.as_bytes()).map_err(|error| error.to_string())?;
+        let config: ServiceConfig = config_reload::Format::Yaml
+            .parse(yaml.as_bytes())
+            .map_err(|error| error.to_string())?;
         config
             .validate()
             .map(|()| config)

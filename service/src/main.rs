@@ -108,7 +108,7 @@ async fn run<D: Design>(cli: Cli, watcher: &'static str) -> ExitCode {
         .manager::<D>()
         // The service's config is YAML whatever the file is called.
         .format(Format::Yaml)
-        .validate(config_reload::Validate::validate)
+        .validate(crate::config::ServiceConfig::validate)
         .options(cli.watch_options());
     let metrics = Arc::new(Metrics::new(
         config_reload_managers::design::name::<D>(),

@@ -2,7 +2,7 @@
 //! files it is given, and the decoder a watch uses unless told otherwise (one
 //! file, in its format, then the validation hook).
 
-use crate::{DecodeError, Format, ParseError, ValidationError};
+use crate::{DecodeError, Format, ValidationError};
 
 /// The contents of every key of a [`ConfigSource`](crate::ConfigSource),
 /// read under one directory (one `..data` resolution in a ConfigMap volume).
@@ -74,33 +74,6 @@ where
     }
 }
 
-/// A config type's own checks, run after parsing: pass `MyConfig::validate`
-/// to [`Builder::validate`](crate::Builder::validate).
-///
-/// ```
-/// use config_reload::{Validate, ValidationError};
-///
-/// #[derive(serde::Deserialize)]
-/// struct Config { servers: Vec<String>, max_connections: u32 }
-///
-/// impl Validate for Config {
-///     fn validate(&self) -> Result<(), ValidationError> {
-///         if self.servers.is_empty() {
-///             return Err("at least one server is needed".into());
-///         }
-///         if self.max_connections == 0 {
-///             return Err(ValidationError::new("must be at least 1").at("max_connections"));
-///         }
-///         Ok(())
-///     }
-/// }
-/// ```
-pub trait Validate {
-    /// `Err` says, for a human, what is wrong (without quoting secrets), and
-    /// which field if it is about one.
-    fn validate(&self) -> Result<(), ValidationError>;
-}
-
 /// A validation hook: `Err` is the reason, for a human.
 pub(crate) type Validator<T> = Box<dyn Fn(&T) -> Result<(), ValidationError> + Send + Sync>;
 
@@ -133,12 +106,6 @@ where
         }
         Ok(config)
     }
-}
-
-/// Parses YAML into `T`: [`Format::Yaml`]`.parse`, kept as a function for
-/// callers that only ever read YAML.
-pub fn parse_yaml<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ParseError> {
-    Format::Yaml.parse(bytes)
 }
 
 #[cfg(test)]

@@ -159,7 +159,7 @@ pub enum ParseError {
     Schema(SchemaError),
 }
 
-/// Why the config's own checks (a [`Validate`](crate::Validate) impl, a
+/// Why the config's own checks (the
 /// [`Builder::validate`](crate::Builder::validate) hook) refused it: a
 /// reason for a human and, when it is about one field, that field's path.
 ///

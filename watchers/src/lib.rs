@@ -271,7 +271,7 @@ pub(crate) use current::Loaded;
 
 pub use current::{CachedReader, Current, Published};
 pub use debounce::Debounce;
-pub use decode::{Decode, Files, Validate, parse_yaml};
+pub use decode::{Decode, Files};
 pub use error::{
     DecodeError, LoadError, LoadErrorKind, ParseError, SchemaError, SchemaErrorKind, StartError,
     SyntaxError, ValidationError,

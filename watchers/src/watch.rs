@@ -384,9 +384,33 @@ where
 
     /// Checks every parsed config; `Err` (a reason for a human, and the field
     /// it is about if any) rejects it as [`LoadErrorKind::Invalid`] and the
-    /// last good config stays. A type with a [`Validate`](crate::Validate)
-    /// impl passes `AppConfig::validate`. Not applied with [`Watch::decoding`],
-    /// whose decoder validates what it builds.
+    /// last good config stays. A type with its own checks passes its method
+    /// (`.validate(AppConfig::validate)`). Not applied with
+    /// [`Watch::decoding`], whose decoder validates what it builds.
+    ///
+    /// ```no_run
+    /// use config_reload::{ConfigSource, ValidationError, Watch};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct AppConfig { servers: Vec<String>, max_connections: u32 }
+    ///
+    /// impl AppConfig {
+    ///     fn validate(&self) -> Result<(), ValidationError> {
+    ///         if self.servers.is_empty() {
+    ///             return Err("at least one server is needed".into());
+    ///         }
+    ///         if self.max_connections == 0 {
+    ///             return Err(ValidationError::new("must be at least 1").at("max_connections"));
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let config = Watch::<AppConfig>::builder(ConfigSource::file("/etc/config/app.yaml"))
+    ///     .validate(AppConfig::validate)
+    ///     .start()?;
+    /// # Ok::<(), config_reload::StartError>(())
+    /// ```
     pub fn validate(
         mut self,
         validate: impl Fn(&T) -> Result<(), ValidationError> + Send + Sync + 'static,

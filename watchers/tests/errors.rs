@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::fs;
 
 use config_reload::{
-    ConfigSource, LoadError, LoadErrorKind, SchemaError, SchemaErrorKind, StartError, Validate,
+    ConfigSource, LoadError, LoadErrorKind, SchemaError, SchemaErrorKind, StartError,
     ValidationError, Watch,
 };
 
@@ -311,8 +311,9 @@ fn a_path_through_a_map_hides_its_key() {
     );
 }
 
-impl Validate for Config {
-    fn validate(&self) -> Result<(), ValidationError> {
+impl Config {
+    /// The checks a parsed config must pass, for `Builder::validate`.
+    pub fn validate(&self) -> Result<(), ValidationError> {
         if self.limits.max_connections == 0 {
             return Err(ValidationError::new("must be at least 1").at("limits.max_connections"));
         }

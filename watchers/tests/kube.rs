@@ -333,7 +333,7 @@ fn binary_data_keys_are_read() {
 /// Both keys must carry one message: a snapshot mixing two versions fails.
 fn same_message(files: &Files) -> Result<TestConfig, DecodeError> {
     let first = decode_test_config(files)?;
-    let second: TestConfig = config_reload::parse_yaml(&files.entries[1].1)?;
+    let second: TestConfig = config_reload::Format::Yaml.parse(&files.entries[1].1)?;
     if first != second {
         return Err("keys from two versions".into());
     }

@@ -17,7 +17,7 @@ use config_reload::testing::{
     swap_parent_dir, symlink_swap, touch, write_in_chunks, write_in_place, write_in_place_slowly,
     write_through_mmap,
 };
-use config_reload::{ConfigSource, Decode, Files, Trigger, WatchHealth, WatchOptions, parse_yaml};
+use config_reload::{ConfigSource, Decode, Files, Format, Trigger, WatchHealth, WatchOptions};
 
 /// How many times each pattern is applied on one running watcher.
 const ROUNDS: usize = 3;
@@ -45,7 +45,8 @@ impl Decode<TestConfig> for Pair {
         let [(_, app), (_, extra)] = &files.entries[..] else {
             return Err("expected two keys".into());
         };
-        let (app, extra): (TestConfig, TestConfig) = (parse_yaml(app)?, parse_yaml(extra)?);
+        let (app, extra): (TestConfig, TestConfig) =
+            (Format::Yaml.parse(app)?, Format::Yaml.parse(extra)?);
         if app != extra {
             return Err(format!(
                 "torn snapshot: app {:?} with extra {:?}",

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use config_reload::{
     Builder, ConfigSource, Current, Decode, DecodeError, Disagreement, Files, Format, LoadError,
-    Observer, ReloadOutcome, ReloadReport, Skew, Trigger, Validate, ValidationError, Watch,
-    WatchHealth, WatchOptions, WatcherKind,
+    Observer, ReloadOutcome, ReloadReport, Skew, Trigger, ValidationError, Watch, WatchHealth,
+    WatchOptions, WatcherKind,
 };
 
 /// The config every test loads: one message, which must not be empty.
@@ -26,8 +26,9 @@ pub struct TestConfig {
     pub message: String,
 }
 
-impl Validate for TestConfig {
-    fn validate(&self) -> Result<(), ValidationError> {
+impl TestConfig {
+    /// The checks a parsed config must pass, for `Builder::validate`.
+    pub fn validate(&self) -> Result<(), ValidationError> {
         if self.message.is_empty() {
             Err("message must not be empty".into())
         } else {
@@ -40,7 +41,7 @@ impl Validate for TestConfig {
 /// the first key as YAML, validated.
 pub fn decode_test_config(files: &Files) -> Result<TestConfig, DecodeError> {
     let (_, bytes) = files.entries.first().ok_or("no file")?;
-    let config: TestConfig = config_reload::parse_yaml(bytes)?;
+    let config: TestConfig = config_reload::Format::Yaml.parse(bytes)?;
     config.validate().map_err(DecodeError::Invalid)?;
     Ok(config)
 }
