@@ -82,15 +82,26 @@ pub(crate) type Validator<T> = Box<dyn Fn(&T) -> Result<(), ValidationError> + S
 pub(crate) struct FormatDecoder<T> {
     pub(crate) format: Format,
     pub(crate) validate: Option<Validator<T>>,
+    /// Defaults under the file, the environment over it.
+    #[cfg(feature = "layers")]
+    pub(crate) layers: crate::layers::Layers,
 }
 
 impl<T> FormatDecoder<T>
 where
     T: serde::de::DeserializeOwned + Send + Sync + 'static,
 {
-    /// The decoder for one file in `format`, as a trait object.
-    pub(crate) fn boxed(format: Format, validate: Option<Validator<T>>) -> Box<dyn Decode<T>> {
-        Box::new(Self { format, validate })
+    /// This decoder as a trait object.
+    pub(crate) fn boxed(self) -> Box<dyn Decode<T>> {
+        Box::new(self)
+    }
+
+    fn parse(&self, bytes: &[u8]) -> Result<T, DecodeError> {
+        #[cfg(feature = "layers")]
+        if !self.layers.is_empty() {
+            return self.layers.extract(self.format, bytes);
+        }
+        Ok(self.format.parse(bytes)?)
     }
 }
 
@@ -100,7 +111,7 @@ where
 {
     fn decode(&self, files: &Files) -> Result<T, DecodeError> {
         let (_, bytes) = files.entries.first().ok_or("the source names no file")?;
-        let config: T = self.format.parse(bytes)?;
+        let config = self.parse(bytes)?;
         if let Some(validate) = &self.validate {
             validate(&config).map_err(DecodeError::Invalid)?;
         }
@@ -121,6 +132,8 @@ mod tests {
         FormatDecoder {
             format: Format::Yaml,
             validate,
+            #[cfg(feature = "layers")]
+            layers: Default::default(),
         }
     }
 

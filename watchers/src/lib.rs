@@ -32,7 +32,9 @@
 //! ConfigMap read as one snapshot ([`ConfigSource::keys`] with a decoding
 //! closure, [`Watch::decoding`]), the watcher ([`WatcherKind`]), the manager
 //! design readers read through ([`Builder::manager`], from
-//! [`managers::design`]), the format, a validation hook, an [`Observer`] for
+//! [`managers::design`]), the format, a validation hook, defaults under the
+//! file and environment overrides over it (feature `layers`:
+//! `Builder::defaults`, `Builder::env_prefix`), an [`Observer`] for
 //! metrics, the [`WatchOptions`]:
 //!
 //! ```no_run
@@ -240,6 +242,8 @@ mod inotify_watcher;
 mod kind;
 #[cfg(feature = "kube")]
 mod kube;
+#[cfg(feature = "layers")]
+mod layers;
 mod ledger;
 #[cfg(all(target_os = "linux", any(feature = "notify", feature = "inotify")))]
 mod limits;

@@ -120,6 +120,8 @@ where
             Decoding::Format {
                 format: None,
                 make: FormatDecoder::boxed,
+                #[cfg(feature = "layers")]
+                layers: Default::default(),
             },
         )
     }
@@ -317,7 +319,7 @@ pub struct Builder<T, D = DefaultDesign> {
 }
 
 /// Makes the decoder of one file in a format, where `T: Deserialize` is known.
-type MakeDecoder<T> = fn(Format, Option<Validator<T>>) -> Box<dyn Decode<T>>;
+type MakeDecoder<T> = fn(FormatDecoder<T>) -> Box<dyn Decode<T>>;
 
 /// How snapshots become configs.
 enum Decoding<T> {
@@ -326,6 +328,8 @@ enum Decoding<T> {
     Format {
         format: Option<Format>,
         make: MakeDecoder<T>,
+        #[cfg(feature = "layers")]
+        layers: crate::layers::Layers,
     },
     /// The caller's decoder.
     Custom(Box<dyn Decode<T>>),
@@ -378,6 +382,47 @@ where
     pub fn format(mut self, format: Format) -> Self {
         if let Decoding::Format { format: chosen, .. } = &mut self.decoding {
             *chosen = Some(format);
+        }
+        self
+    }
+
+    /// Defaults under the file (feature `layers`): a field the file does
+    /// not set takes its value from `defaults` (any `Serialize` value: the
+    /// config type itself, a struct of some of its fields, a
+    /// `serde_json::json!` map). Merged again on every reload. No effect
+    /// with [`Watch::decoding`].
+    ///
+    /// ```no_run
+    /// use config_reload::{ConfigSource, Watch};
+    ///
+    /// #[derive(serde::Deserialize, serde::Serialize)]
+    /// struct AppConfig { message: String, limit: u32 }
+    ///
+    /// let config = Watch::<AppConfig>::builder(ConfigSource::file("/etc/config/app.yaml"))
+    ///     .defaults(AppConfig { message: "hello".into(), limit: 10 })
+    ///     .env_prefix("APP_") // APP_LIMIT=5 wins over the file's `limit`
+    ///     .start()?;
+    /// # Ok::<(), config_reload::StartError>(())
+    /// ```
+    #[cfg(feature = "layers")]
+    pub fn defaults(mut self, defaults: impl serde::Serialize) -> Self {
+        if let Decoding::Format { layers, .. } = &mut self.decoding {
+            layers.set_defaults(&defaults);
+        }
+        self
+    }
+
+    /// Environment overrides over the file (feature `layers`): `PREFIX` and
+    /// a field's name, upper or lower case, set that field whatever the file
+    /// says (`APP_LIMIT=5` over `limit`); `__` separates nested fields
+    /// (`APP_LIMITS__MAX_CONNECTIONS`). A value is parsed as a number, a
+    /// boolean or a string as it reads. Read again on every reload, so an
+    /// override survives every edit of the file. No effect with
+    /// [`Watch::decoding`].
+    #[cfg(feature = "layers")]
+    pub fn env_prefix(mut self, prefix: &str) -> Self {
+        if let Decoding::Format { layers, .. } = &mut self.decoding {
+            layers.set_env_prefix(prefix);
         }
         self
     }
@@ -449,20 +494,33 @@ where
         let files = read_files(&self.source, self.options.max_config_bytes)?;
         let decoded = match (&self.decoding, self.source.names()) {
             (Decoding::Custom(decode), _) => decode.decode(&files),
-            (Decoding::Format { format, make }, [key]) => {
+            (
+                Decoding::Format {
+                    format,
+                    make,
+                    #[cfg(feature = "layers")]
+                    layers,
+                },
+                [key],
+            ) => {
                 let format = format
                     .or_else(|| Format::from_path(key))
                     .ok_or_else(|| LoadError::new(self.source.primary_path(), LoadErrorKind::Invalid(
                         "cannot tell the format from the extension (.yaml, .yml, .json or .toml)".into(),
                     )))?;
-                make(format, None)
-                    .decode(&files)
-                    .and_then(|config| match &self.validate {
-                        Some(validate) => validate(&config)
-                            .map(|()| config)
-                            .map_err(DecodeError::Invalid),
-                        None => Ok(config),
-                    })
+                make(FormatDecoder {
+                    format,
+                    validate: None,
+                    #[cfg(feature = "layers")]
+                    layers: layers.clone(),
+                })
+                .decode(&files)
+                .and_then(|config| match &self.validate {
+                    Some(validate) => validate(&config)
+                        .map(|()| config)
+                        .map_err(DecodeError::Invalid),
+                    None => Ok(config),
+                })
             }
             (Decoding::Format { .. }, _) => Err(DecodeError::Invalid(
                 "a source of several keys needs a decoder that combines them".into(),
@@ -488,12 +546,23 @@ where
         }
         let decode: Box<dyn Decode<T>> = match (self.decoding, self.source.names()) {
             (Decoding::Custom(decode), _) => decode,
-            (Decoding::Format { format, make }, [key]) => {
-                match format.or_else(|| Format::from_path(key)) {
-                    Some(format) => make(format, self.validate),
-                    None => return Err(StartError::UnknownFormat(self.source.primary_path())),
-                }
-            }
+            (
+                Decoding::Format {
+                    format,
+                    make,
+                    #[cfg(feature = "layers")]
+                    layers,
+                },
+                [key],
+            ) => match format.or_else(|| Format::from_path(key)) {
+                Some(format) => make(FormatDecoder {
+                    format,
+                    validate: self.validate,
+                    #[cfg(feature = "layers")]
+                    layers,
+                }),
+                None => return Err(StartError::UnknownFormat(self.source.primary_path())),
+            },
             (Decoding::Format { .. }, _) => return Err(StartError::SeveralKeysNeedADecoder),
         };
         let watched: &dyn Any = self.watcher.as_ref();
