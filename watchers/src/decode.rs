@@ -2,6 +2,8 @@
 //! files it is given, and the decoder a watch uses unless told otherwise (one
 //! file, in its format, then the validation hook).
 
+use std::sync::Arc;
+
 use crate::{DecodeError, Format, ValidationError};
 
 /// The contents of every key of a [`ConfigSource`](crate::ConfigSource),
@@ -75,7 +77,7 @@ where
 }
 
 /// A validation hook: `Err` is the reason, for a human.
-pub(crate) type Validator<T> = Box<dyn Fn(&T) -> Result<(), ValidationError> + Send + Sync>;
+pub(crate) type Validator<T> = Arc<dyn Fn(&T) -> Result<(), ValidationError> + Send + Sync>;
 
 /// What a watch decodes with unless given a [`Decode`]: the first (only) key
 /// in `format`, then the validation hook.
@@ -92,8 +94,8 @@ where
     T: serde::de::DeserializeOwned + Send + Sync + 'static,
 {
     /// This decoder as a trait object.
-    pub(crate) fn boxed(self) -> Box<dyn Decode<T>> {
-        Box::new(self)
+    pub(crate) fn shared(self) -> Arc<dyn Decode<T>> {
+        Arc::new(self)
     }
 
     fn parse(&self, bytes: &[u8]) -> Result<T, DecodeError> {
@@ -145,7 +147,7 @@ mod tests {
 
     #[test]
     fn the_format_decoder_parses_the_first_key_then_validates() {
-        let decoder = decoder(Some(Box::new(|config: &Config| {
+        let decoder = decoder(Some(Arc::new(|config: &Config| {
             if config.message.is_empty() {
                 Err("message is empty".into())
             } else {

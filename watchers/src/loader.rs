@@ -134,7 +134,7 @@ pub(crate) struct Loader<T, M> {
     /// The files, and the name of the watcher watching them; `None` when
     /// every version is delivered as content (the Kubernetes API alone).
     files: Option<(ConfigSource, &'static str)>,
-    decode: Box<dyn Decode<T>>,
+    decode: Arc<dyn Decode<T>>,
     max_config_bytes: u64,
     ledger: Ledger,
     manager: Arc<M>,
@@ -180,7 +180,7 @@ where
     pub(crate) fn start(
         initial: Initial<T>,
         files: Option<(ConfigSource, &'static str)>,
-        decode: Box<dyn Decode<T>>,
+        decode: Arc<dyn Decode<T>>,
         max_config_bytes: u64,
         on_publish: Vec<PublishHook<T>>,
         authority: Option<Authority>,

@@ -23,8 +23,8 @@ use crate::log_observer::LogObserver;
 use crate::watchdog::Watchdog;
 use crate::watcher::{Batches, HealthCell, ReloadHooks, Running, Signal, Signals, Watcher};
 use crate::{
-    ConfigSource, Current, Decode, DecodeError, Disagreement, Format, LoadError, LoadErrorKind,
-    Loaded, NoObserver, Observer, Published, ReloadOutcome, ReloadReport, StartError, Trigger,
+    ConfigSource, Current, Decode, Disagreement, Format, LoadError, LoadErrorKind, Loaded,
+    NoObserver, Observer, Published, ReloadOutcome, ReloadReport, StartError, Trigger,
     ValidationError, WatchHealth, WatchOptions, WatcherKind,
 };
 
@@ -119,7 +119,7 @@ where
             source,
             Decoding::Format {
                 format: None,
-                make: FormatDecoder::boxed,
+                make: FormatDecoder::shared,
                 #[cfg(feature = "layers")]
                 layers: Default::default(),
             },
@@ -153,7 +153,7 @@ where
     /// # Ok::<(), config_reload::StartError>(())
     /// ```
     pub fn decoding(source: ConfigSource, decode: impl Decode<T>) -> Builder<T> {
-        Builder::new(source, Decoding::Custom(Box::new(decode)))
+        Builder::new(source, Decoding::Custom(Arc::new(decode)))
     }
 }
 
@@ -319,7 +319,7 @@ pub struct Builder<T, D = DefaultDesign> {
 }
 
 /// Makes the decoder of one file in a format, where `T: Deserialize` is known.
-type MakeDecoder<T> = fn(FormatDecoder<T>) -> Box<dyn Decode<T>>;
+type MakeDecoder<T> = fn(FormatDecoder<T>) -> Arc<dyn Decode<T>>;
 
 /// How snapshots become configs.
 enum Decoding<T> {
@@ -332,7 +332,7 @@ enum Decoding<T> {
         layers: crate::layers::Layers,
     },
     /// The caller's decoder.
-    Custom(Box<dyn Decode<T>>),
+    Custom(Arc<dyn Decode<T>>),
 }
 
 impl<T> Builder<T> {
@@ -460,7 +460,7 @@ where
         mut self,
         validate: impl Fn(&T) -> Result<(), ValidationError> + Send + Sync + 'static,
     ) -> Self {
-        self.validate = Some(Box::new(validate));
+        self.validate = Some(Arc::new(validate));
         self
     }
 
@@ -491,9 +491,29 @@ where
     /// returns the config without watching anything: what a `--check`
     /// (validate the config and exit) needs.
     pub fn load(&self) -> Result<T, LoadError> {
+        let decode = self.decoder().map_err(|error| {
+            let why = match error {
+                StartError::UnknownFormat(_) => {
+                    "cannot tell the format from the extension (.yaml, .yml, .json or .toml)"
+                }
+                _ => "a source of several keys needs a decoder that combines them",
+            };
+            LoadError::new(
+                self.source.primary_path(),
+                LoadErrorKind::Invalid(why.into()),
+            )
+        })?;
         let files = read_files(&self.source, self.options.max_config_bytes)?;
-        let decoded = match (&self.decoding, self.source.names()) {
-            (Decoding::Custom(decode), _) => decode.decode(&files),
+        decode
+            .decode(&files)
+            .map_err(|error| LoadError::new(self.source.primary_path(), error.into()))
+    }
+
+    /// The decoder this builder describes: the caller's, or one file's
+    /// format (from its extension unless given) and the validation hook.
+    fn decoder(&self) -> Result<Arc<dyn Decode<T>>, StartError> {
+        match (&self.decoding, self.source.names()) {
+            (Decoding::Custom(decode), _) => Ok(Arc::clone(decode)),
             (
                 Decoding::Format {
                     format,
@@ -502,31 +522,17 @@ where
                     layers,
                 },
                 [key],
-            ) => {
-                let format = format
-                    .or_else(|| Format::from_path(key))
-                    .ok_or_else(|| LoadError::new(self.source.primary_path(), LoadErrorKind::Invalid(
-                        "cannot tell the format from the extension (.yaml, .yml, .json or .toml)".into(),
-                    )))?;
-                make(FormatDecoder {
+            ) => match format.or_else(|| Format::from_path(key)) {
+                Some(format) => Ok(make(FormatDecoder {
                     format,
-                    validate: None,
+                    validate: self.validate.clone(),
                     #[cfg(feature = "layers")]
                     layers: layers.clone(),
-                })
-                .decode(&files)
-                .and_then(|config| match &self.validate {
-                    Some(validate) => validate(&config)
-                        .map(|()| config)
-                        .map_err(DecodeError::Invalid),
-                    None => Ok(config),
-                })
-            }
-            (Decoding::Format { .. }, _) => Err(DecodeError::Invalid(
-                "a source of several keys needs a decoder that combines them".into(),
-            )),
-        };
-        decoded.map_err(|error| LoadError::new(self.source.primary_path(), error.into()))
+                })),
+                None => Err(StartError::UnknownFormat(self.source.primary_path())),
+            },
+            (Decoding::Format { .. }, _) => Err(StartError::SeveralKeysNeedADecoder),
+        }
     }
 
     /// Establishes the watch, then loads and publishes the initial config
@@ -544,27 +550,7 @@ where
                 });
             }
         }
-        let decode: Box<dyn Decode<T>> = match (self.decoding, self.source.names()) {
-            (Decoding::Custom(decode), _) => decode,
-            (
-                Decoding::Format {
-                    format,
-                    make,
-                    #[cfg(feature = "layers")]
-                    layers,
-                },
-                [key],
-            ) => match format.or_else(|| Format::from_path(key)) {
-                Some(format) => make(FormatDecoder {
-                    format,
-                    validate: self.validate,
-                    #[cfg(feature = "layers")]
-                    layers,
-                }),
-                None => return Err(StartError::UnknownFormat(self.source.primary_path())),
-            },
-            (Decoding::Format { .. }, _) => return Err(StartError::SeveralKeysNeedADecoder),
-        };
+        let decode = self.decoder()?;
         let watched: &dyn Any = self.watcher.as_ref();
         if let Some(kind) = watched.downcast_ref::<WatcherKind>()
             && !kind.is_available()
@@ -585,7 +571,7 @@ where
 
 fn start<T, D>(
     source: ConfigSource,
-    decode: Box<dyn Decode<T>>,
+    decode: Arc<dyn Decode<T>>,
     watcher: Option<Box<dyn Watcher>>,
     observer: Arc<dyn Observer>,
     on_publish: Vec<PublishHook<T>>,

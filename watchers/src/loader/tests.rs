@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{load, read_files};
 use crate::testing::{KubeletVolume, symlink_swap};
-use crate::{ConfigSource, ContentHash, Files, Format};
+use crate::{ConfigSource, ContentHash, Files, Format, LoadErrorKind};
 
 /// The config these tests load (and the property tests beside them): one
 /// message, which must not be empty.
@@ -65,8 +65,11 @@ fn configmap_mount_is_recognised_by_its_data_symlink() {
 }
 
 /// A reader racing the kubelet: every snapshot has both keys from one
-/// update, and the old directory vanishing mid-read is retried, never
-/// reported.
+/// update, and the old directory vanishing mid-read is retried. A writer
+/// updating back to back (no real kubelet does: its updates are seconds
+/// apart) can outpace every attempt of a read on a busy machine: that read
+/// gives up as `KeptChanging`, a transient error the driver retries, never
+/// as anything else.
 #[test]
 fn configmap_keys_are_one_snapshot_even_while_the_kubelet_writes() {
     let mount = tempfile::tempdir().unwrap();
@@ -97,18 +100,23 @@ fn configmap_keys_are_one_snapshot_even_while_the_kubelet_writes() {
                     );
                     reads += 1;
                 }
-                Err(error) => errors.push(error.to_string()),
+                Err(error) => errors.push(error),
             }
         }
         (reads, errors)
     });
+    let other: Vec<_> = errors
+        .iter()
+        .filter(|error| error.kind != LoadErrorKind::KeptChanging)
+        .collect();
     assert!(
-        errors.is_empty(),
-        "{} of {} reads failed, e.g. {:?}",
-        errors.len(),
+        other.is_empty(),
+        "{} of {} reads failed for another reason than KeptChanging, e.g. {}",
+        other.len(),
         reads + errors.len(),
-        errors[0]
+        other[0]
     );
+    assert!(reads > 0, "no read succeeded");
 }
 
 #[test]
