@@ -37,11 +37,6 @@ impl Watcher for Scripted {
         "scripted"
     }
 
-    /// Only what the test sends: no resync behind its back.
-    fn resync(&self) -> bool {
-        false
-    }
-
     fn establish(
         self: Box<Self>,
         source: &ConfigSource,
