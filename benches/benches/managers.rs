@@ -28,20 +28,20 @@
 //! Two perfectly scaling threads halve the `read_1t` figure. The `publish`
 //! figure is the publishing thread's time per publish.
 //!
-//! Implementations: `plain_arc` (an unsynchronised `Arc` deref, the floor; it
-//! cannot be published to, so it has no `*_writer` scenario or `publish`),
-//! `mutex`, `rwlock`, `arcswap`, `arcswap_cached` (one `CachedReader` per
-//! thread), `channel`, `watch`.
+//! Implementations: every design of `config_reload_managers::design::NAMES`,
+//! and the read paths of `records::registry::ReadPath`: `plain_arc` (an
+//! unsynchronised `Arc` deref, the floor; it cannot be published to, so it
+//! has no `*_writer` scenario or `publish`) and `arcswap_cached` (one
+//! `CachedReader` per thread).
 
 use std::time::Duration;
 
 use benches::manager_scenarios::{Cached, Managed, PlainArc, Subject, time_publishes, time_reads};
 use benches::output::{self, CriterionRun};
-use config_reload_managers::{
-    ArcSwapManager, ChannelManager, MutexManager, RwLockManager, WatchManager,
-};
+use config_reload_managers::{Design, DesignVisitor, design};
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion};
+use records::registry::ReadPath;
 
 /// (scenario, reader threads, with a 1 kHz writer)
 const READ_SCENARIOS: [(&str, usize, bool); 6] = [
@@ -70,15 +70,31 @@ fn bench_subject<S: Subject>(group: &mut BenchmarkGroup<'_, WallTime>, name: &st
     }
 }
 
+/// Benches the design it visits, under the design's name.
+struct BenchDesign<'g, 'c>(&'g mut BenchmarkGroup<'c, WallTime>);
+
+impl DesignVisitor for BenchDesign<'_, '_> {
+    type Output = ();
+    fn visit<D: Design>(self) {
+        bench_subject(
+            self.0,
+            design::name::<D>(),
+            &Managed::<D::Manager<_>>::new(),
+        );
+    }
+}
+
 fn managers(c: &mut Criterion) {
     let mut group = c.benchmark_group("managers");
-    bench_subject(&mut group, "plain_arc", &PlainArc::default());
-    bench_subject(&mut group, "mutex", &Managed::<MutexManager<_>>::new());
-    bench_subject(&mut group, "rwlock", &Managed::<RwLockManager<_>>::new());
-    bench_subject(&mut group, "arcswap", &Managed::<ArcSwapManager<_>>::new());
-    bench_subject(&mut group, "arcswap_cached", &Cached::default());
-    bench_subject(&mut group, "channel", &Managed::<ChannelManager<_>>::new());
-    bench_subject(&mut group, "watch", &Managed::<WatchManager<_>>::new());
+    for path in ReadPath::ALL {
+        match path {
+            ReadPath::PlainArc => bench_subject(&mut group, path.name(), &PlainArc::default()),
+            ReadPath::ArcSwapCached => bench_subject(&mut group, path.name(), &Cached::default()),
+        }
+    }
+    for &name in design::NAMES {
+        design::visit(name, BenchDesign(&mut group));
+    }
     group.finish();
 }
 

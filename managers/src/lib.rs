@@ -103,65 +103,54 @@ pub trait DesignVisitor {
 pub mod design {
     use super::{ConfigManager, Design, DesignVisitor};
 
-    /// The names of the designs compiled into this crate (its features), in
-    /// a stable order.
-    pub const NAMES: &[&str] = &[
-        #[cfg(feature = "mutex")]
-        "mutex",
-        #[cfg(feature = "rwlock")]
-        "rwlock",
-        #[cfg(feature = "arcswap")]
-        "arcswap",
-        #[cfg(feature = "channel")]
-        "channel",
-        #[cfg(feature = "watch")]
-        "watch",
-    ];
+    /// Declares the designs, each once: its feature and its type. `NAMES`
+    /// and `visit` are made from that one list.
+    macro_rules! designs {
+        ($($feature:literal => $design:ident,)+) => {
+            /// The names of the designs compiled into this crate (its
+            /// features), in the order `docs/managers.md` recommends them.
+            pub const NAMES: &[&str] = &[$(#[cfg(feature = $feature)] $feature,)+];
+
+            /// Runs `visitor` with the design called `name` (its manager's
+            /// `ConfigManager::NAME`); `None` if no such design is compiled in.
+            ///
+            /// ```
+            /// use config_reload_managers::{Design, DesignVisitor, design};
+            ///
+            /// struct Name;
+            /// impl DesignVisitor for Name {
+            ///     type Output = &'static str;
+            ///     fn visit<D: Design>(self) -> &'static str {
+            ///         std::any::type_name::<D>()
+            ///     }
+            /// }
+            /// assert_eq!(design::visit("arcswap", Name), Some("config_reload_managers::design::ArcSwap"));
+            /// assert_eq!(design::visit("nope", Name), None);
+            /// ```
+            pub fn visit<V: DesignVisitor>(wanted: &str, visitor: V) -> Option<V::Output> {
+                $(
+                    #[cfg(feature = $feature)]
+                    if wanted == name::<$design>() {
+                        return Some(visitor.visit::<$design>());
+                    }
+                )+
+                let _ = (wanted, visitor);
+                None
+            }
+        };
+    }
+
+    designs! {
+        "arcswap" => ArcSwap,
+        "mutex" => Mutex,
+        "rwlock" => RwLock,
+        "watch" => Watch,
+        "channel" => Channel,
+    }
 
     /// The name of design `D`: its manager's `ConfigManager::NAME`.
     pub fn name<D: Design>() -> &'static str {
         <D::Manager<()> as ConfigManager<()>>::NAME
-    }
-
-    /// Runs `visitor` with the design called `name` (its manager's
-    /// `ConfigManager::NAME`); `None` if no such design is compiled in.
-    ///
-    /// ```
-    /// use config_reload_managers::{Design, DesignVisitor, design};
-    ///
-    /// struct Name;
-    /// impl DesignVisitor for Name {
-    ///     type Output = &'static str;
-    ///     fn visit<D: Design>(self) -> &'static str {
-    ///         std::any::type_name::<D>()
-    ///     }
-    /// }
-    /// assert_eq!(design::visit("arcswap", Name), Some("config_reload_managers::design::ArcSwap"));
-    /// assert_eq!(design::visit("nope", Name), None);
-    /// ```
-    pub fn visit<V: DesignVisitor>(wanted: &str, visitor: V) -> Option<V::Output> {
-        #[cfg(feature = "mutex")]
-        if wanted == name::<Mutex>() {
-            return Some(visitor.visit::<Mutex>());
-        }
-        #[cfg(feature = "rwlock")]
-        if wanted == name::<RwLock>() {
-            return Some(visitor.visit::<RwLock>());
-        }
-        #[cfg(feature = "arcswap")]
-        if wanted == name::<ArcSwap>() {
-            return Some(visitor.visit::<ArcSwap>());
-        }
-        #[cfg(feature = "channel")]
-        if wanted == name::<Channel>() {
-            return Some(visitor.visit::<Channel>());
-        }
-        #[cfg(feature = "watch")]
-        if wanted == name::<Watch>() {
-            return Some(visitor.visit::<Watch>());
-        }
-        let _ = visitor;
-        None
     }
 
     /// [`ArcSwapManager`](crate::ArcSwapManager).
@@ -264,5 +253,27 @@ where
     /// The version of the current config.
     fn version(&self) -> u64 {
         self.read(|current| current.version)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Design, DesignVisitor, design};
+
+    struct Name;
+    impl DesignVisitor for Name {
+        type Output = &'static str;
+        fn visit<D: Design>(self) -> &'static str {
+            design::name::<D>()
+        }
+    }
+
+    /// A design's feature, its entry in `NAMES` and its manager's `NAME`
+    /// are one name.
+    #[test]
+    fn every_name_visits_the_design_of_that_name() {
+        for &name in design::NAMES {
+            assert_eq!(design::visit(name, Name), Some(name));
+        }
     }
 }

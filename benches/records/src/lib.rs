@@ -49,11 +49,8 @@
 //!
 //! Patterns of the watchers bench: `kubelet`, `rename_replace`, `in_place`,
 //! `symlink_swap`; strategies: `inotify`, `notify`, `inotify_resync_1s`
-//! (idle only), `poll_<interval>`. Peer patterns: `kubelet-after`,
-//! `kubelet-before`, `multi-key`, `rename-replace`, `in-place`,
-//! `slow-in-place`, `symlink-swap`, `delete-recreate`, `dir-swap`; peers:
-//! `seed`, `viper`, `koanf`, `fsnotify-naive`, `hotswap-config`,
-//! `notify-debouncer-full`, and this service as `service-<watcher>`.
+//! (idle only), `poll_<interval>`. The peers, their patterns and bad inputs,
+//! and the managers bench's subjects are listed once, in [`registry`].
 //!
 //! ```
 //! let record = records::Record::new("watchers", "kubelet", "inotify", "latency_p50", 0.00011, "s", 200);
@@ -67,6 +64,8 @@ use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+
+pub mod registry;
 
 /// One number about one subject in one scenario of one benchmark.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use benches::load::{Pair, WRK_SCRIPT, WrkRun, pair_records};
 use clap::Parser;
+use config_reload_managers::design;
 use records::Record;
 
 #[derive(Parser)]
@@ -38,11 +39,9 @@ struct Args {
     /// pipeline, not the speed.
     #[arg(long)]
     quick: bool,
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "arcswap,mutex,rwlock,channel,watch"
-    )]
+    /// The managers to run (default: every design,
+    /// `config_reload_managers::design::NAMES`).
+    #[arg(long, value_delimiter = ',')]
     managers: Vec<String>,
     /// Alternating floor/service pairs per manager.
     #[arg(long, default_value_t = 3)]
@@ -70,6 +69,9 @@ struct Binaries {
 
 fn main() {
     let mut args = Args::parse();
+    if args.managers.is_empty() {
+        args.managers = design::NAMES.iter().map(|&name| name.to_owned()).collect();
+    }
     if args.quick {
         args.managers.truncate(1);
         (args.pairs, args.seconds, args.latency_updates) = (1, 1, 20);

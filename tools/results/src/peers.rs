@@ -5,7 +5,9 @@
 
 use std::collections::BTreeSet;
 
+use config_reload::WatcherKind;
 use minijinja::{Value, context};
+use records::registry::{self, BadInput, Pattern, Peer};
 
 use crate::data::{Data, median, ordered};
 use crate::plot::{Chart, Kind, Series};
@@ -13,42 +15,16 @@ use crate::report::{Figures, Table, cell, detected_all, latency_cell};
 
 const GROUP: &str = "peers";
 
-/// Our service first, then the seed, then the others.
-const SUBJECTS: &[&str] = &[
-    "service-inotify",
-    "service-notify",
-    "service-poll",
-    "seed",
-    "viper",
-    "koanf",
-    "fsnotify-naive",
-    "hotswap-config",
-    "notify-debouncer-full",
-];
-
-const PATTERNS: &[&str] = &[
-    "kubelet-after",
-    "kubelet-before",
-    "multi-key",
-    "rename-replace",
-    "in-place",
-    "slow-in-place",
-    "symlink-swap",
-    "delete-recreate",
-    "dir-swap",
-];
-
-const BAD_INPUTS: &[&str] = &[
-    "bad-invalid-yaml",
-    "bad-empty",
-    "bad-wrong-type",
-    "bad-missing-field",
-    "bad-alias-bomb",
-    "bad-oversize",
-];
+/// Every registered subject: our service (once per watcher) first, then
+/// the registry's peers, the seed first.
+pub fn subjects() -> Vec<String> {
+    let ours = WatcherKind::ALL.map(|watcher| registry::service_subject(watcher.name()));
+    let peers = Peer::ALL.iter().map(|peer| peer.name().to_owned());
+    ours.into_iter().chain(peers).collect()
+}
 
 fn is_ours(subject: &str) -> bool {
-    subject.starts_with("service-")
+    subject.starts_with(registry::SERVICE_PREFIX)
 }
 
 /// What a `verdict` text means to a reader.
@@ -66,7 +42,9 @@ pub fn section(data: &Data, figures: &mut Figures) -> Value {
     if records.is_empty() {
         return Value::UNDEFINED;
     }
-    let subjects = ordered(records.iter().map(|r| r.subject.as_str()), SUBJECTS, |_| ());
+    let known = subjects();
+    let known: Vec<&str> = known.iter().map(String::as_str).collect();
+    let subjects = ordered(records.iter().map(|r| r.subject.as_str()), &known, |_| ());
     let scenarios_with = |metric: &str, known: &[&str]| {
         ordered(
             records
@@ -77,8 +55,10 @@ pub fn section(data: &Data, figures: &mut Figures) -> Value {
             |_| (),
         )
     };
-    let patterns = scenarios_with("detected", PATTERNS);
-    let bad_inputs = scenarios_with("verdict", BAD_INPUTS);
+    let patterns: Vec<&str> = Pattern::ALL.iter().map(|p| p.name()).collect();
+    let bad_inputs: Vec<&str> = BadInput::ALL.iter().map(|b| b.name()).collect();
+    let patterns = scenarios_with("detected", &patterns);
+    let bad_inputs = scenarios_with("verdict", &bad_inputs);
     let series = subjects.iter().map(|s| {
         let p50 = patterns
             .iter()
@@ -105,10 +85,10 @@ pub fn section(data: &Data, figures: &mut Figures) -> Value {
         "half-written configs served (`slow-in-place`)",
     ];
     let cost_header = ["peer", "idle wake-ups", "idle CPU", "peak RSS", "version"];
-    let missing: Vec<&str> = SUBJECTS
+    let missing: Vec<String> = known
         .iter()
-        .copied()
-        .filter(|s| !subjects.iter().any(|x| x == s))
+        .filter(|s| !subjects.iter().any(|x| x == *s))
+        .map(|s| s.to_string())
         .collect();
     let provenance: BTreeSet<String> = records
         .iter()

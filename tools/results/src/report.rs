@@ -4,9 +4,11 @@
 
 use std::collections::BTreeMap;
 
+use config_reload_managers::design;
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::Serde;
 use minijinja::{Environment, UndefinedBehavior, Value, context};
+use records::registry::{GoManager, ReadPath};
 use serde::Serialize;
 
 use crate::data::{Data, median, ordered};
@@ -195,24 +197,20 @@ fn readers_label((readers, writer): (u32, bool)) -> String {
     )
 }
 
-/// The floor first, the candidates, the seed's designs, then Go's.
-const MANAGERS: &[&str] = &[
-    "plain_arc",
-    "arcswap_cached",
-    "arcswap",
-    "mutex",
-    "rwlock",
-    "watch",
-    "channel",
-    "go_atomic_value",
-    "go_mutex",
-    "go_rwmutex",
-    "go_channel",
-];
+/// The floor and the cached read path, the designs in the order their crate
+/// recommends them, then Go's.
+fn manager_order() -> Vec<&'static str> {
+    let paths = ReadPath::ALL.iter().map(|path| path.name());
+    let go = GoManager::ALL.iter().map(|manager| manager.name());
+    paths
+        .chain(design::NAMES.iter().copied())
+        .chain(go)
+        .collect()
+}
 
 /// Not a candidate: the unsynchronised floor and other languages.
 fn is_reference(subject: &str) -> bool {
-    subject == "plain_arc" || subject.starts_with("go_")
+    subject == ReadPath::PlainArc.name() || GoManager::from_name(subject).is_some()
 }
 
 fn managers(data: &Data, figures: &mut Figures) -> Value {
@@ -229,7 +227,11 @@ fn managers(data: &Data, figures: &mut Figures) -> Value {
         .collect();
     scenarios.sort();
     scenarios.dedup();
-    let subjects = ordered(reads.iter().map(|r| r.subject.as_str()), MANAGERS, |_| ());
+    let subjects = ordered(
+        reads.iter().map(|r| r.subject.as_str()),
+        &manager_order(),
+        |_| (),
+    );
     let read = |subject: &str, scenario| {
         data.value("managers", &read_name(scenario), subject, "ns_per_read")
     };
@@ -413,11 +415,7 @@ fn load(data: &Data, figures: &mut Figures) -> Value {
         .group("load")
         .filter(|r| r.scenario == "quiet")
         .map(|r| r.subject.as_str());
-    let managers = ordered(
-        quiet,
-        &["arcswap", "mutex", "rwlock", "channel", "watch"],
-        |_| (),
-    );
+    let managers = ordered(quiet, design::NAMES, |_| ());
     if managers.is_empty() {
         return Value::UNDEFINED;
     }
@@ -508,9 +506,9 @@ fn manager_claim(data: &Data) -> Option<Value> {
         .iter()
         .filter(|r| r.scenario == scenario && !is_reference(&r.subject))
         .min_by(|a, b| a.value.total_cmp(&b.value))?;
-    let others: Vec<Value> = MANAGERS[2..]
+    let others: Vec<Value> = manager_order()[ReadPath::ALL.len()..]
         .iter()
-        .filter(|name| **name != best.subject && **name != "go_rwmutex")
+        .filter(|name| **name != best.subject && **name != GoManager::RwMutex.name())
         .filter_map(|name| Some(context! { name => *name, ns => at(name)? }))
         .collect();
     // The fewest readers measured with a writer, beside the same without.

@@ -4,7 +4,8 @@
 //! `kube` records are watchers/benches/results/kube.jsonl, its
 //! `load/api_reload_latency` ones from a quick load run) and
 //! `peers-sample.jsonl` (a peer harness's records, with made-up but
-//! realistic values: the harness is built on another branch).
+//! realistic values: the harness is built on another branch; `config-notify`'s
+//! are its records in `docs/records/peers.jsonl`).
 
 use std::path::Path;
 
@@ -116,6 +117,7 @@ fn the_peer_matrix_lists_every_peer_in_a_stable_order() {
             "`fsnotify-naive`",
             "`hotswap-config`",
             "`notify-debouncer-full`",
+            "`config-notify`",
         ]
     );
     // The seed: every kubelet update, at its 1 s tick; no symlink swap.
@@ -478,4 +480,22 @@ fn without_api_records_the_section_says_so_and_the_guide_is_silent() {
     // And the API's records alone render that section complete.
     let alone = render_records(kube_only(fixture("bench-sample.jsonl")));
     assert!(!section(&alone.markdown, "Through the Kubernetes API").contains(NO_RESULTS));
+}
+
+/// The registry (`records::registry::Peer`, and the service once per
+/// `WatcherKind`) is the renderer's list of subjects: the fixture has every
+/// one, and a run without one of them says so (`config-notify` once was
+/// missing from the renderer's own copy of the list, and went unreported).
+#[test]
+fn every_registered_peer_is_named_when_its_records_are_missing() {
+    let complete = section(&render_records(all_fixtures()).markdown, "Peers").to_owned();
+    assert!(!complete.contains("Not in this run"), "{complete}");
+    for subject in crate::peers::subjects() {
+        let report = render_records(without_subject(all_fixtures(), &subject));
+        let peers = section(&report.markdown, "Peers");
+        assert!(
+            peers.contains(&format!("Not in this run: `{subject}`.")),
+            "{subject} missing, not reported: {peers}"
+        );
+    }
 }

@@ -8,14 +8,25 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::subjects::{Kind, Subject};
+use config_reload::WatcherKind;
+use records::registry::{Build, GO_TOOLCHAIN, GoPackage};
 
-/// The Debian packages the Go peers are built from.
-pub const GO_PACKAGES: &str = "golang-go golang-github-fsnotify-fsnotify-dev golang-github-spf13-viper-dev \
-     golang-github-knadh-koanf-dev golang-github-julienschmidt-httprouter-dev golang-gopkg-yaml.v2-dev";
+use crate::subjects::{Kind, SERVICE_MANAGER, Subject};
 
-/// The service build: every watcher, the arcswap manager.
-const SERVICE_FEATURES: &str = "notify,inotify,poll,arcswap";
+/// The Debian packages the Go peers are built from, for messages.
+fn go_packages() -> String {
+    let libraries = GoPackage::ALL.iter().map(|package| package.name());
+    std::iter::once(GO_TOOLCHAIN)
+        .chain(libraries)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The service build's features: every watcher, the one manager.
+fn service_features() -> String {
+    let watchers = WatcherKind::ALL.map(WatcherKind::name);
+    [&watchers[..], &[SERVICE_MANAGER]].concat().join(",")
+}
 
 /// Where things are.
 pub struct Layout {
@@ -53,10 +64,7 @@ impl Layout {
 }
 
 /// Builds every binary `subjects` need; returns each subject's program.
-pub fn build(
-    subjects: &[&Subject],
-    layout: &Layout,
-) -> Result<HashMap<&'static str, PathBuf>, String> {
+pub fn build(subjects: &[Subject], layout: &Layout) -> Result<HashMap<String, PathBuf>, String> {
     let bin_dir = layout.bin_dir();
     fs::create_dir_all(&bin_dir).map_err(|error| format!("{}: {error}", bin_dir.display()))?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -67,17 +75,17 @@ pub fn build(
     };
     let mut programs = HashMap::new();
 
-    if subjects.iter().any(|s| matches!(s.kind, Kind::Rust { .. })) {
+    if subjects
+        .iter()
+        .any(|s| matches!(s.build(), Some(Build::Rust { .. })))
+    {
         let mut command = Command::new(&cargo);
         command
             .args(["build", "-p", "peers", "--bins"])
             .args(profile);
         run(command.current_dir(&layout.root), "building the Rust peers")?;
     }
-    if subjects
-        .iter()
-        .any(|s| matches!(s.kind, Kind::Service { .. }))
-    {
+    if subjects.iter().any(|s| matches!(s.kind, Kind::Service(_))) {
         let mut command = Command::new(&cargo);
         command
             .args([
@@ -86,7 +94,7 @@ pub fn build(
                 "service",
                 "--no-default-features",
                 "--features",
-                SERVICE_FEATURES,
+                &service_features(),
             ])
             .args(profile);
         run(command.current_dir(&layout.root), "building the service")?;
@@ -101,8 +109,8 @@ pub fn build(
         layout.exe_dir.join("peers-gopath").display()
     );
     for subject in subjects {
-        let program = match subject.kind {
-            Kind::Go { dir } => {
+        let program = match subject.build() {
+            Some(Build::Go { dir }) => {
                 let output = bin_dir.join(dir);
                 let mut command = Command::new("go");
                 command
@@ -115,14 +123,17 @@ pub fn build(
                     .env("GOFLAGS", "");
                 run(
                     &mut command,
-                    &format!("building the Go peer {dir} (needs: apt-get install {GO_PACKAGES})"),
+                    &format!(
+                        "building the Go peer {dir} (needs: apt-get install {})",
+                        go_packages()
+                    ),
                 )?;
                 output
             }
-            Kind::Rust { bin } => layout.exe_dir.join(bin),
-            Kind::Service { .. } => bin_dir.join("service"),
+            Some(Build::Rust { bin }) => layout.exe_dir.join(bin),
+            None => bin_dir.join("service"),
         };
-        programs.insert(subject.name, program);
+        programs.insert(subject.name.clone(), program);
     }
     Ok(programs)
 }

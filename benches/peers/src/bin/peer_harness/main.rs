@@ -29,7 +29,7 @@ use records::Record;
 use crate::binaries::Layout;
 use crate::runs::{Settings, SubjectRun};
 use crate::subjects::Subject;
-use crate::workload::{BadInput, Pattern};
+use records::registry::{BadInput, Pattern};
 
 /// Run the peers and the service through the same config changes.
 #[derive(Debug, Parser)]
@@ -70,22 +70,22 @@ fn run(cli: &Cli) -> Result<(), String> {
     let sources = versions::Sources::read(&layout.root)?;
     let settings = Settings::new(cli.quick, cli.rounds);
     let patterns: &[Pattern] = if cli.quick {
-        &Pattern::QUICK
+        &workload::QUICK
     } else {
-        &Pattern::ALL
+        Pattern::ALL
     };
-    let bad_inputs: &[BadInput] = if cli.quick { &[] } else { &BadInput::ALL };
+    let bad_inputs: &[BadInput] = if cli.quick { &[] } else { BadInput::ALL };
     let mut out = Output::new(cli.out.clone(), command_line());
     let mut runs: HashMap<&str, SubjectRun<'_>> = subjects
         .iter()
         .map(|subject| {
             let run = SubjectRun::new(
                 subject,
-                &programs[subject.name],
+                &programs[&subject.name],
                 &layout.log_dir(),
                 &settings,
             );
-            (subject.name, run)
+            (subject.name.as_str(), run)
         })
         .collect();
     let mut failures = Vec::new();
@@ -96,7 +96,7 @@ fn run(cli: &Cli) -> Result<(), String> {
         for subject in &subjects {
             eprintln!("peer-harness: {} / {}", subject.name, pattern.name());
             match runs
-                .get_mut(subject.name)
+                .get_mut(subject.name.as_str())
                 .expect("every subject has a run")
                 .pattern(*pattern)
             {
@@ -110,7 +110,7 @@ fn run(cli: &Cli) -> Result<(), String> {
     for bad in bad_inputs {
         for subject in &subjects {
             eprintln!("peer-harness: {} / {}", subject.name, bad.name());
-            match runs[subject.name].bad_input(*bad) {
+            match runs[subject.name.as_str()].bad_input(*bad) {
                 Ok(records) => out.write(records)?,
                 Err(error) => failures.push(format!("{} / {}: {error}", subject.name, bad.name())),
             }
@@ -119,12 +119,12 @@ fn run(cli: &Cli) -> Result<(), String> {
     for subject in &subjects {
         if !cli.quick {
             eprintln!("peer-harness: {} / idle", subject.name);
-            match runs[subject.name].idle() {
+            match runs[subject.name.as_str()].idle() {
                 Ok(records) => out.write(records)?,
                 Err(error) => failures.push(format!("{} / idle: {error}", subject.name)),
             }
         }
-        out.write(runs[subject.name].peak_rss())?;
+        out.write(runs[subject.name.as_str()].peak_rss())?;
         out.write(version_record(subject, &sources)?)?;
     }
 
@@ -151,7 +151,7 @@ fn run(cli: &Cli) -> Result<(), String> {
 fn version_record(subject: &Subject, sources: &versions::Sources) -> Result<Vec<Record>, String> {
     let described = sources.describe(subject)?;
     Ok(vec![
-        Record::new(GROUP, "-", subject.name, "version", 0.0, "text", 1)
+        Record::new(GROUP, "-", &subject.name, "version", 0.0, "text", 1)
             .with_text(described.text)
             .with_provenance("source", described.source),
     ])
@@ -199,7 +199,7 @@ fn command_line() -> String {
 /// lacks.
 fn missing_records(
     written: &[Record],
-    subjects: &[&Subject],
+    subjects: &[Subject],
     patterns: &[Pattern],
     bad_inputs: &[BadInput],
     idle: bool,
@@ -221,7 +221,7 @@ fn missing_records(
             expected.extend([("idle", "wakeups_per_s"), ("idle", "cpu_per_s")]);
         }
         for (scenario, metric) in expected {
-            if !have.contains(&(subject.name, scenario, metric)) {
+            if !have.contains(&(subject.name.as_str(), scenario, metric)) {
                 missing.push(format!("{} / {scenario} / {metric}", subject.name));
             }
         }
@@ -243,8 +243,8 @@ mod tests {
             ("rename-replace", "detected"),
         ]
         .map(|(scenario, metric)| Record::new(GROUP, scenario, "seed", metric, 1.0, "count", 1));
-        assert!(missing_records(&complete, &subjects, &Pattern::QUICK, &[], false).is_empty());
-        let missing = missing_records(&complete[1..], &subjects, &Pattern::QUICK, &[], false);
+        assert!(missing_records(&complete, &subjects, &workload::QUICK, &[], false).is_empty());
+        let missing = missing_records(&complete[1..], &subjects, &workload::QUICK, &[], false);
         assert_eq!(missing, ["seed / - / peak_rss"]);
     }
 }

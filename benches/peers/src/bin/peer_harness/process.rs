@@ -13,7 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::poller::Client;
-use crate::subjects::{Kind, Subject};
+use crate::subjects::{Kind, SERVICE_MANAGER, Subject};
 use crate::verdict::Answer;
 
 /// A running subject.
@@ -40,8 +40,10 @@ impl Running {
             "--bind".into(),
             "127.0.0.1:0".into(),
         ];
-        if let Kind::Service { watcher } = subject.kind {
-            args.extend(["--watcher", watcher, "--manager", "arcswap"].map(OsString::from));
+        if let Kind::Service(watcher) = subject.kind {
+            args.extend(
+                ["--watcher", watcher.name(), "--manager", SERVICE_MANAGER].map(OsString::from),
+            );
         }
         if let Some(dir) = log.parent() {
             std::fs::create_dir_all(dir)?;

@@ -16,7 +16,9 @@ use crate::process::Running;
 use crate::procfs;
 use crate::subjects::Subject;
 use crate::verdict::{self, Update, UpdateOutcome};
-use crate::workload::{self, BadInput, Fixture, Pattern};
+use records::registry::{BadInput, Pattern};
+
+use crate::workload::{self, Fixture};
 
 /// The timings of a run, in one place.
 #[derive(Debug, Clone)]
@@ -91,7 +93,7 @@ impl<'a> SubjectRun<'a> {
     }
 
     fn record(&self, scenario: &str, metric: &str, value: f64, unit: &str, n: u64) -> Record {
-        Record::new(GROUP, scenario, self.subject.name, metric, value, unit, n)
+        Record::new(GROUP, scenario, &self.subject.name, metric, value, unit, n)
     }
 
     fn start(&self, config: &Path, scenario: &str, expected: &[u8]) -> io::Result<Running> {
@@ -211,7 +213,7 @@ impl<'a> SubjectRun<'a> {
         thread::sleep(jitter(settings.phase_jitter));
         opens.opened()?; // forget the opens before the bad file
         let committed = poller.at(Instant::now());
-        rename_replace(&config, &bad.contents())?;
+        rename_replace(&config, &workload::contents(bad))?;
         thread::sleep(settings.bad_window);
         let until = poller.now();
         let read_bad_file = opens.opened()?;

@@ -7,7 +7,9 @@ use std::process::Command;
 
 use serde::Deserialize;
 
-use crate::subjects::{Kind, Library, Subject};
+use records::registry::{Build, Library};
+
+use crate::subjects::Subject;
 
 /// A subject's version record: the text, and where each part came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,22 +80,19 @@ impl Sources {
     pub fn describe(&self, subject: &Subject) -> Result<Described, String> {
         let mut parts = Vec::new();
         let mut sources = Vec::new();
-        match subject.kind {
-            Kind::Go { .. } => parts.push(self.go.clone().ok_or("no go toolchain")?),
-            Kind::Rust { .. } => parts.push(self.rustc.clone().ok_or("no rustc")?),
-            Kind::Service { .. } => {
+        match subject.build() {
+            Some(Build::Go { .. }) => parts.push(self.go.clone().ok_or("no go toolchain")?),
+            Some(Build::Rust { .. }) => parts.push(self.rustc.clone().ok_or("no rustc")?),
+            None => {
                 let version = env!("CARGO_PKG_VERSION");
                 parts.push(format!("service {version} ({})", self.commit));
                 sources.push(format!("workspace:service={version}@{}", self.commit));
             }
         }
-        for library in subject.libraries {
+        for library in subject.libraries() {
             match *library {
-                Library::Debian {
-                    package,
-                    label,
-                    import,
-                } => {
+                Library::Go { package, import } => {
+                    let (label, package) = (package.label(), package.name());
                     let version = debian_version(package)
                         .ok_or_else(|| format!("{package} is not installed"))?;
                     let import = import.map(|path| format!(" ({path})")).unwrap_or_default();

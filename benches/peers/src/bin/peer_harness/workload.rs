@@ -1,6 +1,7 @@
-//! The work every subject goes through: the update patterns (each a way
-//! files really change under a process, `shared/configmap-volumes.md` §1-2)
-//! and the bad files (§3). Writers come from `config_reload::testing` where it has
+//! The work every subject goes through: what each update pattern of
+//! `records::registry` writes (each a way files really change under a
+//! process, `shared/configmap-volumes.md` §1-2) and each bad input's file
+//! (§3). Writers come from `config_reload::testing` where it has
 //! them, so the harness makes the same system calls as the project's tests.
 
 use std::fs::{self, File};
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 use config_reload::testing::{
     KubeletVolume, SymlinkOrder, rename_replace, swap_parent_dir, symlink_swap, write_in_place,
 };
+use records::registry::{BadInput, Pattern};
 
 /// The config file's name in every layout.
 const CONFIG: &str = "config.yaml";
@@ -23,64 +25,8 @@ const RECREATE_GAP: Duration = Duration::from_millis(100);
 /// write could see two versions, if anything let it.
 const HALF_PADDING: usize = 1000;
 
-/// One way a config file changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pattern {
-    /// A ConfigMap volume, key symlinks made after the `..data` rename.
-    KubeletAfter,
-    /// A ConfigMap volume, key symlinks made before it (older kubelets).
-    KubeletBefore,
-    /// A ConfigMap volume whose several keys change together; the served
-    /// message has two halves that must carry the same version.
-    MultiKey,
-    /// An editor's save: a new file renamed over the config.
-    RenameReplace,
-    /// `cat new > config`: truncate and write in place.
-    InPlace,
-    /// An in-place rewrite by one writer in three parts, 300 ms apart; every
-    /// prefix is valid YAML, so only waiting for the writer avoids serving
-    /// a half-written config.
-    SlowInPlace,
-    /// `ln -sfn config-vN.yaml config.yaml`.
-    SymlinkSwap,
-    /// `rm config.yaml`, 100 ms, then the new file.
-    DeleteRecreate,
-    /// The directory holding the config replaced by rename.
-    DirSwap,
-}
-
-impl Pattern {
-    /// Every pattern, in the order runs go through them.
-    pub const ALL: [Pattern; 9] = [
-        Self::KubeletAfter,
-        Self::KubeletBefore,
-        Self::MultiKey,
-        Self::RenameReplace,
-        Self::InPlace,
-        Self::SlowInPlace,
-        Self::SymlinkSwap,
-        Self::DeleteRecreate,
-        Self::DirSwap,
-    ];
-
-    /// The quick mode's patterns.
-    pub const QUICK: [Pattern; 2] = [Self::KubeletAfter, Self::RenameReplace];
-
-    /// The record scenario name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::KubeletAfter => "kubelet-after",
-            Self::KubeletBefore => "kubelet-before",
-            Self::MultiKey => "multi-key",
-            Self::RenameReplace => "rename-replace",
-            Self::InPlace => "in-place",
-            Self::SlowInPlace => "slow-in-place",
-            Self::SymlinkSwap => "symlink-swap",
-            Self::DeleteRecreate => "delete-recreate",
-            Self::DirSwap => "dir-swap",
-        }
-    }
-}
+/// The quick mode's patterns.
+pub const QUICK: [Pattern; 2] = [Pattern::KubeletAfter, Pattern::RenameReplace];
 
 /// What one update did: when it began, when it committed, what should be
 /// served after it, and what a half-written read of it would serve.
@@ -264,53 +210,18 @@ fn slow_lines(n: u32) -> [String; 3] {
     [1, 2, 3].map(|line| format!("v{n} line {line}\n"))
 }
 
-/// A bad file a reload can meet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BadInput {
-    InvalidYaml,
-    Empty,
-    WrongType,
-    MissingField,
-    AliasBomb,
-    Oversize,
-}
-
-impl BadInput {
-    /// Every bad input, in run order.
-    pub const ALL: [BadInput; 6] = [
-        Self::InvalidYaml,
-        Self::Empty,
-        Self::WrongType,
-        Self::MissingField,
-        Self::AliasBomb,
-        Self::Oversize,
-    ];
-
-    /// The record scenario name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::InvalidYaml => "bad-invalid-yaml",
-            Self::Empty => "bad-empty",
-            Self::WrongType => "bad-wrong-type",
-            Self::MissingField => "bad-missing-field",
-            Self::AliasBomb => "bad-alias-bomb",
-            Self::Oversize => "bad-oversize",
-        }
-    }
-
-    /// The file's bytes.
-    pub fn contents(self) -> Vec<u8> {
-        match self {
-            Self::InvalidYaml => b"message: [\"unclosed\n".to_vec(),
-            Self::Empty => Vec::new(),
-            // A list where a string is expected.
-            Self::WrongType => b"message:\n  - a\n  - b\n".to_vec(),
-            Self::MissingField => b"other: \"no message here\"\n".to_vec(),
-            Self::AliasBomb => alias_bomb(7),
-            // 8 MiB: eight times the service's limit, small enough for a
-            // subject that accepts it to answer with it.
-            Self::Oversize => yaml_message(&"x".repeat(8 << 20)),
-        }
+/// A bad input's bytes.
+pub fn contents(bad: BadInput) -> Vec<u8> {
+    match bad {
+        BadInput::InvalidYaml => b"message: [\"unclosed\n".to_vec(),
+        BadInput::Empty => Vec::new(),
+        // A list where a string is expected.
+        BadInput::WrongType => b"message:\n  - a\n  - b\n".to_vec(),
+        BadInput::MissingField => b"other: \"no message here\"\n".to_vec(),
+        BadInput::AliasBomb => alias_bomb(7),
+        // 8 MiB: eight times the service's limit, small enough for a
+        // subject that accepts it to answer with it.
+        BadInput::Oversize => yaml_message(&"x".repeat(8 << 20)),
     }
 }
 
@@ -344,7 +255,7 @@ mod tests {
 
     #[test]
     fn every_pattern_serves_what_its_yaml_says() {
-        for pattern in Pattern::ALL {
+        for &pattern in Pattern::ALL {
             let dir = tempfile::tempdir().unwrap();
             let fixture = Fixture::new(pattern, dir.path()).unwrap();
             for n in 0..3 {
