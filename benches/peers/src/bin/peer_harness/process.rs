@@ -42,6 +42,8 @@ impl Running {
         ];
         if let Kind::Service { watcher } = subject.kind {
             args.extend(["--watcher", watcher, "--manager", "arcswap"].map(OsString::from));
+            // A free admin port too: peers run side by side.
+            args.extend(["--admin-bind", "127.0.0.1:0"].map(OsString::from));
         }
         if let Some(dir) = log.parent() {
             std::fs::create_dir_all(dir)?;
