@@ -56,6 +56,6 @@ ENV CONFIG_FILE=/etc/config/config.yaml
 # Numeric, because scratch has no /etc/passwd: the kubelet can only enforce
 # runAsNonRoot against a numeric user. 65532 is the conventional "nonroot".
 USER 65532:65532
-# One port for `/`, `/healthz`, `/readyz` and `/metrics`.
-EXPOSE 8080
+# `/` on 8080; `/healthz`, `/readyz` and `/metrics` on the admin port 9090.
+EXPOSE 8080 9090
 ENTRYPOINT ["/service"]

@@ -38,6 +38,7 @@ CONFIG_ENV = "CONFIG_FILE"
 # The service's own defaults (service --help), used when a flag is not set.
 DEFAULT_SHUTDOWN_TIMEOUT_S = 10.0
 DEFAULT_BIND_PORT = 8080
+DEFAULT_ADMIN_PORT = 9090  # --admin-bind: the probes and /metrics
 PROBE_PATHS = {"livenessProbe": "/healthz", "readinessProbe": "/readyz", "startupProbe": "/healthz"}
 # The watcher that reads the ConfigMap or Secret through the API (docs/kube.md).
 API_WATCHER = variants.API_WATCHER
@@ -294,17 +295,27 @@ def check_container(c: dict, pod: dict, where: str, documents: list, variant: st
     bind = flag_value(argv, "--bind")
     bind_port = int(bind.rsplit(":", 1)[1]) if bind else DEFAULT_BIND_PORT
     found.expect(bind_port == http_port, where, f"the service listens on {bind_port} but port `http` is {http_port}")
+    admin = ports.get("admin")
+    found.expect(admin is not None, where, "needs a container port named `admin` (the probes and /metrics)")
+    admin_port = (admin or {}).get("containerPort")
+    admin_bind = flag_value(argv, "--admin-bind")
+    admin_bind_port = int(admin_bind.rsplit(":", 1)[1]) if admin_bind else DEFAULT_ADMIN_PORT
+    found.expect(
+        admin_bind_port == admin_port,
+        where,
+        f"the service serves its probes on {admin_bind_port} but port `admin` is {admin_port}",
+    )
     annotations = pod.get("_annotations") or {}
     found.expect(annotations.get("prometheus.io/scrape") == "true", where, "pod needs prometheus.io/scrape: \"true\"")
     found.expect(annotations.get("prometheus.io/path") == "/metrics", where, "pod needs prometheus.io/path: /metrics")
     found.expect(
-        annotations.get("prometheus.io/port") == str(http_port), where, f"prometheus.io/port must be {http_port}"
+        annotations.get("prometheus.io/port") == str(admin_port), where, f"prometheus.io/port must be {admin_port}"
     )
 
     for probe, path in PROBE_PATHS.items():
         get = (c.get(probe) or {}).get("httpGet") or {}
         found.expect(get.get("path") == path, where, f"{probe} must be an httpGet of {path}")
-        found.expect(get.get("port") in ("http", http_port), where, f"{probe} must probe port `http`")
+        found.expect(get.get("port") in ("admin", admin_port), where, f"{probe} must probe port `admin`")
 
     resources = c.get("resources") or {}
     requests, limits = resources.get("requests") or {}, resources.get("limits") or {}

@@ -124,7 +124,7 @@ rm -f "$work/sandbox.pid"
 sandbox setpriv --reuid="$NONROOT" --regid="$NONROOT" --clear-groups \
     --inh-caps=-all --bounding-set=-all --no-new-privs -- \
     env -i KUBERNETES_SERVICE_HOST=10.96.0.1 \
-    "$work/service" --config "$volume/$KEY" --bind 127.0.0.1:0 \
+    "$work/service" --config "$volume/$KEY" --bind 127.0.0.1:0 --admin-bind 127.0.0.1:0 \
     --log-format json --shutdown-timeout "$SHUTDOWN_TIMEOUT" >"$log" 2>&1 &
 job=$!
 
@@ -154,14 +154,16 @@ esac
 pass "the service runs as $NONROOT:$NONROOT, no groups, no capabilities, no_new_privs, / mounted $root_options"
 
 # --- the contract ------------------------------------------------------------
-bound_port() { grep 'listening' "$log" | grep -oE '127\.0\.0\.1:[0-9]+' | head -n 1 | cut -d: -f2; }
-logged_port() { [ -n "$(bound_port)" ]; }
-wait_until "the service logs the address it listens on" logged_port
-base="http://127.0.0.1:$(bound_port)"
+# The listening line names the public address first, then the admin one.
+bound_port() { grep 'listening' "$log" | grep -oE '127\.0\.0\.1:[0-9]+' | sed -n "${1}p" | cut -d: -f2; }
+logged_port() { [ -n "$(bound_port 2)" ]; }
+wait_until "the service logs the addresses it listens on" logged_port
+base="http://127.0.0.1:$(bound_port 1)"
+admin="http://127.0.0.1:$(bound_port 2)"
 
-status_is() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$base$2")" = "$1" ]; }
+status_is() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$admin$2")" = "$1" ]; }
 serves() { curl -fsS --max-time 2 "$base/" 2>/dev/null | grep -qF "$1"; }
-metrics_match() { curl -fsS --max-time 2 "$base/metrics" 2>/dev/null | grep -qE "$1"; }
+metrics_match() { curl -fsS --max-time 2 "$admin/metrics" 2>/dev/null | grep -qE "$1"; }
 
 wait_until "/healthz answers 200" status_is 200 /healthz
 pass "/healthz 200"

@@ -178,13 +178,22 @@ class Rules(unittest.TestCase):
         self.assert_reported("terminationGracePeriodSeconds", lambda d: pod(d).update(terminationGracePeriodSeconds=12))
         self.assert_reported("terminationGracePeriodSeconds", lambda d: replace_arg(d, "--shutdown-timeout", "1m"))
 
-    def test_a_scrape_port_other_than_http_is_rejected(self) -> None:
+    def test_a_scrape_port_other_than_admin_is_rejected(self) -> None:
         self.assert_reported(
             "prometheus.io/port",
             lambda d: of_kind(d, "Deployment")["spec"]["template"]["metadata"]["annotations"].update(
-                {"prometheus.io/port": "9090"}
+                {"prometheus.io/port": "8080"}
             ),
         )
+
+    def test_probes_on_the_public_port_are_rejected(self) -> None:
+        self.assert_reported(
+            "must probe port `admin`",
+            lambda d: container(d)["livenessProbe"]["httpGet"].update(port="http"),
+        )
+
+    def test_serving_probes_on_another_port_than_admin_is_rejected(self) -> None:
+        self.assert_reported("probes on 9999", lambda d: replace_arg(d, "--admin-bind", "0.0.0.0:9999"))
 
     def test_listening_on_another_port_than_http_is_rejected(self) -> None:
         self.assert_reported("listens on 9000", lambda d: replace_arg(d, "--bind", "0.0.0.0:9000"))
@@ -413,7 +422,7 @@ class SecretAccess(unittest.TestCase):
 
     def test_a_secret_value_in_an_argument_is_rejected(self) -> None:
         self.assert_reported(
-            ".args[4] contains a value of Secret/config-reload",
+            ".args[5] contains a value of Secret/config-reload",
             lambda d: container(d)["args"].append(f"--greeting={self.value}"),
         )
 

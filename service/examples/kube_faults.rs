@@ -45,6 +45,8 @@ fn yaml(message: &str) -> String {
 struct Service {
     child: Child,
     addr: SocketAddr,
+    /// The admin port: `/readyz`, `/metrics`.
+    admin: SocketAddr,
 }
 
 impl Service {
@@ -55,6 +57,8 @@ impl Service {
             .env("KUBECONFIG", kubeconfig)
             .args([
                 "--bind",
+                "127.0.0.1:0",
+                "--admin-bind",
                 "127.0.0.1:0",
                 "--watcher",
                 "kube",
@@ -72,19 +76,21 @@ impl Service {
         let stdout = child.stdout.take().expect("piped");
         thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let field = |name: &str| {
+                    let (_, rest) = line.split_once(&format!(" {name}="))?;
+                    rest.split_whitespace().next()?.parse::<SocketAddr>().ok()
+                };
                 if line.contains("listening")
-                    && let Some((_, rest)) = line.split_once("addr=")
-                    && let Some(addr) = rest.split_whitespace().next()
-                    && let Ok(addr) = addr.parse::<SocketAddr>()
+                    && let (Some(addr), Some(admin)) = (field("addr"), field("admin_addr"))
                 {
-                    let _ = sender.send(addr);
+                    let _ = sender.send((addr, admin));
                 }
             }
         });
-        let addr = receiver
+        let (addr, admin) = receiver
             .recv_timeout(Duration::from_secs(30))
             .expect("the service listens");
-        Self { child, addr }
+        Self { child, addr, admin }
     }
 
     fn message(&self) -> String {
@@ -92,11 +98,11 @@ impl Service {
     }
 
     fn ready(&self) -> String {
-        http::get(self.addr, "/readyz").map_or_else(|_| String::new(), |reply| reply.text())
+        http::get(self.admin, "/readyz").map_or_else(|_| String::new(), |reply| reply.text())
     }
 
     fn metric(&self, series: &str) -> Option<f64> {
-        let text = http::get(self.addr, "/metrics").ok()?.text();
+        let text = http::get(self.admin, "/metrics").ok()?.text();
         text.lines()
             .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
     }

@@ -36,8 +36,8 @@ enum Command {
     /// Projects the first version of `config.yaml`.
     Init { mount: PathBuf },
     /// Projects a new version `--rate` times a second for `--seconds`; with
-    /// `--addr`, reports how many the service there applied (its
-    /// `config_reloads_total{result="success"}` before and after).
+    /// `--addr` (the service's admin port), reports how many it applied
+    /// (its `config_reloads_total{result="success"}` before and after).
     Write {
         mount: PathBuf,
         #[arg(long, default_value_t = 100)]

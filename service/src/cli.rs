@@ -25,6 +25,12 @@ pub struct Cli {
     #[arg(long, env = "BIND_ADDR", default_value = "0.0.0.0:8080")]
     pub bind: String,
 
+    /// The address serving `/healthz`, `/readyz` and `/metrics`, for the
+    /// kubelet and the scraper: a port of its own, so public traffic cannot
+    /// crowd out the probes.
+    #[arg(long, env = "ADMIN_BIND", default_value = "0.0.0.0:9090")]
+    pub admin_bind: String,
+
     /// Log lines as human-readable text or as JSON objects.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -71,9 +77,9 @@ pub struct Cli {
     #[arg(long, env = "IDLE_TIMEOUT", default_value = "75s", value_parser = positive_duration)]
     pub idle_timeout: Duration,
 
-    /// Serve at most this many connections in full; above it, a small
-    /// reserve serves only /healthz, /readyz and /metrics [default: 1024,
-    /// fewer if RLIMIT_NOFILE is lower].
+    /// Serve at most this many connections on the public port at once; one
+    /// more is closed at accept [default: 1024, fewer if RLIMIT_NOFILE is
+    /// lower].
     #[arg(long, env = "MAX_CONNECTIONS", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub max_connections: Option<usize>,
 

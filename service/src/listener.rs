@@ -1,47 +1,43 @@
-//! Accepting connections and serving each with hyper, within limits that a
-//! slow or numerous client cannot push the process past.
+//! Serving on `axum::serve`, within limits that a slow or numerous client
+//! cannot push the process past.
 //!
-//! `axum::serve` sets no header-read timeout and no connection cap, and
-//! logs no accept error: 10 000 clients that never finish their headers
-//! held 187 MB and every file descriptor (issue 10). Here, per connection:
+//! `axum::serve` alone sets no header-read timeout and no connection cap:
+//! 10 000 clients that never finish their headers held 187 MB and every
+//! file descriptor (issue 10). axum takes a custom [`Listener`]
+//! (`axum::serve::Listener`), and that is where the rest goes:
 //!
-//! - a **header-read timeout** and an **idle timeout** ([`timeouts`]): a
-//!   request head must be complete within the first of its first byte (of
-//!   the accept, for a connection's first request); a connection neither
-//!   reading a head nor running a handler is closed the second after the
-//!   last byte it wrote;
-//! - a **cap** on open connections ([`slots`]), with a small reserve above
-//!   it that serves only the operational paths, so a liveness probe is
-//!   answered while the cap is reached;
+//! - a **cap** on open connections ([`Capped`]): one accepted at the cap is
+//!   closed at once;
 //! - **accept errors** (`EMFILE`, ...) counted, logged once per streak and
-//!   retried with a back-off ([`accept_errors`]).
+//!   retried with a back-off ([`accept_errors`]; axum's own listener
+//!   sleeps a second and logs every failure);
+//! - a **header-read timeout** and an **idle timeout** ([`timeouts`]), in
+//!   the I/O the listener hands to axum: neither is configurable through
+//!   `axum::serve`.
 //!
-//! A request that arrives whole costs one relaxed atomic add (the dispatch
-//! count), a clock read at its response's write and a few relaxed loads;
-//! the rest of the accounting is per connection.
+//! The probes and `/metrics` have a listener of their own (`--admin-bind`)
+//! with a small cap of its own: public traffic cannot crowd them out.
+//!
+//! [`Listener`]: axum::serve::Listener
 
 mod accept_errors;
-mod connection;
+mod capped;
 mod http_metrics;
-mod slots;
 mod timeouts;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::io;
-use std::pin::pin;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpSocket};
-use tracing::{info, warn};
+use tracing::warn;
 
-pub use http_metrics::HttpMetrics;
+pub use capped::Capped;
+pub use http_metrics::{HttpMetrics, Port};
 
-use accept_errors::AcceptErrors;
-use connection::{ConnectionState, Serving};
-use slots::{Lane, Slots};
+use capped::CountHeads;
+use timeouts::Bounds;
 
 /// The cap when `--max-connections` is not given, unless the file
 /// descriptor limit is lower. 1 024 slow connections cost about 22 MB
@@ -50,11 +46,8 @@ use slots::{Lane, Slots};
 /// scraper, a few clients or a proxy's keep-alive pool) ever hold.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
-/// Connections accepted above the cap that serve only the operational
-/// paths (the probes and `/metrics`). Kubelet probes and a scrape need
-/// a handful; the rest lets a probe survive that many newer connections
-/// arriving while its request is in flight (see [`slots`]).
-pub const RESERVE: usize = 32;
+/// The admin port's cap: kubelet probes and a scrape need a handful.
+pub const ADMIN_CONNECTIONS: usize = 32;
 
 /// File descriptors the process needs besides connections: stdio, the
 /// listener, the runtime's epoll and wakers, inotify, the config reads.
@@ -96,9 +89,9 @@ pub async fn bind(addr: &str) -> io::Result<TcpListener> {
 pub struct Limits {
     /// Open connections served in full.
     pub max_connections: usize,
-    /// Connections above the cap that serve only the operational paths:
-    /// [`RESERVE`], fewer where `RLIMIT_NOFILE` leaves less.
-    pub reserve: usize,
+    /// Open connections on the admin port: [`ADMIN_CONNECTIONS`], fewer
+    /// where `RLIMIT_NOFILE` leaves less.
+    pub admin_connections: usize,
     /// First byte (or accept) to the end of a request head.
     pub header_read_timeout: Duration,
     /// The last byte written to the next request's first byte, while no
@@ -121,13 +114,16 @@ impl Limits {
         idle_timeout: Duration,
     ) -> Result<Self, String> {
         let limit = open_files_limit();
-        let (reserve, fds) = match limit {
-            Some(limit) if limit < OTHER_FDS + RESERVE + 1 => {
-                let (reserve, fit) = scarce(limit)?;
-                (reserve, Some(fit))
+        let (admin_connections, fds) = match limit {
+            Some(limit) if limit < OTHER_FDS + ADMIN_CONNECTIONS + 1 => {
+                let (admin, fit) = scarce(limit)?;
+                (admin, Some(fit))
             }
-            Some(limit) => (RESERVE, Some(limit - OTHER_FDS - RESERVE)),
-            None => (RESERVE, None),
+            Some(limit) => (
+                ADMIN_CONNECTIONS,
+                Some(limit - OTHER_FDS - ADMIN_CONNECTIONS),
+            ),
+            None => (ADMIN_CONNECTIONS, None),
         };
         let max_connections = match (max_connections, fds) {
             (Some(max), Some(fds)) if max > fds => {
@@ -145,28 +141,28 @@ impl Limits {
         };
         Ok(Self {
             max_connections,
-            reserve,
+            admin_connections,
             header_read_timeout,
             idle_timeout,
         })
     }
 }
 
-/// `RLIMIT_NOFILE` too low for [`OTHER_FDS`] and the full reserve: what is
-/// left beyond the descriptors open now, a few for config reads and one for
-/// the accept that evicts a reserve connection, is shared, half to the
-/// reserve first, so the probes are answered while any connection can be.
-/// Said at start with the numbers: it is almost certainly a mistake in the
-/// container's limits. Returns the reserve and the connections served in
-/// full, or, where not even one connection fits, why the service cannot run.
+/// `RLIMIT_NOFILE` too low for [`OTHER_FDS`] and the full admin cap: what
+/// is left beyond the descriptors open now, a few for config reads and one
+/// for the accept that closes a connection over the cap, is shared, half to
+/// the admin port first, so the probes are answered while any connection
+/// can be. Said at start with the numbers: it is almost certainly a mistake
+/// in the container's limits. Returns the admin cap and the public one, or,
+/// where not even one connection fits, why the service cannot run.
 fn scarce(limit: usize) -> Result<(usize, usize), String> {
     /// Descriptors kept for config reads, watches and wakers opened later,
-    /// and for the accept that evicts a reserve connection.
+    /// and for the accept that closes a connection over the cap.
     const HEADROOM: usize = 5;
     let open = std::fs::read_dir("/proc/self/fd").map_or(OTHER_FDS, |fds| fds.count() - 1);
     let spare = limit.saturating_sub(open + HEADROOM);
-    let reserve = (spare / 2).clamp(1, RESERVE);
-    let fit = spare.saturating_sub(reserve).max(1);
+    let admin = (spare / 2).clamp(1, ADMIN_CONNECTIONS);
+    let fit = spare.saturating_sub(admin).max(1);
     if spare < 2 {
         return Err(format!(
             "RLIMIT_NOFILE {limit} leaves no descriptor for connections ({open} open before \
@@ -179,14 +175,14 @@ fn scarce(limit: usize) -> Result<(usize, usize), String> {
             open_files_limit = limit,
             open_now = open,
             max_connections = fit,
-            reserve,
-            wanted = DEFAULT_MAX_CONNECTIONS + RESERVE,
+            admin_connections = admin,
+            wanted = DEFAULT_MAX_CONNECTIONS + ADMIN_CONNECTIONS,
             "RLIMIT_NOFILE leaves almost no descriptors for connections: serving at most \
-             max_connections in full and reserve more for the probes and /metrics; raise the \
-             limit (`ulimit -n`, the container runtime's nofile)"
+             max_connections on the public port and admin_connections on the admin port; \
+             raise the limit (`ulimit -n`, the container runtime's nofile)"
         );
     }
-    Ok((reserve, fit))
+    Ok((admin, fit))
 }
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard one, as Go's runtime does
@@ -222,92 +218,31 @@ fn open_files_limit() -> Option<usize> {
         .flatten()
 }
 
-/// The connections still open once accepting stopped.
-pub struct Open {
-    graceful: GracefulShutdown,
-}
-
-impl Open {
-    /// Asks every connection to finish its in-flight request and close
-    /// (idle ones close at once); completes when all have.
-    pub async fn drain(self) {
-        self.graceful.shutdown().await;
+impl Limits {
+    /// A listener for `port` on `tcp`, under this port's cap and both
+    /// timeouts.
+    pub fn listener(&self, tcp: TcpListener, port: Port, metrics: HttpMetrics) -> Capped {
+        let max = match port {
+            Port::Public => self.max_connections,
+            Port::Admin => self.admin_connections,
+        };
+        let bounds = Bounds {
+            header_read: self.header_read_timeout,
+            idle: self.idle_timeout,
+        };
+        Capped::new(tcp, port, max, bounds, metrics)
     }
 }
 
-/// Accepts and serves `app` until `stop` completes; returns what `stop`
-/// returned and the connections still open. The listener is closed on
-/// return, so new connections are refused from then on.
-pub async fn serve_until<T>(
-    listener: TcpListener,
+/// Serves `app` on `listener` until `stop` completes, then stops accepting
+/// (closing the listener) and completes once every connection has
+/// finished its in-flight request; idle ones close at once.
+pub fn serve(
+    listener: Capped,
     app: Router,
-    limits: Limits,
-    metrics: HttpMetrics,
-    stop: impl Future<Output = T>,
-) -> (T, Open) {
-    info!(
-        max_connections = limits.max_connections,
-        reserve = limits.reserve,
-        header_read_timeout = %humantime::format_duration(limits.header_read_timeout),
-        idle_timeout = %humantime::format_duration(limits.idle_timeout),
-        "connection limits"
-    );
-    let graceful = GracefulShutdown::new();
-    let serving = Arc::new(Serving::new(app, &limits, metrics.clone()));
-    let mut slots = Slots::new(limits.max_connections, limits.reserve, metrics.clone());
-    let mut errors = AcceptErrors::new(metrics);
-    let mut stop = pin!(stop);
-    let stopped = loop {
-        let accepted = tokio::select! {
-            biased;
-            stopped = &mut stop => break stopped,
-            accepted = listener.accept() => accepted,
-        };
-        let stream = match accepted {
-            Ok((stream, _peer)) => {
-                errors.accepted();
-                stream
-            }
-            Err(error) => {
-                if let Some(pause) = errors.failed(&error) {
-                    tokio::select! {
-                        biased;
-                        stopped = &mut stop => break stopped,
-                        () = tokio::time::sleep(pause) => {}
-                    }
-                }
-                continue;
-            }
-        };
-        // Waits only while an evicted reserve connection closes.
-        let slot = tokio::select! {
-            biased;
-            stopped = &mut stop => break stopped,
-            slot = slots.admit() => slot,
-        };
-        let Some(slot) = slot else {
-            // Every slot is answering a request: closing now tells the
-            // client at once, where leaving it in the backlog would not.
-            drop(stream);
-            continue;
-        };
-        let lane = slot.lane();
-        let state = Arc::new(ConnectionState::default());
-        let task = tokio::spawn(connection::serve(
-            stream,
-            lane,
-            Arc::clone(&serving),
-            Arc::clone(&state),
-            graceful.watcher(),
-            slot,
-        ));
-        if lane == Lane::Reserve {
-            slots.track_reserve(task.abort_handle(), state);
-            // Let the connections just admitted read their requests before
-            // more arrive to evict them.
-            tokio::task::yield_now().await;
-        }
-    };
-    drop(listener);
-    (stopped, Open { graceful })
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> impl Future<Output = io::Result<()>> + Send + 'static {
+    axum::serve(listener, CountHeads(app))
+        .with_graceful_shutdown(stop)
+        .into_future()
 }

@@ -15,7 +15,8 @@
 //! so each is its own monomorphic `run`) and passes the watcher as a value;
 //! both lists come from the Cargo features (`build.rs`).
 //!
-//! Endpoints: `/` (the message), `/healthz`, `/readyz`, `/metrics`. SIGHUP
+//! Endpoints: `/` (the message) on `--bind`; `/healthz`, `/readyz`,
+//! `/metrics` on `--admin-bind` (default `:9090`). SIGHUP
 //! reloads now; SIGTERM/SIGINT drain in-flight requests, bounded by
 //! `--shutdown-timeout`. See `docs/service.md`.
 
@@ -42,6 +43,7 @@ use config_reload_managers::{Design, DesignVisitor};
 use tracing::{info, warn};
 
 use crate::cli::Cli;
+use crate::listener::Port;
 use crate::metrics::{Metrics, one_line};
 use crate::observer::ReloadObserver;
 use crate::variant::{COMPILED_MANAGERS, COMPILED_WATCHERS};
@@ -132,11 +134,24 @@ async fn run<D: Design>(cli: Cli, watcher: &'static str) -> ExitCode {
             ));
         }
     };
-    let listener = match listener::bind(&cli.bind).await {
+    let public = match listener::bind(&cli.bind).await {
         Ok(listener) => listener,
         Err(error) => return fail(format_args!("cannot listen on {}: {error}", cli.bind)),
     };
+    let admin = match listener::bind(&cli.admin_bind).await {
+        Ok(listener) => listener,
+        Err(error) => return fail(format_args!("cannot listen on {}: {error}", cli.admin_bind)),
+    };
 
+    // After binding: the descriptors open now are counted against the limit.
+    let limits = match listener::Limits::new(
+        cli.max_connections,
+        cli.header_read_timeout,
+        cli.idle_timeout,
+    ) {
+        Ok(limits) => limits,
+        Err(why) => return fail(format_args!("{why}")),
+    };
     info!(
         version = env!("CARGO_PKG_VERSION"),
         manager = watch.manager(),
@@ -155,31 +170,40 @@ async fn run<D: Design>(cli: Cli, watcher: &'static str) -> ExitCode {
              a subPath mount is never updated, so changes will not be seen"
         );
     }
-    let addr = listener
-        .local_addr()
-        .map_or_else(|_| cli.bind.clone(), |addr| addr.to_string());
-    info!(%addr, "listening");
+    let local = |tcp: &tokio::net::TcpListener, bind: &str| {
+        tcp.local_addr()
+            .map_or_else(|_| bind.to_owned(), |addr| addr.to_string())
+    };
+    info!(
+        addr = %local(&public, &cli.bind),
+        admin_addr = %local(&admin, &cli.admin_bind),
+        "listening"
+    );
+    info!(
+        max_connections = limits.max_connections,
+        admin_connections = limits.admin_connections,
+        header_read_timeout = %humantime::format_duration(limits.header_read_timeout),
+        idle_timeout = %humantime::format_duration(limits.idle_timeout),
+        "connection limits"
+    );
 
     let reloader = tokio::spawn(shutdown::reload_on_hangup(hangup, Arc::clone(&watch)));
-    let limits = match listener::Limits::new(
-        cli.max_connections,
-        cli.header_read_timeout,
-        cli.idle_timeout,
-    ) {
-        Ok(limits) => limits,
-        Err(why) => return fail(format_args!("{why}")),
-    };
-    let http_metrics = metrics.http.clone();
-    let app = server::router(Arc::clone(&watch), metrics, cli.stuck_reload_after);
-    let deadline = shutdown::serve(
-        listener,
-        app,
-        limits,
-        http_metrics,
-        stop,
-        cli.shutdown_timeout,
-    )
-    .await;
+    let state = server::AppState::new(
+        Arc::clone(&watch),
+        Arc::clone(&metrics),
+        cli.stuck_reload_after,
+    );
+    let servers = [
+        (
+            limits.listener(public, Port::Public, metrics.http.clone()),
+            server::router(state.clone()),
+        ),
+        (
+            limits.listener(admin, Port::Admin, metrics.http.clone()),
+            server::admin_router(state),
+        ),
+    ];
+    let deadline = shutdown::serve(servers, stop, cli.shutdown_timeout).await;
     reloader.abort();
     let _ = reloader.await;
     shutdown::stop_watch(watch, deadline).await;

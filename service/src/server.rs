@@ -25,21 +25,22 @@ const OPENMETRICS: HeaderValue =
 const PROMETHEUS_TEXT: HeaderValue =
     HeaderValue::from_static(prometheus_client::encoding::prometheus_text::CONTENT_TYPE);
 
-const HEALTHZ: &str = "/healthz";
-const READYZ: &str = "/readyz";
-const METRICS: &str = "/metrics";
-
-/// The paths served even above the connection cap (the listener's
-/// reserve): the kubelet's probes, and the scrape that shows the cap is
-/// reached.
-pub const OPERATIONAL_PATHS: [&str; 3] = [HEALTHZ, READYZ, METRICS];
-
 /// What the handlers share: the running watch and the metrics.
 pub struct AppState<D: Design> {
     watch: Arc<ServiceWatch<D>>,
     metrics: Arc<Metrics>,
     /// A reload running longer than this is shown in `/readyz`'s body.
     stuck_after: Duration,
+}
+
+impl<D: Design> AppState<D> {
+    pub fn new(watch: Arc<ServiceWatch<D>>, metrics: Arc<Metrics>, stuck_after: Duration) -> Self {
+        Self {
+            watch,
+            metrics,
+            stuck_after,
+        }
+    }
 }
 
 // By hand: a derive would demand `D: Clone`.
@@ -62,22 +63,20 @@ impl<D: Design> FromRef<AppState<D>> for Served<D> {
     }
 }
 
-/// Every route of the service.
-pub fn router<D: Design>(
-    watch: Arc<ServiceWatch<D>>,
-    metrics: Arc<Metrics>,
-    stuck_after: Duration,
-) -> Router {
+/// The public port's routes: the config.
+pub fn router<D: Design>(state: AppState<D>) -> Router {
     Router::new()
         .route("/", get(message::<D>))
-        .route(HEALTHZ, get(healthz))
-        .route(READYZ, get(readyz::<D>))
-        .route(METRICS, get(metrics_text::<D>))
-        .with_state(AppState {
-            watch,
-            metrics,
-            stuck_after,
-        })
+        .with_state(state)
+}
+
+/// The admin port's routes: the probes and the metrics.
+pub fn admin_router<D: Design>(state: AppState<D>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz::<D>))
+        .route("/metrics", get(metrics_text::<D>))
+        .with_state(state)
 }
 
 /// The config's message, its version and its content hash: one manager read.

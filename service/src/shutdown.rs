@@ -6,12 +6,11 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use config_reload_managers::Design;
-use tokio::net::TcpListener;
 use tokio::signal::unix::{Signal, SignalKind, signal};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tracing::{info, warn};
 
-use crate::listener::{self, HttpMetrics, Limits};
+use crate::listener::{self, Capped};
 use crate::server::ServiceWatch;
 
 /// SIGTERM (Kubernetes, systemd) and SIGINT (Ctrl-C).
@@ -46,25 +45,33 @@ pub async fn reload_on_hangup<D: Design>(mut hangup: Signal, watch: Arc<ServiceW
     }
 }
 
-/// Serves until a stop signal, then stops accepting and lets in-flight
-/// requests finish for at most `drain_timeout` (hyper's graceful shutdown
-/// alone would wait for ever on a stalled connection). Returns the moment
-/// by which everything must have stopped.
-pub async fn serve(
-    tcp: TcpListener,
-    app: Router,
-    limits: Limits,
-    metrics: HttpMetrics,
+/// Serves every `(listener, app)` until a stop signal, then stops accepting
+/// and lets in-flight requests finish for at most `drain_timeout` (axum's
+/// graceful shutdown alone would wait for ever on a stalled connection).
+/// Returns the moment by which everything must have stopped.
+pub async fn serve<const N: usize>(
+    servers: [(Capped, Router); N],
     stop: StopSignals,
     drain_timeout: Duration,
 ) -> Instant {
-    let (signal, open) = listener::serve_until(tcp, app, limits, metrics, stop.recv()).await;
+    let (stopping, stopped) = watch::channel(());
+    let serving = servers.map(|(listener, app)| {
+        let mut stopped = stopped.clone();
+        let stop = async move {
+            let _ = stopped.changed().await;
+        };
+        tokio::spawn(listener::serve(listener, app, stop))
+    });
+    let signal = stop.recv().await;
     let signalled = Instant::now();
     info!(signal, timeout = %humantime::format_duration(drain_timeout), "stopping: draining in-flight requests");
-    if tokio::time::timeout(drain_timeout, open.drain())
-        .await
-        .is_err()
-    {
+    drop(stopping);
+    let drained = async {
+        for server in serving {
+            let _ = server.await;
+        }
+    };
+    if tokio::time::timeout(drain_timeout, drained).await.is_err() {
         warn!("in-flight requests did not finish within the shutdown timeout: exiting anyway");
     }
     signalled + drain_timeout

@@ -640,6 +640,10 @@ fn the_endpoints_answer_as_documented() {
 
     assert_eq!(service.get("/healthz").unwrap().status, 200);
     assert_eq!(service.get("/readyz").unwrap().status, 200);
+    // Each port serves its own paths only.
+    assert_eq!(common::get(service.addr, "/healthz").unwrap().status, 404);
+    assert_eq!(common::get(service.addr, "/metrics").unwrap().status, 404);
+    assert_eq!(common::get(service.admin, "/").unwrap().status, 404);
 
     // Without an Accept asking for OpenMetrics: the Prometheus text format
     // (tests/reliability_http.rs checks both with promtool).

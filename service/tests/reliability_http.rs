@@ -1,6 +1,6 @@
 //! The HTTP side against slow and numerous clients (issue 10), on the real
 //! binary and real sockets: slow-loris clients capped and timed out while
-//! the probes answer, an idle keep-alive connection closed, accept errors
+//! the probes on the admin port answer, an idle keep-alive connection closed, accept errors
 //! (`EMFILE`) counted, logged once per streak and recovered from, and
 //! `/metrics` in the format the scraper asks for, checked by `promtool`.
 
@@ -23,13 +23,13 @@ use common::{DEADLINE, Flags, Service};
 /// A request head that never ends.
 const PARTIAL_HEAD: &[u8] = b"GET / HTTP/1.1\r\nHost: slow\r\n";
 
-const OPEN_MAIN: &str = "http_connections_open{lane=\"main\"}";
-const OPEN_RESERVE: &str = "http_connections_open{lane=\"reserve\"}";
-const MAX_MAIN: &str = "http_connections_max{lane=\"main\"}";
-const MAX_RESERVE: &str = "http_connections_max{lane=\"reserve\"}";
+const OPEN_PUBLIC: &str = "http_connections_open{port=\"public\"}";
+const OPEN_ADMIN: &str = "http_connections_open{port=\"admin\"}";
+const MAX_PUBLIC: &str = "http_connections_max{port=\"public\"}";
+const MAX_ADMIN: &str = "http_connections_max{port=\"admin\"}";
 const HEADER_TIMEOUTS: &str = "http_connections_closed_total{reason=\"header_timeout\"}";
 const IDLE_TIMEOUTS: &str = "http_connections_closed_total{reason=\"idle_timeout\"}";
-const EVICTED: &str = "http_connections_closed_total{reason=\"evicted\"}";
+const REJECTED: &str = "http_connections_rejected_total{port=\"public\"}";
 const EMFILE: &str = "http_accept_errors_total{kind=\"emfile\"}";
 
 /// A service on a fresh config; the temp dir lives as long as it.
@@ -43,10 +43,10 @@ fn start(flags: impl FnOnce(Flags) -> Flags) -> (tempfile::TempDir, Service) {
 
 /// The slow-loris attack of issue 10: many connections that send part of a
 /// request head and then nothing, renewed when the server times them out so
-/// the cap stays full. Throughout, `/healthz` must answer 200 (a liveness
-/// probe must not kill a pod that is merely busy), the open connections
-/// must stay within the cap and the reserve, every slow connection must be
-/// closed by the server, and the memory must stay bounded.
+/// the cap stays full. Throughout, `/healthz` on the admin port must answer
+/// 200 (a liveness probe must not kill a pod that is merely busy), the open
+/// connections must stay within each port's cap, every slow connection must
+/// be closed by the server, and the memory must stay bounded.
 #[test]
 fn slow_clients_are_capped_and_timed_out_while_probes_answer() {
     let wanted = 10_000;
@@ -57,7 +57,7 @@ fn slow_clients_are_capped_and_timed_out_while_probes_answer() {
             .set("--idle-timeout", "60s")
     });
     let header_timeout = Duration::from_secs(1);
-    let probe = Prober::start(service.addr);
+    let probe = Prober::start(service.admin);
 
     let mut slow = SlowClients::new(service.addr);
     let flood = Instant::now();
@@ -70,8 +70,8 @@ fn slow_clients_are_capped_and_timed_out_while_probes_answer() {
         slow.open_count()
     );
     // Keep the cap full: renew what the server closed after holding it for
-    // a header timeout, as a slow-loris does; what it evicted at once (the
-    // reserve's turnover) is given up.
+    // a header timeout, as a slow-loris does; what it closed at once (over
+    // the cap) is given up.
     let hold = Instant::now();
     while hold.elapsed() < Duration::from_secs(4) {
         slow.sweep(Some(header_timeout / 2));
@@ -100,28 +100,28 @@ fn slow_clients_are_capped_and_timed_out_while_probes_answer() {
         "peak RSS {peak} bytes: slow connections are not bounded"
     );
 
-    let (cap, reserve) = (service.metric(MAX_MAIN), service.metric(MAX_RESERVE));
+    let (cap, admin_cap) = (service.metric(MAX_PUBLIC), service.metric(MAX_ADMIN));
     eprintln!(
-        "cap {cap} + reserve {reserve}; probes: {} answered, highest open seen main {} reserve {}; \
-         closed: {} header timeouts, {} evicted",
+        "cap {cap} + admin {admin_cap}; probes: {} answered, highest open seen public {} admin {}; \
+         closed: {} header timeouts, {} over the cap",
         probes.answered,
-        probes.most_main,
-        probes.most_reserve,
+        probes.most_public,
+        probes.most_admin,
         service.metric(HEADER_TIMEOUTS),
-        service.metric(EVICTED)
+        service.metric(REJECTED)
     );
     assert!(
         probes.failures.is_empty(),
         "/healthz failed while the cap was full: {:?}",
         probes.failures
     );
-    assert!(cap >= 1.0 && reserve >= 1.0, "the limits are exported");
+    assert!(cap >= 1.0 && admin_cap >= 1.0, "the limits are exported");
     assert!(
-        probes.most_main <= cap && probes.most_reserve <= reserve,
-        "more connections open than the cap and the reserve"
+        probes.most_public <= cap && probes.most_admin <= admin_cap,
+        "more connections open than a port's cap"
     );
     assert_eq!(
-        probes.most_main, cap,
+        probes.most_public, cap,
         "the cap was never full: the probes proved nothing"
     );
     assert!(probes.answered_at_cap > 0, "no probe answered at the cap");
@@ -142,12 +142,12 @@ fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
             .set("--idle-timeout", "5s")
     });
     let mut connection = KeepAlive::connect(service.addr);
-    assert_eq!(connection.get("/healthz").unwrap().0, 200);
+    assert_eq!(connection.get("/").unwrap().0, 200);
     // Idle for twice the header-read timeout: still open.
     thread::sleep(Duration::from_secs(2));
     assert_eq!(
         connection
-            .get("/healthz")
+            .get("/")
             .expect("still open after the header-read timeout")
             .0,
         200
@@ -177,7 +177,7 @@ fn accept_errors_are_counted_logged_once_per_streak_and_recovered_from() {
         .set("--idle-timeout", "60s");
     let service = Service::spawn_with(&flags, |command| limit_open_files(command, 64)).listening();
     // Opened first: the way to read /metrics while nothing can be accepted.
-    let mut scrape = KeepAlive::connect(service.addr);
+    let mut scrape = KeepAlive::connect(service.admin);
     let failures = |scrape: &mut KeepAlive| {
         let (status, body) = scrape.get("/metrics").expect("the kept connection answers");
         assert_eq!(status, 200);
@@ -216,11 +216,9 @@ fn accept_errors_are_counted_logged_once_per_streak_and_recovered_from() {
     );
 
     drop(idle);
-    common::eventually("a new connection served", || {
-        match service.get("/healthz") {
-            Ok(reply) if reply.status == 200 => Ok(()),
-            other => Err(format!("{other:?}")),
-        }
+    common::eventually("a new connection served", || match service.get("/") {
+        Ok(reply) if reply.status == 200 => Ok(()),
+        other => Err(format!("{other:?}")),
     });
     // Accepting the backlog the clients left may start a short streak
     // again: each streak gets one line as it starts and one as it ends.
@@ -260,7 +258,7 @@ fn metrics_are_prometheus_text_unless_openmetrics_is_asked_for() {
     service.wait_for_message("hello");
 
     for accept in [None, Some("*/*"), Some("text/plain;version=0.0.4")] {
-        let reply = get_with_accept(service.addr, "/metrics", accept);
+        let reply = get_with_accept(service.admin, "/metrics", accept);
         assert_eq!(reply.status, 200);
         assert_eq!(
             reply.header("content-type"),
@@ -281,7 +279,7 @@ fn metrics_are_prometheus_text_unless_openmetrics_is_asked_for() {
                       application/openmetrics-text;version=0.0.1;q=0.4,\
                       text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
     for accept in ["application/openmetrics-text", prometheus] {
-        let reply = get_with_accept(service.addr, "/metrics", Some(accept));
+        let reply = get_with_accept(service.admin, "/metrics", Some(accept));
         assert_eq!(
             reply.header("content-type"),
             Some("application/openmetrics-text; version=1.0.0; charset=utf-8"),
@@ -488,12 +486,13 @@ struct Probes {
     answered: usize,
     answered_at_cap: usize,
     failures: Vec<String>,
-    most_main: f64,
-    most_reserve: f64,
+    most_public: f64,
+    most_admin: f64,
 }
 
 /// Probes `/healthz` and samples the open-connection gauges over fresh
-/// connections, as a kubelet and a scraper would, until stopped.
+/// connections to the admin port, as a kubelet and a scraper would, until
+/// stopped.
 struct Prober {
     stop: Arc<AtomicBool>,
     thread: thread::JoinHandle<Probes>,
@@ -508,16 +507,16 @@ impl Prober {
                 let mut probes = Probes::default();
                 let cap = common::get(addr, "/metrics")
                     .ok()
-                    .and_then(|reply| common::metric(&reply.text(), MAX_MAIN));
+                    .and_then(|reply| common::metric(&reply.text(), MAX_PUBLIC));
                 while !stop.load(Ordering::Relaxed) {
                     let at_cap = match common::get(addr, "/metrics") {
                         Ok(reply) if reply.status == 200 => {
                             let text = reply.text();
-                            let main = common::metric(&text, OPEN_MAIN).unwrap_or(0.0);
-                            let reserve = common::metric(&text, OPEN_RESERVE).unwrap_or(0.0);
-                            probes.most_main = probes.most_main.max(main);
-                            probes.most_reserve = probes.most_reserve.max(reserve);
-                            Some(main) == cap
+                            let public = common::metric(&text, OPEN_PUBLIC).unwrap_or(0.0);
+                            let admin = common::metric(&text, OPEN_ADMIN).unwrap_or(0.0);
+                            probes.most_public = probes.most_public.max(public);
+                            probes.most_admin = probes.most_admin.max(admin);
+                            Some(public) == cap
                         }
                         _ => false,
                     };
@@ -543,10 +542,10 @@ impl Prober {
     }
 }
 
-/// A descriptor limit too small for the usual budget and the probe reserve:
-/// said at start with the numbers; where a few connections fit (32), with
-/// 20 idle clients holding all of them `/healthz` still answers (a probe
-/// takes the reserve from an idle client); where none does
+/// A descriptor limit too small for the usual budget and the admin port's
+/// cap: said at start with the numbers; where a few connections fit (32),
+/// with 20 idle clients holding every public one `/healthz` still answers
+/// on the admin port (which keeps half of what is left); where none does
 /// (`prlimit --nofile=16`, about what the process holds before it serves),
 /// start-up fails with one line saying so, rather than a process that looks
 /// alive and answers nothing.

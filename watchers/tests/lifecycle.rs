@@ -68,7 +68,10 @@ fn every_strategy_starts_reports_and_stops_without_leaking_threads() {
     // stays: start one before the counting begins.
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("app.yaml"), yaml("v0")).unwrap();
-    drop(Harness::<common::Poll>::start(file_source(dir.path(), "app.yaml")));
+    drop(Harness::<common::Poll>::start(file_source(
+        dir.path(),
+        "app.yaml",
+    )));
     start_and_stop::<common::Notify>();
     start_and_stop::<common::Inotify>();
     start_and_stop::<common::Poll>();

@@ -123,7 +123,7 @@ fn run(args: &Args) -> Result<(), String> {
                 .arg(&mount)
                 .args(["--rate", &args.rate.to_string()])
                 .args(["--seconds", &(2 * args.seconds + 2).to_string()])
-                .args(["--addr", &service.addr.to_string()])
+                .args(["--addr", &service.admin.to_string()])
                 .stdout(Stdio::piped())
                 .spawn()
                 .map_err(|error| format!("load_writer: {error}"))?;
@@ -275,6 +275,8 @@ fn api_latency(
             .args([
                 "--bind",
                 "127.0.0.1:0",
+                "--admin-bind",
+                "127.0.0.1:0",
                 "--watcher",
                 "kube",
                 "--manager",
@@ -324,6 +326,8 @@ impl Wrk<'_> {
 struct Server {
     child: Child,
     addr: SocketAddr,
+    /// The service's admin port (`/metrics`); the floor has one port.
+    admin: SocketAddr,
 }
 
 impl Server {
@@ -339,16 +343,19 @@ impl Server {
         // Drains stdout for the process's life, so it never blocks on a full pipe.
         thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = listening_addr(&line) {
-                    let _ = sender.send(addr);
+                let addrs = listening_addrs(&line);
+                if let Some(&addr) = addrs.first() {
+                    let _ = sender.send((addr, *addrs.last().unwrap_or(&addr)));
                 }
             }
         });
+        let unbound = SocketAddr::from(([127, 0, 0, 1], 0));
         let mut server = Self {
             child,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            addr: unbound,
+            admin: unbound,
         };
-        server.addr = receiver
+        (server.addr, server.admin) = receiver
             .recv_timeout(Duration::from_secs(60))
             .map_err(|_| format!("{what} logged no listening address within 60 s"))?;
         Ok(server)
@@ -361,6 +368,8 @@ impl Server {
                 .arg(mount.join("config.yaml"))
                 .args([
                     "--bind",
+                    "127.0.0.1:0",
+                    "--admin-bind",
                     "127.0.0.1:0",
                     "--watcher",
                     "inotify",
@@ -381,12 +390,15 @@ impl Drop for Server {
     }
 }
 
-/// `listening addr=127.0.0.1:1234` (the service) or `listening on
-/// 127.0.0.1:1234` (the floor).
-fn listening_addr(line: &str) -> Option<SocketAddr> {
-    let (_, rest) = line.split_once("listening")?;
-    rest.split(|c: char| c.is_whitespace() || c == '=' || c == '"')
-        .find_map(|word| word.parse().ok())
+/// `listening addr=127.0.0.1:1234 admin_addr=127.0.0.1:1235` (the
+/// service) or `listening on 127.0.0.1:1234` (the floor): every address.
+fn listening_addrs(line: &str) -> Vec<SocketAddr> {
+    line.split_once("listening")
+        .map_or_else(Vec::new, |(_, rest)| {
+            rest.split(|c: char| c.is_whitespace() || c == '=' || c == '"')
+                .filter_map(|word| word.parse().ok())
+                .collect()
+        })
 }
 
 /// `load/-/<subject>`: the process's peak resident set (`VmHWM`).
@@ -451,15 +463,17 @@ mod tests {
 
     #[test]
     fn listening_lines_of_both_servers() {
-        let service = "2026-11-30T11:00:00Z  INFO service: listening addr=127.0.0.1:40123";
+        let service = "2026-11-30T11:00:00Z  INFO service: listening addr=127.0.0.1:40123 \
+                       admin_addr=127.0.0.1:40124";
+        let addr = |text: &str| text.parse::<SocketAddr>().unwrap();
         assert_eq!(
-            listening_addr(service),
-            Some("127.0.0.1:40123".parse().unwrap())
+            listening_addrs(service),
+            [addr("127.0.0.1:40123"), addr("127.0.0.1:40124")]
         );
         assert_eq!(
-            listening_addr("listening on 127.0.0.1:5555"),
-            Some("127.0.0.1:5555".parse().unwrap())
+            listening_addrs("listening on 127.0.0.1:5555"),
+            [addr("127.0.0.1:5555")]
         );
-        assert_eq!(listening_addr("service starting manager=arcswap"), None);
+        assert!(listening_addrs("service starting manager=arcswap").is_empty());
     }
 }

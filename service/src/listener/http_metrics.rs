@@ -8,18 +8,16 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use super::slots::Lane;
-
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct LaneLabels {
-    /// `main` (served in full) or `reserve` (above the cap: only the
-    /// operational paths).
-    lane: &'static str,
+struct PortLabels {
+    /// `public` (`--bind`: the config) or `admin` (`--admin-bind`: the
+    /// probes and `/metrics`).
+    port: &'static str,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ClosedLabels {
-    /// `header_timeout`, `idle_timeout` or `evicted`.
+    /// `header_timeout` or `idle_timeout`.
     reason: &'static str,
 }
 
@@ -27,6 +25,28 @@ struct ClosedLabels {
 struct KindLabels {
     /// The errno, lower-case (`emfile`), `network` or `other`.
     kind: &'static str,
+}
+
+/// Which listener a connection came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Port {
+    /// `--bind`: `/`.
+    Public,
+    /// `--admin-bind`: `/healthz`, `/readyz`, `/metrics`.
+    Admin,
+}
+
+impl Port {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Admin => "admin",
+        }
+    }
+
+    fn labels(self) -> PortLabels {
+        PortLabels { port: self.label() }
+    }
 }
 
 /// Why the server closed a connection.
@@ -37,8 +57,6 @@ pub(super) enum Closed {
     /// No complete request head within `--idle-timeout` of the previous
     /// response.
     IdleTimeout,
-    /// A reserve connection still reading its head, closed for a newer one.
-    Evicted,
 }
 
 impl Closed {
@@ -46,7 +64,6 @@ impl Closed {
         match self {
             Self::HeaderTimeout => "header_timeout",
             Self::IdleTimeout => "idle_timeout",
-            Self::Evicted => "evicted",
         }
     }
 }
@@ -54,10 +71,10 @@ impl Closed {
 /// Handles on the connection metrics; clones share them.
 #[derive(Debug, Clone, Default)]
 pub struct HttpMetrics {
-    open: Family<LaneLabels, Gauge>,
-    max: Family<LaneLabels, Gauge>,
-    accepted: Family<LaneLabels, Counter>,
-    rejected: Counter,
+    open: Family<PortLabels, Gauge>,
+    max: Family<PortLabels, Gauge>,
+    accepted: Family<PortLabels, Counter>,
+    rejected: Family<PortLabels, Counter>,
     closed: Family<ClosedLabels, Counter>,
     accept_errors: Family<KindLabels, Counter>,
 }
@@ -66,39 +83,39 @@ impl HttpMetrics {
     /// Registers every connection metric in `registry`.
     pub fn register(&self, registry: &mut Registry) {
         // Every series from the start, so a rate over the first event works.
-        for lane in [Lane::Main, Lane::Reserve] {
-            self.open(lane);
-            self.accepted(lane);
+        for port in [Port::Public, Port::Admin] {
+            let _ = self.open(port);
+            let _ = self.accepted.get_or_create(&port.labels());
+            let _ = self.rejected.get_or_create(&port.labels());
         }
-        for reason in [Closed::HeaderTimeout, Closed::IdleTimeout, Closed::Evicted] {
+        for reason in [Closed::HeaderTimeout, Closed::IdleTimeout] {
             let _ = self.closed.get_or_create(&ClosedLabels {
                 reason: reason.label(),
             });
         }
         registry.register(
             "http_connections_open",
-            "Open HTTP connections by lane (main: served in full; reserve: above the cap, \
-             operational paths only)",
+            "Open HTTP connections by port (public: the config; admin: probes and metrics)",
             self.open.clone(),
         );
         registry.register(
             "http_connections_max",
-            "The most open HTTP connections each lane admits",
+            "The most open HTTP connections each port admits",
             self.max.clone(),
         );
         registry.register(
             "http_connections_accepted",
-            "HTTP connections accepted, by the lane that admitted them",
+            "HTTP connections accepted under the cap, by port",
             self.accepted.clone(),
         );
         registry.register(
             "http_connections_rejected",
-            "HTTP connections closed at accept: both lanes full, every reserve connection answering",
+            "HTTP connections closed at accept because the port's cap was reached",
             self.rejected.clone(),
         );
         registry.register(
             "http_connections_closed",
-            "HTTP connections the server closed, by reason (header_timeout, idle_timeout, evicted)",
+            "HTTP connections the server closed, by reason (header_timeout, idle_timeout)",
             self.closed.clone(),
         );
         registry.register(
@@ -108,24 +125,23 @@ impl HttpMetrics {
         );
     }
 
-    /// The gauge of a lane's open connections.
-    pub(super) fn open(&self, lane: Lane) -> Gauge {
-        self.open.get_or_create(&lane_labels(lane)).clone()
+    /// The gauge of a port's open connections.
+    pub(super) fn open(&self, port: Port) -> Gauge {
+        self.open.get_or_create(&port.labels()).clone()
     }
 
-    pub(super) fn set_max(&self, lane: Lane, max: usize) {
+    pub(super) fn set_max(&self, port: Port, max: usize) {
         self.max
-            .get_or_create(&lane_labels(lane))
+            .get_or_create(&port.labels())
             .set(i64::try_from(max).unwrap_or(i64::MAX));
     }
 
-    /// The counter of a lane's accepted connections.
-    pub(super) fn accepted(&self, lane: Lane) -> Counter {
-        self.accepted.get_or_create(&lane_labels(lane)).clone()
+    pub(super) fn accepted(&self, port: Port) {
+        self.accepted.get_or_create(&port.labels()).inc();
     }
 
-    pub(super) fn rejected(&self) {
-        self.rejected.inc();
+    pub(super) fn rejected(&self, port: Port) {
+        self.rejected.get_or_create(&port.labels()).inc();
     }
 
     pub(super) fn closed(&self, reason: Closed) {
@@ -138,14 +154,5 @@ impl HttpMetrics {
 
     pub(super) fn accept_error(&self, kind: &'static str) {
         self.accept_errors.get_or_create(&KindLabels { kind }).inc();
-    }
-}
-
-fn lane_labels(lane: Lane) -> LaneLabels {
-    LaneLabels {
-        lane: match lane {
-            Lane::Main => "main",
-            Lane::Reserve => "reserve",
-        },
     }
 }

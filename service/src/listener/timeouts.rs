@@ -8,7 +8,9 @@
 //!   `IdleTimeout`, which also closes a client that stops reading its
 //!   responses.
 //!
-//! hyper has one timer, `header_read_timeout`, which it starts whenever it
+//! Neither is upstream. `axum::serve` builds hyper's connection with no
+//! timer and no way to give one, so hyper's `header_read_timeout` is never
+//! in force under it. And hyper's is one timer, which it starts whenever it
 //! waits for a head, idle time included (hyper issues #2355 and #3743 ask
 //! for a separate idle timeout), so it cannot give a short header bound and
 //! a long idle one. It also allocates and registers that timer for every
@@ -28,14 +30,69 @@
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
-use super::connection::ConnectionState;
+use super::capped::Slot;
 use super::http_metrics::Closed;
+
+/// What a connection's timeouts and its service share; dropped with the
+/// connection, releasing its slot and counting why the server closed it.
+#[derive(Default)]
+pub(super) struct ConnectionState {
+    /// Request heads handed to the service so far.
+    dispatched: AtomicU64,
+    /// Which timeout closed the connection: 0 (none), 1 (header-read) or
+    /// 2 (idle).
+    closed_for: AtomicU8,
+    slot: Option<Slot>,
+}
+
+impl ConnectionState {
+    pub fn new(slot: Option<Slot>) -> Self {
+        Self {
+            dispatched: AtomicU64::new(0),
+            closed_for: AtomicU8::new(0),
+            slot,
+        }
+    }
+
+    pub fn dispatched(&self) -> u64 {
+        self.dispatched.load(Ordering::Relaxed)
+    }
+
+    /// A head was complete and handed to the service.
+    pub fn dispatched_one(&self) {
+        self.dispatched.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn timed_out(&self, timeout: Timeout) {
+        self.closed_for.store(timeout as u8, Ordering::Relaxed);
+    }
+
+    /// Which timeout closed the connection, if one did.
+    fn closed_for(&self) -> Option<Timeout> {
+        match self.closed_for.load(Ordering::Relaxed) {
+            1 => Some(Timeout::HeaderRead),
+            2 => Some(Timeout::Idle),
+            _ => None,
+        }
+    }
+}
+
+impl Drop for ConnectionState {
+    fn drop(&mut self) {
+        // hyper ends a connection that timed out before a request's first
+        // byte without an error: the state says it.
+        if let (Some(slot), Some(timeout)) = (&self.slot, self.closed_for()) {
+            slot.metrics().closed(timeout.into());
+        }
+    }
+}
 
 /// The two bounds.
 #[derive(Debug, Clone, Copy)]
@@ -47,8 +104,8 @@ pub(super) struct Bounds {
 /// Which bound closed a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Timeout {
-    HeaderRead,
-    Idle,
+    HeaderRead = 1,
+    Idle = 2,
 }
 
 impl From<Timeout> for Closed {
@@ -69,7 +126,7 @@ struct Head {
 }
 
 /// `io`, failing reads and writes with `TimedOut` once a bound is passed.
-pub(super) struct TimedIo<IO> {
+pub struct TimedIo<IO> {
     io: IO,
     bounds: Bounds,
     state: Arc<ConnectionState>,
@@ -84,7 +141,7 @@ pub(super) struct TimedIo<IO> {
 impl<IO> TimedIo<IO> {
     /// A connection just accepted: its first head is due a header-read
     /// timeout from now.
-    pub fn new(io: IO, bounds: Bounds, state: Arc<ConnectionState>) -> Self {
+    pub(super) fn new(io: IO, bounds: Bounds, state: Arc<ConnectionState>) -> Self {
         let now = Instant::now();
         let due = now + bounds.header_read;
         Self {
@@ -99,6 +156,11 @@ impl<IO> TimedIo<IO> {
             last_write: now,
             timer: Box::pin(tokio::time::sleep_until(due)),
         }
+    }
+
+    /// The state its connection's service shares.
+    pub(super) fn state(&self) -> Arc<ConnectionState> {
+        Arc::clone(&self.state)
     }
 
     /// Forgets the head being read once hyper has dispatched it.

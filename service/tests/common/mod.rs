@@ -54,6 +54,7 @@ impl Flags {
             ("--watcher".into(), watcher.into()),
             ("--manager".into(), "arcswap".into()),
             ("--bind".into(), "127.0.0.1:0".into()),
+            ("--admin-bind".into(), "127.0.0.1:0".into()),
             // Only the poll watcher reads it; keeps its tests quick.
             ("--poll-interval".into(), "100ms".into()),
         ])
@@ -79,7 +80,10 @@ impl Flags {
 /// A running service, killed when dropped.
 pub struct Service {
     child: Child,
+    /// The public port: `/`.
     pub addr: SocketAddr,
+    /// The admin port: `/healthz`, `/readyz`, `/metrics`.
+    pub admin: SocketAddr,
     stdout: Arc<Mutex<Vec<String>>>,
 }
 
@@ -175,8 +179,19 @@ impl Service {
         self.stdout.lock().unwrap().clone()
     }
 
+    /// `GET path` on the port that serves it: the admin port for the
+    /// probes and `/metrics`, as a kubelet or a scraper would.
     pub fn get(&self, path: &str) -> io::Result<Reply> {
-        get(self.addr, path)
+        get(self.port_of(path), path)
+    }
+
+    /// The address serving `path`.
+    pub fn port_of(&self, path: &str) -> SocketAddr {
+        if ADMIN_PATHS.contains(&path) {
+            self.admin
+        } else {
+            self.addr
+        }
     }
 
     /// `GET /` as text, panicking on a transport error.
@@ -226,10 +241,13 @@ impl Drop for Service {
     }
 }
 
+/// The paths served on the admin port.
+pub const ADMIN_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+
 /// A spawned service that has not announced its address yet.
 pub struct Starting {
     child: Child,
-    addr: mpsc::Receiver<SocketAddr>,
+    addr: mpsc::Receiver<(SocketAddr, SocketAddr)>,
     stdout: Arc<Mutex<Vec<String>>>,
     stderr: thread::JoinHandle<String>,
 }
@@ -247,7 +265,7 @@ impl Starting {
 
     /// Waits for the listening line; panics with stderr if the process exits.
     pub fn listening(mut self) -> Service {
-        let addr = eventually("the listening line", || {
+        let (addr, admin) = eventually("the listening line", || {
             if let Ok(addr) = self.addr.try_recv() {
                 return Ok(addr);
             }
@@ -259,6 +277,7 @@ impl Starting {
         Service {
             child: self.child,
             addr,
+            admin,
             stdout: self.stdout,
         }
     }
@@ -276,19 +295,23 @@ impl Starting {
     }
 }
 
-/// The address in the "listening" log line: `addr=127.0.0.1:1234` (text)
-/// or `"addr":"127.0.0.1:1234"` (JSON).
-fn listening_addr(line: &str) -> Option<SocketAddr> {
+/// The addresses in the "listening" log line: `addr=127.0.0.1:1234
+/// admin_addr=127.0.0.1:1235` (text) or `"addr":"127.0.0.1:1234",
+/// "admin_addr":"..."` (JSON).
+pub fn listening_addr(line: &str) -> Option<(SocketAddr, SocketAddr)> {
     if !line.contains("listening") {
         return None;
     }
-    let (_, rest) = line
-        .split_once("addr=")
-        .or_else(|| line.split_once("\"addr\":\""))?;
-    rest.split(|c: char| c.is_whitespace() || c == '"')
-        .next()?
-        .parse()
-        .ok()
+    let field = |name: &str| {
+        let (_, rest) = line
+            .split_once(&format!(" {name}="))
+            .or_else(|| line.split_once(&format!("\"{name}\":\"")))?;
+        rest.split(|c: char| c.is_whitespace() || c == '"')
+            .next()?
+            .parse()
+            .ok()
+    };
+    Some((field("addr")?, field("admin_addr")?))
 }
 
 /// The sum of every sample of `name` whose labels include those given

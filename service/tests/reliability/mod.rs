@@ -108,6 +108,8 @@ pub const UNPRIVILEGED: u32 = 65532;
 pub struct UnprivilegedService {
     child: Child,
     pub addr: SocketAddr,
+    /// The admin port: the probes and `/metrics`.
+    pub admin: SocketAddr,
     log: Arc<Mutex<Vec<String>>>,
 }
 
@@ -146,6 +148,8 @@ impl UnprivilegedService {
                 "arcswap",
                 "--bind",
                 "127.0.0.1:0",
+                "--admin-bind",
+                "127.0.0.1:0",
                 "--poll-interval",
                 "100ms",
             ])
@@ -163,25 +167,24 @@ impl UnprivilegedService {
         let collected = Arc::clone(&log);
         thread::spawn(move || {
             for line in lines.map_while(Result::ok) {
-                if line.contains("listening")
-                    && let Some(addr) = line
-                        .split("addr=")
-                        .nth(1)
-                        .and_then(|rest| rest.split_whitespace().next())
-                    && let Ok(addr) = addr.parse::<SocketAddr>()
-                {
-                    let _ = addr_sender.send(addr);
+                if let Some(addrs) = common::listening_addr(&line) {
+                    let _ = addr_sender.send(addrs);
                 }
                 collected.lock().unwrap().push(line);
             }
         });
-        let addr = addr.recv_timeout(common::DEADLINE).map_err(|_| {
+        let (addr, admin) = addr.recv_timeout(common::DEADLINE).map_err(|_| {
             format!(
                 "the unprivileged service never listened: {:?}",
                 child.try_wait()
             )
         })?;
-        Ok(Self { child, addr, log })
+        Ok(Self {
+            child,
+            addr,
+            admin,
+            log,
+        })
     }
 
     /// [`UnprivilegedService::start_with`], or `None` with the reason
@@ -195,7 +198,12 @@ impl UnprivilegedService {
     }
 
     pub fn get(&self, path: &str) -> Reply {
-        common::get(self.addr, path).expect("the service answers")
+        let addr = if common::ADMIN_PATHS.contains(&path) {
+            self.admin
+        } else {
+            self.addr
+        };
+        common::get(addr, path).expect("the service answers")
     }
 
     pub fn metric(&self, series: &str) -> f64 {

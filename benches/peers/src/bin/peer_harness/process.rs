@@ -44,6 +44,8 @@ impl Running {
             args.extend(
                 ["--watcher", watcher.name(), "--manager", SERVICE_MANAGER].map(OsString::from),
             );
+            // A free admin port too: peers run side by side.
+            args.extend(["--admin-bind", "127.0.0.1:0"].map(OsString::from));
         }
         if let Some(dir) = log.parent() {
             std::fs::create_dir_all(dir)?;
