@@ -175,8 +175,4 @@ macro_rules! bad_inputs {
     )*};
 }
 
-bad_inputs! {
-    notify => crate::common::Notify,
-    inotify => crate::common::Inotify,
-    poll => crate::common::Poll,
-}
+common::every_watcher!(bad_inputs);

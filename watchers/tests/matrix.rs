@@ -541,8 +541,4 @@ macro_rules! matrix {
     )*};
 }
 
-matrix! {
-    notify => crate::common::Notify,
-    inotify => crate::common::Inotify,
-    poll => crate::common::Poll,
-}
+common::every_watcher!(matrix);

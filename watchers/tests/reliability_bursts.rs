@@ -156,8 +156,4 @@ fn notify_in_place_burst_of_valid_prefixes_never_publishes_one() {
     burst::<common::Notify>(Writer::InPlaceTwoWrites, normal_run());
 }
 
-bursts! {
-    notify => crate::common::Notify,
-    inotify => crate::common::Inotify,
-    poll => crate::common::Poll,
-}
+common::every_watcher!(bursts);

@@ -98,8 +98,4 @@ macro_rules! death {
     )*};
 }
 
-death! {
-    notify => crate::common::Notify,
-    inotify => crate::common::Inotify,
-    poll => crate::common::Poll,
-}
+common::every_watcher!(death);

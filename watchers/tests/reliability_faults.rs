@@ -227,8 +227,4 @@ macro_rules! faults {
     )*};
 }
 
-faults! {
-    notify => crate::common::Notify,
-    inotify => crate::common::Inotify,
-    poll => crate::common::Poll,
-}
+common::every_watcher!(faults);

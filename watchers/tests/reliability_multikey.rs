@@ -209,8 +209,4 @@ macro_rules! multi_key {
     )*};
 }
 
-multi_key! {
-    notify => crate::common::Notify,
-    inotify => crate::common::Inotify,
-    poll => crate::common::Poll,
-}
+common::every_watcher!(multi_key);

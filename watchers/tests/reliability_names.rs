@@ -120,8 +120,4 @@ macro_rules! names {
     )*};
 }
 
-names! {
-    notify => crate::common::Notify,
-    inotify => crate::common::Inotify,
-    poll => crate::common::Poll,
-}
+common::every_watcher!(names);

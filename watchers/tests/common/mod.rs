@@ -180,23 +180,42 @@ pub trait Subject {
     fn choose<T: Send + Sync + 'static>(builder: Builder<T>) -> Builder<T>;
 }
 
-macro_rules! subject {
-    ($($name:ident => $kind:ident, $trigger:ident);* $(;)?) => {$(
-        pub struct $name;
-        impl Subject for $name {
-            const NAME: &'static str = WatcherKind::$kind.name();
-            const TRIGGER: Trigger = Trigger::$trigger;
-            fn choose<T: Send + Sync + 'static>(builder: Builder<T>) -> Builder<T> {
-                builder.watcher(WatcherKind::$kind)
+/// Every built-in watcher as a test subject, written once: a unit type per
+/// watcher, and `every_watcher!(callback)`, which calls
+/// `callback! { inotify => crate::common::Inotify, ... }` so each test file
+/// instantiates its scenarios over the same list. (`$d` is a literal `$`
+/// for the inner macro.)
+macro_rules! subjects {
+    ($d:tt $($module:ident => $name:ident, $trigger:ident);* $(;)?) => {
+        $(
+            pub struct $name;
+            impl Subject for $name {
+                const NAME: &'static str = WatcherKind::$name.name();
+                const TRIGGER: Trigger = Trigger::$trigger;
+                fn choose<T: Send + Sync + 'static>(builder: Builder<T>) -> Builder<T> {
+                    builder.watcher(WatcherKind::$name)
+                }
             }
+        )*
+
+        /// Calls `$callback!` with every built-in watcher's module name and
+        /// subject type.
+        #[allow(unused_macros)]
+        macro_rules! every_watcher {
+            ($d callback:ident) => {
+                $d callback! { $($module => crate::common::$name,)* }
+            };
         }
-    )*};
+        #[allow(unused_imports)]
+        pub(crate) use every_watcher;
+    };
 }
 
-subject! {
-    Inotify => Inotify, Event;
-    Notify => Notify, Event;
-    Poll => Poll, Poll;
+subjects! {
+    $
+    notify => Notify, Event;
+    inotify => Inotify, Event;
+    poll => Poll, Poll;
 }
 
 /// A builder for the test config on `S`, as every harness starts: YAML,
