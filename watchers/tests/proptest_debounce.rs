@@ -144,11 +144,7 @@ fn run(ops: &[Op], last_signal: Change) -> Result<(), TestCaseError> {
 
 /// Cases per run: 32, times `RELIABILITY_SCALE`.
 fn cases() -> u32 {
-    let scale = std::env::var("RELIABILITY_SCALE")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(1_u32);
-    32 * scale.max(1)
+    config_reload::testing::scaled(32)
 }
 
 proptest! {

@@ -24,11 +24,7 @@ use config_reload::{ReloadOutcome, Trigger};
 
 /// 300 updates, times `RELIABILITY_SCALE`.
 fn normal_run() -> usize {
-    let scale = std::env::var("RELIABILITY_SCALE")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(1_usize);
-    300 * scale.max(1)
+    config_reload::testing::scaled(300) as usize
 }
 
 /// How a burst writes the config.

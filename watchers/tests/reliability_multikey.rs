@@ -190,11 +190,7 @@ fn multi_key_consistency<S: Subject>(updates: u64) {
 
 /// 1 000 updates, times `RELIABILITY_SCALE`.
 fn normal_run() -> u64 {
-    let scale = std::env::var("RELIABILITY_SCALE")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(1_u64);
-    1_000 * scale.max(1)
+    u64::from(config_reload::testing::scaled(1_000))
 }
 
 macro_rules! multi_key {

@@ -17,11 +17,7 @@ use crate::{Decode, LoadErrorKind};
 
 /// Cases per property: 64, times `RELIABILITY_SCALE`.
 fn cases() -> u32 {
-    let scale = std::env::var("RELIABILITY_SCALE")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(1_u32);
-    64 * scale.max(1)
+    crate::testing::scaled(64)
 }
 
 /// Bytes that are often nearly YAML: a valid config with arbitrary bytes

@@ -45,6 +45,17 @@ pub use patterns::{
 };
 
 use std::hash::{BuildHasher, RandomState};
+
+/// `normal` times `RELIABILITY_SCALE` (1 when unset or not a number): how
+/// the reliability and property tests are made longer for a soak run
+/// (`RELIABILITY_SCALE=20 cargo test ...`) without a second code path.
+pub fn scaled(normal: u32) -> u32 {
+    let scale = std::env::var("RELIABILITY_SCALE")
+        .ok()
+        .and_then(|value| value.parse::<u32>().ok())
+        .unwrap_or(1);
+    normal.saturating_mul(scale.max(1))
+}
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A fresh pseudo-random number for temporary names. Go's `os.MkdirTemp`,
