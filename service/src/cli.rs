@@ -50,18 +50,20 @@ pub struct Cli {
     pub poll_settle: Option<Duration>,
 
     /// A reload running longer than this is logged (once) and shown in
-    /// `/readyz`'s body: its filesystem may be hung.
-    #[arg(long, env = "STUCK_RELOAD_AFTER", default_value = "5s", value_parser = humantime::parse_duration)]
-    pub stuck_reload_after: Duration,
+    /// `/readyz`'s body: its filesystem may be hung [default: the watchers
+    /// crate's, 5s].
+    #[arg(long, env = "STUCK_RELOAD_AFTER", value_parser = humantime::parse_duration)]
+    pub stuck_reload_after: Option<Duration>,
 
     /// Re-read and compare the config this often, to catch changes no event
     /// announced (`0` turns it off).
     #[arg(long, env = "RESYNC_INTERVAL", value_parser = humantime::parse_duration)]
     pub resync_interval: Option<Duration>,
 
-    /// Reject a config larger than this many bytes without reading it.
-    #[arg(long, env = "MAX_CONFIG_BYTES", default_value_t = 1 << 20)]
-    pub max_config_bytes: u64,
+    /// Reject a config larger than this many bytes without reading it
+    /// [default: the watchers crate's, 1 MiB].
+    #[arg(long, env = "MAX_CONFIG_BYTES")]
+    pub max_config_bytes: Option<u64>,
 
     /// On SIGTERM/SIGINT, wait at most this long for in-flight requests.
     #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
@@ -162,8 +164,12 @@ impl Cli {
         if let Some(interval) = self.poll_interval {
             options.poll_interval = interval;
         }
-        options.max_config_bytes = self.max_config_bytes;
-        options.stuck_after = self.stuck_reload_after;
+        if let Some(bytes) = self.max_config_bytes {
+            options.max_config_bytes = bytes;
+        }
+        if let Some(after) = self.stuck_reload_after {
+            options.stuck_after = after;
+        }
         options
     }
 }

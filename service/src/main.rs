@@ -106,12 +106,13 @@ async fn run<D: Design>(cli: Cli, watcher: &'static str) -> ExitCode {
         Ok(chosen) => chosen,
         Err(error) => return fail(format_args!("cannot choose a watcher: {error}")),
     };
+    let options = cli.watch_options();
     let builder = builder
         .manager::<D>()
         // The service's config is YAML whatever the file is called.
         .format(Format::Yaml)
         .validate(crate::config::ServiceConfig::validate)
-        .options(cli.watch_options());
+        .options(options.clone());
     let metrics = Arc::new(Metrics::new(
         config_reload_managers::design::name::<D>(),
         watcher,
@@ -121,7 +122,7 @@ async fn run<D: Design>(cli: Cli, watcher: &'static str) -> ExitCode {
     // and the warning below are what an operator sees.
     info!(config = %cli.config.display(), "loading the initial config");
     let starting = tokio::task::spawn_blocking(move || builder.start());
-    let started = match startup::wait_for(starting, cli.stuck_reload_after, &cli.config).await {
+    let started = match startup::wait_for(starting, options.stuck_after, &cli.config).await {
         Ok(started) => started,
         Err(error) => return fail(format_args!("cannot start: {error}")),
     };
@@ -191,7 +192,7 @@ async fn run<D: Design>(cli: Cli, watcher: &'static str) -> ExitCode {
     let state = server::AppState::new(
         Arc::clone(&watch),
         Arc::clone(&metrics),
-        cli.stuck_reload_after,
+        options.stuck_after,
     );
     let servers = [
         (
