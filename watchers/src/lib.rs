@@ -76,36 +76,18 @@
 
 #![deny(missing_docs)]
 
-mod authority;
-#[cfg(any(feature = "notify", all(feature = "inotify", target_os = "linux")))]
-mod chain_watch;
 mod current;
-mod debounce;
 mod decode;
 pub mod docs;
-mod driver;
 mod error;
 mod field_path;
 mod format;
-#[cfg(all(feature = "inotify", target_os = "linux"))]
-mod inotify_watcher;
-mod kind;
 #[cfg(feature = "kube")]
 mod kube;
 #[cfg(feature = "layers")]
 mod layers;
-mod ledger;
-#[cfg(all(target_os = "linux", any(feature = "notify", feature = "inotify")))]
-mod limits;
-mod loader;
-mod log_observer;
-#[cfg(all(target_os = "linux", any(feature = "notify", feature = "inotify")))]
-mod mounts;
-#[cfg(feature = "notify")]
-mod notify_watcher;
 mod options;
-#[cfg(feature = "poll")]
-mod poll_watcher;
+mod reload;
 mod report;
 mod source;
 pub mod watcher;
@@ -113,10 +95,7 @@ pub mod watcher;
 // the API.
 #[doc(hidden)]
 pub mod streak;
-#[cfg(all(target_os = "linux", any(feature = "notify", feature = "inotify")))]
-mod wake;
 mod watch;
-mod watchdog;
 
 /// The manager designs readers read through ([`Builder::manager`]): the
 /// `config-reload-managers` crate, re-exported so one dependency is enough.
@@ -124,22 +103,22 @@ pub use config_reload_managers as managers;
 pub(crate) use current::Loaded;
 
 pub use current::{CachedReader, Current, Published};
-pub use debounce::Debounce;
 pub use decode::{Decode, Files};
 pub use error::{
     DecodeError, LoadError, LoadErrorKind, ParseError, SchemaError, SchemaErrorKind, StartError,
     SyntaxError, ValidationError,
 };
 pub use format::Format;
-pub use kind::{UnknownWatcher, WatcherKind};
 #[cfg(feature = "kube")]
 pub use kube::KubeSource;
 pub use options::{Backoff, WatchOptions};
+pub use reload::debounce::Debounce;
 pub use report::{
     Disagreement, NoObserver, Observer, ReloadOutcome, ReloadReport, Skew, Trigger, WatchHealth,
 };
 pub use source::{ConfigSource, ContentHash};
 pub use watch::{Builder, DefaultDesign, Watch};
+pub use watcher::kind::{UnknownWatcher, WatcherKind};
 
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -5,7 +5,7 @@ use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::loader;
+use crate::reload::loader;
 
 /// What to watch: one file, or several keys of one ConfigMap mount read as one
 /// consistent snapshot; with the `kube` feature, a ConfigMap read through the

@@ -13,14 +13,14 @@ use config_reload_managers::{ConfigManager, Design};
 use crossbeam_channel::Sender;
 use tokio::sync::watch as channel;
 
-use crate::authority::{Authority, Shown};
 use crate::current::PublishHook;
-use crate::debounce::Debouncer;
 use crate::decode::{FormatDecoder, Validator};
-use crate::driver::Driver;
-use crate::loader::{Initial, Loader, load, load_content, read_files};
-use crate::log_observer::LogObserver;
-use crate::watchdog::Watchdog;
+use crate::reload::authority::{Authority, Shown};
+use crate::reload::debounce::Debouncer;
+use crate::reload::driver::Driver;
+use crate::reload::loader::{Initial, Loader, load, load_content, read_files};
+use crate::reload::log_observer::LogObserver;
+use crate::reload::watchdog::Watchdog;
 use crate::watcher::{Batches, HealthCell, ReloadHooks, Running, Signal, Signals, Watcher};
 use crate::{
     ConfigSource, Current, Decode, Disagreement, Format, LoadError, LoadErrorKind, Loaded,
@@ -732,7 +732,7 @@ where
 /// Whether the files' watcher failed for a limit polling does not have.
 fn polling_can_stand_in(error: &std::io::Error) -> bool {
     #[cfg(all(target_os = "linux", any(feature = "notify", feature = "inotify")))]
-    return crate::limits::is_exhausted(error);
+    return crate::watcher::limits::is_exhausted(error);
     #[cfg(not(all(target_os = "linux", any(feature = "notify", feature = "inotify"))))]
     {
         let _ = error;

@@ -5,7 +5,7 @@
 //! but valid content is ever published, in the order it was written.
 //!
 //! The signals come from a scripted `config_reload::Strategy`, so the real driver and
-//! the real debounce state machine (`watchers/src/debounce.rs`, not public
+//! the real debounce state machine (`watchers/src/reload/debounce.rs`, not public
 //! on its own) decide when to reload, with real time in between: a pending
 //! change the debouncer forgot, or a reload it never scheduled, fails here.
 

@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
 
-use crate::chain_watch::{ChainWatch, DirBackend, Scope, created};
-use crate::kind::BuiltinWatcher;
-use crate::limits;
-use crate::mounts::{self, MountTable};
-use crate::wake::Wake;
 use crate::watcher::Change;
 use crate::watcher::Signals;
+use crate::watcher::chain::{ChainWatch, DirBackend, Scope, created};
+use crate::watcher::kind::BuiltinWatcher;
+use crate::watcher::limits;
+use crate::watcher::mounts::{self, MountTable};
+use crate::watcher::wake::Wake;
 use crate::{ConfigSource, WatchOptions};
 
 /// Watches every directory the config's path resolves through with inotify,

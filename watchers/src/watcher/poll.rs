@@ -9,10 +9,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use std::sync::{Arc, Condvar, Mutex};
 
-use crate::kind::BuiltinWatcher;
-use crate::loader::{DATA_LINK, absolute};
+use crate::reload::loader::{DATA_LINK, absolute};
 use crate::watcher::Change;
 use crate::watcher::Signals;
+use crate::watcher::kind::BuiltinWatcher;
 use crate::{ConfigSource, Trigger, WatchOptions};
 
 /// Looks at the config every `poll_interval`, through every symlink.

@@ -40,7 +40,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
 use crate::ConfigSource;
-use crate::loader::{DATA_LINK, absolute};
+use crate::reload::loader::{DATA_LINK, absolute};
 use crate::watcher::Change;
 use crate::watcher::Signals;
 

@@ -14,6 +14,23 @@
 //! [`Signals::spawn`]: a thread that panics then turns the watch's health to
 //! `Stopped` instead of leaving it looking healthy while nothing watches.
 
+pub(crate) mod kind;
+
+#[cfg(any(feature = "notify", all(feature = "inotify", target_os = "linux")))]
+mod chain;
+#[cfg(all(feature = "inotify", target_os = "linux"))]
+pub(crate) mod inotify;
+#[cfg(all(target_os = "linux", any(feature = "notify", feature = "inotify")))]
+pub(crate) mod limits;
+#[cfg(all(target_os = "linux", any(feature = "notify", feature = "inotify")))]
+mod mounts;
+#[cfg(feature = "notify")]
+pub(crate) mod notify;
+#[cfg(feature = "poll")]
+pub(crate) mod poll;
+#[cfg(all(target_os = "linux", any(feature = "notify", feature = "inotify")))]
+mod wake;
+
 use std::any::Any;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
@@ -24,7 +41,7 @@ use std::time::{Instant, SystemTime};
 
 use crossbeam_channel::Sender;
 
-pub use crate::debounce::Change;
+pub use crate::reload::debounce::Change;
 use crate::{ConfigSource, Files, LoadError, Observer, Trigger, WatchHealth, WatchOptions};
 
 /// A way of noticing changes of a [`ConfigSource`], as a value: its settings

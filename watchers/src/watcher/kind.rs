@@ -57,11 +57,11 @@ impl WatcherKind {
     fn builtin(self) -> Option<Builtin> {
         match self {
             #[cfg(all(feature = "inotify", target_os = "linux"))]
-            Self::Inotify => Some(Builtin::of::<crate::inotify_watcher::InotifyWatcher>()),
+            Self::Inotify => Some(Builtin::of::<crate::watcher::inotify::InotifyWatcher>()),
             #[cfg(feature = "notify")]
-            Self::Notify => Some(Builtin::of::<crate::notify_watcher::NotifyWatcher>()),
+            Self::Notify => Some(Builtin::of::<crate::watcher::notify::NotifyWatcher>()),
             #[cfg(feature = "poll")]
-            Self::Poll => Some(Builtin::of::<crate::poll_watcher::PollWatcher>()),
+            Self::Poll => Some(Builtin::of::<crate::watcher::poll::PollWatcher>()),
             #[allow(unreachable_patterns)]
             _ => None,
         }
@@ -106,6 +106,11 @@ impl Watcher for WatcherKind {
 /// A built-in watcher's code: what it reports and how it starts. Each
 /// implements it as a type; [`WatcherKind`] turns the one named into a
 /// [`Watcher`] value.
+// Unused in a build with no built-in watcher (no default features).
+#[cfg_attr(
+    not(any(feature = "inotify", feature = "notify", feature = "poll")),
+    allow(dead_code)
+)]
 pub(crate) trait BuiltinWatcher: Send + Sized + 'static {
     const TRIGGER: Trigger = Trigger::Event;
     const RESYNC: bool = true;
@@ -126,6 +131,10 @@ struct Builtin {
     establish: fn(&ConfigSource, &WatchOptions, Signals) -> io::Result<Running>,
 }
 
+#[cfg_attr(
+    not(any(feature = "inotify", feature = "notify", feature = "poll")),
+    allow(dead_code)
+)]
 impl Builtin {
     fn of<W: BuiltinWatcher>() -> Self {
         Self {

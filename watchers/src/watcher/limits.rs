@@ -29,6 +29,7 @@ pub(crate) fn init_error(error: io::Error) -> io::Error {
 }
 
 /// An `inotify_add_watch` failure, with the limit it hit named.
+#[cfg_attr(not(feature = "inotify"), allow(dead_code))]
 pub(crate) fn watch_error(error: io::Error) -> io::Error {
     if error.raw_os_error() == Some(libc::ENOSPC) {
         watches_exhausted(error.kind())

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
-use crate::authority::News;
-use crate::debounce::{Debouncer, Next, Why};
-use crate::ledger::Arrival;
-use crate::loader::{Loader, Reloaded};
-use crate::watchdog::Watchdog;
+use crate::reload::authority::News;
+use crate::reload::debounce::{Debouncer, Next, Why};
+use crate::reload::ledger::Arrival;
+use crate::reload::loader::{Loader, Reloaded};
+use crate::reload::watchdog::Watchdog;
 use crate::watcher::{Batches, Change, Content, Signal};
 use crate::{Backoff, LoadError, Loaded, Observer, ReloadOutcome, ReloadReport, Trigger};
 

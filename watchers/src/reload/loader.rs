@@ -11,9 +11,9 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch as channel;
 
-use crate::authority::{Authority, News};
 use crate::current::PublishHook;
-use crate::ledger::{Arrival, Ledger, Verdict};
+use crate::reload::authority::{Authority, News};
+use crate::reload::ledger::{Arrival, Ledger, Verdict};
 use crate::watcher::Content;
 use crate::{
     ConfigSource, ContentHash, Current, Decode, Files, LoadError, LoadErrorKind, Loaded,

@@ -10,7 +10,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::authority::{Authority, News, Ruling};
+use crate::reload::authority::{Authority, News, Ruling};
 use crate::{ContentHash, Skew};
 
 /// How many published versions are remembered to recognise a late source

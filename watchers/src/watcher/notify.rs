@@ -10,10 +10,10 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use notify::event::{AccessKind, AccessMode, ModifyKind};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
-use crate::chain_watch::{ChainWatch, DirBackend, Scope, created};
-use crate::kind::BuiltinWatcher;
 use crate::watcher::Change;
 use crate::watcher::Signals;
+use crate::watcher::chain::{ChainWatch, DirBackend, Scope, created};
+use crate::watcher::kind::BuiltinWatcher;
 use crate::{ConfigSource, WatchOptions};
 
 /// Watches every directory the config's path resolves through (none
@@ -222,7 +222,7 @@ fn has_another_name(file: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     let linked = std::fs::metadata(file).is_ok_and(|metadata| metadata.nlink() > 1);
     #[cfg(target_os = "linux")]
-    let mounted = crate::mounts::is_mount_point(file);
+    let mounted = crate::watcher::mounts::is_mount_point(file);
     #[cfg(not(target_os = "linux"))]
     let mounted = false;
     linked || mounted
@@ -231,12 +231,12 @@ fn has_another_name(file: &Path) -> bool {
 fn into_io(error: notify::Error) -> io::Error {
     match error.kind {
         #[cfg(target_os = "linux")]
-        notify::ErrorKind::Io(error) => crate::limits::init_error(error),
+        notify::ErrorKind::Io(error) => crate::watcher::limits::init_error(error),
         #[cfg(not(target_os = "linux"))]
         notify::ErrorKind::Io(error) => error,
         #[cfg(target_os = "linux")]
         notify::ErrorKind::MaxFilesWatch => {
-            crate::limits::watches_exhausted(io::ErrorKind::StorageFull)
+            crate::watcher::limits::watches_exhausted(io::ErrorKind::StorageFull)
         }
         notify::ErrorKind::PathNotFound => {
             io::Error::new(io::ErrorKind::NotFound, "path not found")
@@ -254,9 +254,9 @@ mod linux {
     use crossbeam_channel::Sender;
 
     use super::Message;
-    use crate::mounts::{self, MountTable};
-    use crate::wake::Wake;
     use crate::watcher::Signals;
+    use crate::watcher::mounts::{self, MountTable};
+    use crate::watcher::wake::Wake;
 
     /// A thread telling the notify thread when the mount table changed.
     pub(super) struct MountThread {
