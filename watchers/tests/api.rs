@@ -348,7 +348,7 @@ fn the_three_lines_and_a_cached_reader() {
 /// reloads on), and it goes to `Builder::watcher` like a built-in one.
 #[test]
 fn a_watcher_of_your_own_is_a_value_with_its_settings() {
-    use config_reload::watcher::{Change, Running, Signals, Watcher};
+    use config_reload::watcher::{Change, JoinOnDrop, Running, Signals, Watcher};
 
     struct OnRequest(std::sync::mpsc::Receiver<()>);
 
@@ -373,7 +373,7 @@ fn a_watcher_of_your_own_is_a_value_with_its_settings() {
                     signals.change(Change::Commit);
                 }
             })?;
-            Ok(Box::new(thread))
+            Ok(Box::new(JoinOnDrop::new(thread, || {})))
         }
     }
 

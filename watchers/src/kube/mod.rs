@@ -12,7 +12,6 @@ use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::io;
 use std::path::PathBuf;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -23,7 +22,7 @@ use self::object::{Keyed, Target};
 use self::reflector::Reflector;
 pub use self::source::KubeSource;
 pub(crate) use self::source::ObjectKind;
-use crate::watcher::{Running, Signals, Watcher};
+use crate::watcher::{JoinOnDrop, Running, Signals, Watcher};
 use crate::{Backoff, ConfigSource, WatchOptions};
 
 /// The watcher's name: the `source` of what it delivers.
@@ -31,19 +30,7 @@ pub(crate) const NAME: &str = "kube";
 
 /// The running watch; dropping it stops the runtime and joins its thread.
 pub(crate) struct KubeWatcher {
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Drop for KubeWatcher {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+    _thread: JoinOnDrop,
 }
 
 /// The API source as a [`Watcher`] the driver runs beside (or instead of)
@@ -94,8 +81,9 @@ fn establish(source: KubeSource, signals: Signals) -> io::Result<KubeWatcher> {
         });
     })?;
     Ok(KubeWatcher {
-        stop: Some(stop),
-        thread: Some(thread),
+        _thread: JoinOnDrop::new(thread, move || {
+            let _ = stop.send(());
+        }),
     })
 }
 

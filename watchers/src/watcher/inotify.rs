@@ -5,18 +5,17 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
 
 use crate::watcher::Change;
-use crate::watcher::Signals;
 use crate::watcher::chain::{ChainWatch, DirBackend, Scope, created};
 use crate::watcher::kind::BuiltinWatcher;
 use crate::watcher::limits;
 use crate::watcher::mounts::{self, MountTable};
 use crate::watcher::wake::Wake;
+use crate::watcher::{JoinOnDrop, Signals};
 use crate::{ConfigSource, WatchOptions};
 
 /// Watches every directory the config's path resolves through with inotify,
@@ -48,8 +47,7 @@ use crate::{ConfigSource, WatchOptions};
 /// The thread blocks in `poll(2)` on the inotify descriptor, the mount table
 /// and an eventfd; dropping the watcher writes the eventfd and joins it.
 pub struct InotifyWatcher {
-    wake: Arc<Wake>,
-    thread: Option<JoinHandle<()>>,
+    _thread: JoinOnDrop,
 }
 
 const CONTENTS_MASK: WatchMask = WatchMask::CREATE
@@ -104,18 +102,8 @@ impl BuiltinWatcher for InotifyWatcher {
             run(backend, chain, signals, &thread_wake, retry);
         })?;
         Ok(Self {
-            wake,
-            thread: Some(thread),
+            _thread: JoinOnDrop::new(thread, move || wake.wake()),
         })
-    }
-}
-
-impl Drop for InotifyWatcher {
-    fn drop(&mut self) {
-        self.wake.wake();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

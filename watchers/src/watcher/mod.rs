@@ -49,7 +49,7 @@ use crate::{ConfigSource, Files, LoadError, Observer, Trigger, WatchHealth, Watc
 ///
 /// ```
 /// use std::io;
-/// use config_reload::watcher::{Change, Signals, Watcher, Running};
+/// use config_reload::watcher::{Change, JoinOnDrop, Running, Signals, Watcher};
 /// use config_reload::{ConfigSource, WatchOptions};
 ///
 /// /// Reloads whenever a line arrives on a channel (a control socket, say).
@@ -72,7 +72,8 @@ use crate::{ConfigSource, Files, LoadError, Observer, Trigger, WatchHealth, Watc
 ///                 signals.change(Change::Commit);
 ///             }
 ///         })?;
-///         Ok(Box::new(thread))
+///         // The thread ends when the sender is dropped; the watch joins it.
+///         Ok(Box::new(JoinOnDrop::new(thread, || {})))
 ///     }
 /// }
 /// ```
@@ -117,6 +118,37 @@ pub trait Watcher: Any + Send {
 
 /// What keeps an established [`Watcher`] running; dropping it stops it.
 pub type Running = Box<dyn Send>;
+
+/// A watcher's thread, stopped and joined when dropped: a [`Running`] for a
+/// watcher with one thread (box it), and what the built-in ones hold.
+pub struct JoinOnDrop {
+    stop: Option<Box<dyn FnOnce() + Send>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl JoinOnDrop {
+    /// `thread`, which `stop` makes return (a wake-up, a closed channel);
+    /// on drop, `stop` is called, then the thread joined.
+    pub fn new(thread: JoinHandle<()>, stop: impl FnOnce() + Send + 'static) -> Self {
+        Self {
+            stop: Some(Box::new(stop)),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for JoinOnDrop {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            stop();
+        }
+        if let Some(thread) = self.thread.take() {
+            // A panic was already reported: `Signals::spawn` turned it into
+            // a `Stopped` health.
+            let _ = thread.join();
+        }
+    }
+}
 
 /// What the driver thread receives. Each carries the moment it happened
 /// (the event was read, the reload asked for), so a reload's `took` counts

@@ -3,17 +3,16 @@
 
 use std::io;
 use std::path::Path;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use notify::event::{AccessKind, AccessMode, ModifyKind};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
 use crate::watcher::Change;
-use crate::watcher::Signals;
 use crate::watcher::chain::{ChainWatch, DirBackend, Scope, created};
 use crate::watcher::kind::BuiltinWatcher;
+use crate::watcher::{JoinOnDrop, Signals};
 use crate::{ConfigSource, WatchOptions};
 
 /// Watches every directory the config's path resolves through (none
@@ -31,10 +30,10 @@ use crate::{ConfigSource, WatchOptions};
 /// the watches moved, and a reload follows; while a directory is missing a
 /// retry runs every `poll_interval`.
 pub struct NotifyWatcher {
-    stop: Sender<Message>,
-    thread: Option<JoinHandle<()>>,
+    // Dropped in this order: the event thread, then the mount-table thread.
+    _thread: JoinOnDrop,
     #[cfg(target_os = "linux")]
-    mounts: Option<linux::MountThread>,
+    _mounts: Option<linux::MountThread>,
 }
 
 enum Message {
@@ -70,22 +69,12 @@ impl BuiltinWatcher for NotifyWatcher {
             run(&receiver, backend, chain, signals, retry);
         })?;
         Ok(Self {
-            stop: sender,
-            thread: Some(thread),
+            _thread: JoinOnDrop::new(thread, move || {
+                let _ = sender.send(Message::Stop);
+            }),
             #[cfg(target_os = "linux")]
-            mounts,
+            _mounts: mounts,
         })
-    }
-}
-
-impl Drop for NotifyWatcher {
-    fn drop(&mut self) {
-        let _ = self.stop.send(Message::Stop);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-        #[cfg(target_os = "linux")]
-        drop(self.mounts.take());
     }
 }
 
@@ -249,19 +238,17 @@ fn into_io(error: notify::Error) -> io::Error {
 mod linux {
     use std::io;
     use std::sync::Arc;
-    use std::thread::JoinHandle;
 
     use crossbeam_channel::Sender;
 
     use super::Message;
-    use crate::watcher::Signals;
     use crate::watcher::mounts::{self, MountTable};
     use crate::watcher::wake::Wake;
+    use crate::watcher::{JoinOnDrop, Signals};
 
     /// A thread telling the notify thread when the mount table changed.
     pub(super) struct MountThread {
-        wake: Arc<Wake>,
-        thread: Option<JoinHandle<()>>,
+        _thread: JoinOnDrop,
     }
 
     impl MountThread {
@@ -293,18 +280,8 @@ mod linux {
                 }
             })?;
             Ok(Some(Self {
-                wake,
-                thread: Some(thread),
+                _thread: JoinOnDrop::new(thread, move || wake.wake()),
             }))
-        }
-    }
-
-    impl Drop for MountThread {
-        fn drop(&mut self) {
-            self.wake.wake();
-            if let Some(thread) = self.thread.take() {
-                let _ = thread.join();
-            }
         }
     }
 }

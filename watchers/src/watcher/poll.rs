@@ -4,15 +4,14 @@ use std::fs;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use std::sync::{Arc, Condvar, Mutex};
 
 use crate::reload::loader::{DATA_LINK, absolute};
 use crate::watcher::Change;
-use crate::watcher::Signals;
 use crate::watcher::kind::BuiltinWatcher;
+use crate::watcher::{JoinOnDrop, Signals};
 use crate::{ConfigSource, Trigger, WatchOptions};
 
 /// Looks at the config every `poll_interval`, through every symlink.
@@ -49,8 +48,7 @@ use crate::{ConfigSource, Trigger, WatchOptions};
 /// its hash compared, until the mtime is older than that window. When
 /// nothing changes for `RACY_WINDOW`, a tick reads nothing at all.
 pub struct PollWatcher {
-    control: Arc<Control>,
-    thread: Option<JoinHandle<()>>,
+    _thread: JoinOnDrop,
 }
 
 /// What the poller sleeps on between ticks: one futex wait per tick (a
@@ -209,18 +207,8 @@ impl BuiltinWatcher for PollWatcher {
             }
         })?;
         Ok(Self {
-            control,
-            thread: Some(thread),
+            _thread: JoinOnDrop::new(thread, move || control.stop()),
         })
-    }
-}
-
-impl Drop for PollWatcher {
-    fn drop(&mut self) {
-        self.control.stop();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
