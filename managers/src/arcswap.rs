@@ -60,14 +60,7 @@ where
     }
 }
 
-impl<T> From<T> for ArcSwapManager<T>
-where
-    T: Send + Sync + 'static,
-{
-    fn from(initial: T) -> Self {
-        Self::new(initial)
-    }
-}
+from_initial!(ArcSwapManager);
 
 impl<T> ConfigManager<T> for ArcSwapManager<T>
 where

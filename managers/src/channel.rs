@@ -113,14 +113,7 @@ where
     }
 }
 
-impl<T> From<T> for ChannelManager<T>
-where
-    T: Send + Sync + 'static,
-{
-    fn from(initial: T) -> Self {
-        Self::new(initial)
-    }
-}
+from_initial!(ChannelManager);
 
 impl<T> ConfigManager<T> for ChannelManager<T>
 where

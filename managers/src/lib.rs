@@ -51,6 +51,22 @@
 
 use std::sync::Arc;
 
+/// `From<T>` for a manager, by its `new`: what every design's
+/// [`Design::Manager`] needs, written once.
+#[allow(unused_macros)] // With no design compiled in.
+macro_rules! from_initial {
+    ($manager:ident) => {
+        impl<T> From<T> for $manager<T>
+        where
+            T: Send + Sync + 'static,
+        {
+            fn from(initial: T) -> Self {
+                Self::new(initial)
+            }
+        }
+    };
+}
+
 #[cfg(feature = "arcswap")]
 mod arcswap;
 #[cfg(feature = "channel")]

@@ -31,14 +31,7 @@ where
     }
 }
 
-impl<T> From<T> for MutexManager<T>
-where
-    T: Send + Sync + 'static,
-{
-    fn from(initial: T) -> Self {
-        Self::new(initial)
-    }
-}
+from_initial!(MutexManager);
 
 impl<T> ConfigManager<T> for MutexManager<T>
 where

@@ -32,14 +32,7 @@ where
     }
 }
 
-impl<T> From<T> for RwLockManager<T>
-where
-    T: Send + Sync + 'static,
-{
-    fn from(initial: T) -> Self {
-        Self::new(initial)
-    }
-}
+from_initial!(RwLockManager);
 
 impl<T> ConfigManager<T> for RwLockManager<T>
 where

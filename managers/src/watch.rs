@@ -40,14 +40,7 @@ where
     }
 }
 
-impl<T> From<T> for WatchManager<T>
-where
-    T: Send + Sync + 'static,
-{
-    fn from(initial: T) -> Self {
-        Self::new(initial)
-    }
-}
+from_initial!(WatchManager);
 
 impl<T> ConfigManager<T> for WatchManager<T>
 where
