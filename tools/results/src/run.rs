@@ -49,7 +49,7 @@ const QUICK_WATCHERS: &[(&str, &str)] = &[
 /// API server; its feature is off in a plain `cargo bench`.
 const KUBE_BENCH: &[&str] = &[
     "-p",
-    "watchers",
+    "config-reload",
     "--features",
     "testing,kube",
     "--bench",
