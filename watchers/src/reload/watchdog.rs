@@ -9,7 +9,7 @@
 //! watcher's thread and its reload thread, not a third that sleeps.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -55,8 +55,11 @@ impl Watchdog {
             stuck_after,
             observer,
         });
-        let watched = watched()?;
-        lock(&watched.watchdogs).push(Arc::downgrade(&watchdog));
+        start_thread()?;
+        let mut watchdogs = lock(&WATCHED.watchdogs);
+        // Dropped watches go here too, not only when the thread next looks.
+        watchdogs.retain(|watchdog| watchdog.strong_count() > 0);
+        watchdogs.push(Arc::downgrade(&watchdog));
         Ok(watchdog)
     }
 
@@ -110,38 +113,31 @@ struct Watched {
     changed: Condvar,
 }
 
-/// Set once the thread runs.
-static WATCHED: OnceLock<&'static Watched> = OnceLock::new();
+/// Every live watch's watchdog, for the one thread.
+static WATCHED: Watched = Watched {
+    watchdogs: Mutex::new(Vec::new()),
+    changed: Condvar::new(),
+};
 
-fn watched() -> std::io::Result<&'static Watched> {
+/// Starts the thread with the first watch; a failed spawn is that watch's
+/// start-up error, and the next watch tries again.
+fn start_thread() -> std::io::Result<()> {
     static STARTED: Mutex<bool> = Mutex::new(false);
-    if let Some(watched) = WATCHED.get() {
-        return Ok(watched);
-    }
-    // Started once, by the first watch; a failed spawn is that watch's
-    // start-up error, and the next watch tries again.
     let mut started = lock(&STARTED);
     if !*started {
-        let watched: &'static Watched = Box::leak(Box::new(Watched {
-            watchdogs: Mutex::default(),
-            changed: Condvar::new(),
-        }));
         thread::Builder::new()
             .name("config-reload-watchdog".into())
-            .spawn(move || run(watched))?;
-        let _ = WATCHED.set(watched);
+            .spawn(|| run(&WATCHED))?;
         *started = true;
     }
-    Ok(WATCHED.get().expect("set before `started`"))
+    Ok(())
 }
 
 /// Wakes the watchdog thread: a reload started or ended. Taking the list's
 /// lock orders the wake-up after the thread's last look, so none is lost.
 fn wake() {
-    if let Some(watched) = WATCHED.get() {
-        let _list = lock(&watched.watchdogs);
-        watched.changed.notify_one();
-    }
+    let _list = lock(&WATCHED.watchdogs);
+    WATCHED.changed.notify_one();
 }
 
 /// The watchdog thread: reports each reload that runs longer than its
