@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use common::{Harness, Scripted, TestConfig, file_source, wait_until, yaml};
 use config_reload::DecodeError;
+use config_reload::testing::rename_replace;
 use config_reload::{Debounce, Decode, Files, ReloadOutcome, Trigger, WatchHealth, WatchOptions};
 
 fn start(options: WatchOptions) -> (tempfile::TempDir, Harness<Scripted>, Signals) {
@@ -288,7 +289,9 @@ fn the_resync_finds_unannounced_changes_and_reports_a_failure_once() {
         Counting(Arc::clone(&decodes)),
         options,
     );
-    fs::write(&path, yaml("v1")).unwrap();
+    // Renamed in whole: a 20 ms resync must never catch a write half done
+    // (no event tells it one is open), or it reports that as a failure too.
+    rename_replace(&path, yaml("v1").as_bytes()).unwrap();
     harness.wait_for("v1");
     // Counted a moment after the publish.
     wait_until("the resync's find counted", || {
@@ -296,7 +299,7 @@ fn the_resync_finds_unannounced_changes_and_reports_a_failure_once() {
     });
     assert_eq!(harness.recorder.publish_triggers(), [Trigger::Resync]);
 
-    fs::write(&path, "message: [broken\n").unwrap();
+    rename_replace(&path, b"message: [broken\n").unwrap();
     harness.wait_for_failure("invalid YAML");
     let seen = decodes.load(Ordering::SeqCst);
     wait_until("five more resyncs decoded the broken file", || {
@@ -308,7 +311,7 @@ fn the_resync_finds_unannounced_changes_and_reports_a_failure_once() {
         "{:?}",
         harness.recorder.failures()
     );
-    fs::write(&path, yaml("v2")).unwrap();
+    rename_replace(&path, yaml("v2").as_bytes()).unwrap();
     harness.wait_for("v2");
     assert_eq!(
         harness.recorder.unchanged(),
