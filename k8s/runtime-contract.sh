@@ -163,7 +163,12 @@ admin="http://127.0.0.1:$(bound_port 2)"
 
 status_is() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$admin$2")" = "$1" ]; }
 serves() { curl -fsS --max-time 2 "$base/" 2>/dev/null | grep -qF "$1"; }
-metrics_match() { curl -fsS --max-time 2 "$admin/metrics" 2>/dev/null | grep -qE "$1"; }
+# The body is read whole first: with pipefail, `curl | grep -q` fails when
+# grep stops at the first match and curl is cut off writing the rest.
+metrics_match() {
+  local body
+  body=$(curl -fsS --max-time 2 "$admin/metrics" 2>/dev/null) && grep -qE "$1" <<<"$body"
+}
 
 wait_until "/healthz answers 200" status_is 200 /healthz
 pass "/healthz 200"
