@@ -10,7 +10,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use config_reload_managers::{ConfigManager, Design};
-use crossbeam_channel::Sender;
 use tokio::sync::watch as channel;
 
 use crate::current::PublishHook;
@@ -21,6 +20,7 @@ use crate::reload::driver::Driver;
 use crate::reload::loader::{Initial, Loader, load, load_content, read_files};
 use crate::reload::log_observer::LogObserver;
 use crate::reload::watchdog::Watchdog;
+use crate::watcher::inbox::Inbox;
 use crate::watcher::{Batches, HealthCell, ReloadHooks, Running, Signal, Signals, Watcher};
 use crate::{
     ConfigSource, Current, Decode, Disagreement, Format, LoadError, LoadErrorKind, Loaded,
@@ -56,7 +56,7 @@ where
 {
     manager: Arc<D::Manager<Loaded<T>>>,
     changes: channel::Receiver<Current<T>>,
-    signals: Sender<Signal>,
+    inbox: Arc<Inbox>,
     /// Called by `reload_now` beside the reload of the files.
     reload_hooks: Arc<ReloadHooks>,
     /// Whether `reload_now` reloads the files at once: there are files, and
@@ -188,7 +188,7 @@ where
     /// source. A write in progress is not read half done.
     pub fn reload_now(&self) {
         if self.reloads_files_now {
-            let _ = self.signals.send(Signal::Manual(Instant::now()));
+            self.inbox.send(Signal::Manual(Instant::now()));
         }
         self.reload_hooks.call();
     }
@@ -296,7 +296,7 @@ where
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
         ));
-        let _ = self.signals.send(Signal::Stop);
+        self.inbox.send(Signal::Stop);
         if let Some(driver) = self.driver.take() {
             // A panic in the driver was already visible as `Stopped`.
             let _ = driver.join();
@@ -587,13 +587,14 @@ where
         source: error,
     };
     let (sender, receiver) = crossbeam_channel::unbounded();
+    let inbox = Arc::new(Inbox::new(sender));
     let batches = Arc::new(Batches::default());
     let reload_hooks = Arc::new(ReloadHooks::default());
     let signals_of = |name: &'static str| {
         let health = Arc::new(HealthCell::new());
         let signals = Signals::new(
             name,
-            sender.clone(),
+            Arc::clone(&inbox),
             Arc::clone(&health),
             Arc::clone(&observer),
             Arc::clone(&batches),
@@ -606,6 +607,7 @@ where
     // The files' watcher, the one whose events the debouncer sees.
     let (mut files_watcher, mut trigger, mut resync) = (None, Trigger::Event, false);
     let mut files_answer_reload_now = false;
+    let mut pump = None;
     if let Some(watcher) = watcher {
         let (mut name, mut signals) = (watcher.name(), signals_of(watcher.name()));
         let mut properties = (
@@ -634,6 +636,8 @@ where
             }
             Err(error) => return Err(watch_error(error)),
         };
+        // Taken at once: a start that fails later drops it with the rest.
+        pump = inbox.take_pump();
         files_watcher = Some(name);
         (trigger, resync, files_answer_reload_now) = properties;
         watchers.push(established);
@@ -693,6 +697,7 @@ where
         Watchdog::new(options.stuck_after, Arc::clone(&observer)).map_err(watch_error)?;
     let driver = Driver {
         receiver,
+        pump,
         loader,
         debouncer: Debouncer::new(options.debounce),
         observer,
@@ -716,7 +721,7 @@ where
     Ok(Watch {
         manager,
         changes,
-        signals: sender,
+        inbox,
         reload_hooks,
         reloads_files_now: has_files && !files_answer_reload_now,
         disagreement,

@@ -50,7 +50,8 @@ fn reload_thread_death_is_reported<S: Subject>() {
 }
 
 /// An observer with a bug: panics on the first raw event once armed. It
-/// runs on the strategy's own thread, so that thread dies.
+/// runs on the thread that reads the events (notify's forwarder; the reload
+/// thread for inotify and the poller), so that thread dies.
 #[derive(Default)]
 struct PanicsOnEvent {
     armed: AtomicBool,

@@ -45,11 +45,13 @@
 //! [`WatchOptions::stuck_after`] ([`Observer::reload_stuck`],
 //! [`Watch::reload_running_for`]): a read blocked in a hung filesystem.
 //!
-//! **Threads.** A watch runs two: its watcher's (inotify's reader, the
-//! poller, the Kubernetes API's runtime) and its reload thread; the `notify`
-//! watcher four (notify's own, one forwarding its events, one watching the
-//! mount table, the reload thread). One watchdog thread serves every watch
-//! of the process. Dropping a [`Watch`] joins its threads.
+//! **Threads.** A watch of files runs one: the inotify watcher and the
+//! poller run on its reload thread, which waits for the kernel's events (or
+//! the next tick) and for requests in one place. The `notify` watcher runs
+//! four (notify's own, one forwarding its events, one watching the mount
+//! table, the reload thread); the Kubernetes API adds its runtime's thread.
+//! One watchdog thread serves every watch of the process. Dropping a
+//! [`Watch`] joins its threads.
 
 // Links in the text resolve against the crate root.
 #[allow(unused_imports)]

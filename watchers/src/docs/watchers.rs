@@ -1,8 +1,9 @@
 //! The watchers, and every update pattern tested against each.
 //!
-//! - `Inotify` (Linux): inotify used directly on its own thread.
-//!   Watches directories, never the file (a watched file is replaced, never
-//!   written, by the kubelet and by editors), and matches events by *name*
+//! - `Inotify` (Linux): inotify used directly, on the watch's reload
+//!   thread. Watches directories (the kubelet and editors replace a file
+//!   rather than write it) and the file itself (a write through a hard link
+//!   or a bind mount is reported only there), and matches events by *name*
 //!   (a key or `..data`), whatever their kind. It resolves the config's path
 //!   component by component and watches every directory it passes through
 //!   where a change could redirect it: the one holding the files, its parent,

@@ -1,23 +1,28 @@
 //! The shared driver: one thread per [`Watch`](crate::Watch) that debounces
 //! a watcher's signals, reloads, retries what can go away, resyncs and
-//! reports.
+//! reports. A built-in file watcher runs on the same thread (its
+//! [`Pump`]), so a watch is one thread.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 
 use crate::reload::authority::News;
 use crate::reload::debounce::{Debouncer, Next, Why};
 use crate::reload::ledger::Arrival;
 use crate::reload::loader::{Loader, Reloaded};
 use crate::reload::watchdog::Watchdog;
+use crate::watcher::inbox::Pump;
 use crate::watcher::{Batches, Change, Content, Signal};
 use crate::{Backoff, LoadError, Loaded, Observer, ReloadOutcome, ReloadReport, Trigger};
 
 pub(crate) struct Driver<T, M> {
     pub(crate) receiver: Receiver<Signal>,
+    /// The files' watcher, when it runs on this thread: waited in instead
+    /// of the channel.
+    pub(crate) pump: Option<Box<dyn Pump>>,
     pub(crate) loader: Loader<T, M>,
     pub(crate) debouncer: Debouncer,
     pub(crate) observer: Arc<dyn Observer>,
@@ -122,14 +127,7 @@ where
                 }
                 continue;
             }
-            let received = match wake {
-                Some(deadline) => self.receiver.recv_deadline(deadline),
-                None => self
-                    .receiver
-                    .recv()
-                    .map_err(|_| RecvTimeoutError::Disconnected),
-            };
-            match received {
+            match self.receive(wake) {
                 Ok(signal) => {
                     // Take everything already queued before deciding, so a
                     // burst of events is one reload.
@@ -144,6 +142,42 @@ where
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return,
             }
+        }
+    }
+
+    /// The next signal, waiting for it until `deadline` at most: on the
+    /// channel, or in the watcher's pump, which forwards what it sees.
+    fn receive(&mut self, deadline: Option<Instant>) -> Result<Signal, RecvTimeoutError> {
+        if self.pump.is_none() {
+            return match deadline {
+                Some(deadline) => self.receiver.recv_deadline(deadline),
+                None => self
+                    .receiver
+                    .recv()
+                    .map_err(|_| RecvTimeoutError::Disconnected),
+            };
+        };
+        match self.receiver.try_recv() {
+            Ok(signal) => return Ok(signal),
+            Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
+            Err(TryRecvError::Empty) => {}
+        }
+        self.pump(deadline);
+        self.receiver.try_recv().map_err(|error| match error {
+            TryRecvError::Empty => RecvTimeoutError::Timeout,
+            TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
+        })
+    }
+
+    /// Lets the watcher running on this thread wait until `deadline` and
+    /// forward what it sees.
+    fn pump(&mut self, deadline: Option<Instant>) {
+        if let Some(pump) = &mut self.pump
+            && !pump.wait(&self.receiver, deadline)
+        {
+            // The watcher stopped for good (its health says so): resyncs
+            // and asked reloads go on.
+            self.pump = None;
         }
     }
 
@@ -165,6 +199,7 @@ where
                 self.reload(Trigger::Manual, at, Asked::Yes);
             }
             Signal::Content(content, origin, at) => self.deliver(*content, origin, at),
+            Signal::Nudge => {}
             Signal::Stop => return false,
         }
         true
@@ -184,6 +219,10 @@ where
             ),
             None => (trigger, since, asked),
         };
+        // Events the kernel already holds are forwarded first: a reload
+        // must see a write that began before its read (below), and on this
+        // thread nobody else reads them.
+        self.pump(Some(Instant::now()));
         let outcome = {
             let _running = self.watchdog.start();
             let (receiver, debouncer, deferred, batches) = (

@@ -6,7 +6,8 @@
 //! readers read the last published config, which needs no I/O.
 //!
 //! One thread for every watch rather than one each: a watch costs its
-//! watcher's thread and its reload thread, not a third that sleeps.
+//! reload thread (where the built-in file watchers run too), not a second
+//! that sleeps.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};

@@ -7,19 +7,20 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::Receiver;
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
 
 use crate::watcher::Change;
 use crate::watcher::chain::{ChainWatch, DirBackend, Scope, created};
+use crate::watcher::inbox::Pump;
 use crate::watcher::kind::BuiltinWatcher;
 use crate::watcher::limits;
 use crate::watcher::mounts::{self, MountTable};
 use crate::watcher::wake::Wake;
-use crate::watcher::{JoinOnDrop, Signals};
+use crate::watcher::{Signal, Signals};
 use crate::{ConfigSource, WatchOptions};
 
-/// Watches every directory the config's path resolves through with inotify,
-/// on a thread of its own.
+/// Watches every directory the config's path resolves through with inotify.
 ///
 /// The directory holding the files is watched for every event that can
 /// change what a load reads, matched by *name* (a key or `..data`), never by
@@ -44,11 +45,13 @@ use crate::{ConfigSource, WatchOptions};
 /// filesystem mounted over a watched directory moves the watch to it.
 /// `IN_Q_OVERFLOW` (events lost) triggers a full reload.
 ///
-/// The thread blocks in `poll(2)` on the inotify descriptor, the mount table
-/// and an eventfd; dropping the watcher writes the eventfd and joins it.
-pub struct InotifyWatcher {
-    _thread: JoinOnDrop,
-}
+/// It runs on the watch's reload thread: between reloads, that thread
+/// blocks in `poll(2)` on the inotify descriptor, the mount table and an
+/// eventfd rung by every other signal (a reload asked, the watch stopped),
+/// so a watch is one thread. While a reload runs (or hangs in a read),
+/// events wait in the kernel's queue; if it overflows, everything is read
+/// again.
+pub struct InotifyWatcher;
 
 const CONTENTS_MASK: WatchMask = WatchMask::CREATE
     .union(WatchMask::MOVED_TO)
@@ -95,15 +98,19 @@ impl BuiltinWatcher for InotifyWatcher {
         // whether events wait unread before it publishes.
         let unread = backend.inotify.as_fd().try_clone_to_owned()?;
         signals.unread_events(move || readable(&unread));
-        let wake = Arc::new(Wake::new()?);
-        let thread_wake = Arc::clone(&wake);
-        let retry = options.poll_interval;
-        let thread = signals.spawn("watchers-inotify", move |signals| {
-            run(backend, chain, signals, &thread_wake, retry);
-        })?;
-        Ok(Self {
-            _thread: JoinOnDrop::new(thread, move || wake.wake()),
-        })
+        let bell = Arc::new(Wake::new()?);
+        let pump = InotifyPump {
+            backend,
+            chain,
+            signals: signals.clone(),
+            bell: Arc::clone(&bell),
+            mounts: MountTable::open(),
+            buffer: vec![0_u8; 64 * 1024],
+            retry: options.poll_interval,
+            last_refresh: Instant::now(),
+        };
+        signals.run_on_driver(pump, move || bell.wake());
+        Ok(Self)
     }
 }
 
@@ -180,66 +187,101 @@ impl DirBackend for InotifyBackend {
     }
 }
 
-fn run(
-    mut backend: InotifyBackend,
-    mut chain: ChainWatch,
-    signals: &Signals,
-    wake: &Wake,
+/// The watcher's loop, run by the driver between reloads.
+struct InotifyPump {
+    backend: InotifyBackend,
+    chain: ChainWatch,
+    signals: Signals,
+    /// Rung by every signal sent to the driver: one waiting here wakes.
+    bell: Arc<Wake>,
+    mounts: Option<MountTable>,
+    buffer: Vec<u8>,
+    /// How often a chain not (fully) watched is resolved again.
     retry: Duration,
-) {
-    let mounts = MountTable::open();
-    let mut buffer = vec![0_u8; 64 * 1024];
-    loop {
-        let timeout = if chain.is_established() {
-            -1
-        } else {
-            retry.as_millis().min(i32::MAX as u128) as i32
+    last_refresh: Instant,
+}
+
+impl Pump for InotifyPump {
+    fn wait(&mut self, _inbox: &Receiver<Signal>, deadline: Option<Instant>) -> bool {
+        let refresh_at = (!self.chain.is_established()).then(|| self.last_refresh + self.retry);
+        let until = match (deadline, refresh_at) {
+            (Some(deadline), Some(refresh)) => Some(deadline.min(refresh)),
+            (deadline, refresh) => deadline.or(refresh),
         };
         let mut fds = vec![
             libc::pollfd {
-                fd: backend.inotify.as_raw_fd(),
+                fd: self.backend.inotify.as_raw_fd(),
                 events: libc::POLLIN,
                 revents: 0,
             },
             libc::pollfd {
-                fd: wake.fd(),
+                fd: self.bell.fd(),
                 events: libc::POLLIN,
                 revents: 0,
             },
         ];
-        fds.extend(mounts.as_ref().map(MountTable::pollfd));
+        fds.extend(self.mounts.as_ref().map(MountTable::pollfd));
         // SAFETY: `fds` is a live array of pollfd for the whole call.
-        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
+        let ready = unsafe {
+            libc::poll(
+                fds.as_mut_ptr(),
+                fds.len() as libc::nfds_t,
+                poll_timeout(until),
+            )
+        };
         if ready < 0 {
             let error = io::Error::last_os_error();
             if error.kind() == io::ErrorKind::Interrupted {
-                continue;
+                return true;
             }
-            signals.stopped(format!("inotify: poll failed: {error}"));
-            return;
+            self.signals
+                .stopped(format!("inotify: poll failed: {error}"));
+            return false;
         }
-        if fds[1].revents != 0 {
-            return;
-        }
-        let mut refresh = !chain.is_established() && ready == 0;
+        let now = Instant::now();
+        let mut refresh = refresh_at.is_some_and(|at| now >= at);
         if fds.get(2).is_some_and(mounts::changed) {
-            chain.mounts_changed();
+            self.chain.mounts_changed();
             refresh = true;
         }
         if fds[0].revents != 0 {
-            match read_events(&mut backend, &mut chain, signals, &mut buffer) {
+            match read_events(
+                &mut self.backend,
+                &mut self.chain,
+                &self.signals,
+                &mut self.buffer,
+            ) {
                 Ok(lost) => refresh |= lost,
                 Err(error) => {
-                    signals.stopped(format!("inotify: read failed: {error}"));
-                    return;
+                    self.signals
+                        .stopped(format!("inotify: read failed: {error}"));
+                    return false;
                 }
             }
         }
         // Watches moved: a reload, but not into the middle of an open write.
-        if refresh && chain.refresh(&mut backend, signals) {
-            signals.change(Change::Recheck);
+        if refresh {
+            self.last_refresh = now;
+            if self.chain.refresh(&mut self.backend, &self.signals) {
+                self.signals.change(Change::Recheck);
+            }
         }
+        // Every signal sent so far, the ones forwarded above included, is
+        // on the channel for the driver's next look: the bell can be reset.
+        self.bell.clear();
+        true
     }
+}
+
+/// `poll(2)`'s timeout until `until`, rounded up to whole milliseconds so a
+/// deadline is never woken for early and spun on; -1 waits for an event.
+fn poll_timeout(until: Option<Instant>) -> libc::c_int {
+    until.map_or(-1, |until| {
+        let left = until.saturating_duration_since(Instant::now());
+        left.as_micros()
+            .div_ceil(1000)
+            .min(libc::c_int::MAX as u128) as libc::c_int
+    })
 }
 
 /// Reads every queued event; returns whether the chain must be resolved again.

@@ -14,6 +14,7 @@
 //! [`Signals::spawn`]: a thread that panics then turns the watch's health to
 //! `Stopped` instead of leaving it looking healthy while nothing watches.
 
+pub(crate) mod inbox;
 pub(crate) mod kind;
 
 #[cfg(any(feature = "notify", all(feature = "inotify", target_os = "linux")))]
@@ -39,9 +40,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Instant, SystemTime};
 
-use crossbeam_channel::Sender;
-
 pub use crate::reload::debounce::Change;
+use crate::watcher::inbox::{Inbox, Pump};
 use crate::{ConfigSource, Files, LoadError, Observer, Trigger, WatchHealth, WatchOptions};
 
 /// A way of noticing changes of a [`ConfigSource`], as a value: its settings
@@ -162,6 +162,9 @@ pub(crate) enum Signal {
     /// content is the same.
     Verify(Instant),
     Manual(Instant),
+    /// Nothing for the driver: wakes a [`Pump`] to look (a reload asked of
+    /// a watcher that answers it itself).
+    Nudge,
     /// Content a watcher read itself, from the watcher named.
     Content(Box<Content>, &'static str, Instant),
     Stop,
@@ -208,7 +211,7 @@ impl Content {
 pub struct Signals {
     /// The watcher these are the signals of.
     name: &'static str,
-    sender: Sender<Signal>,
+    inbox: Arc<Inbox>,
     health: Arc<HealthCell>,
     observer: Arc<dyn Observer>,
     batches: Arc<Batches>,
@@ -264,7 +267,7 @@ impl Batches {
 impl Signals {
     pub(crate) fn new(
         name: &'static str,
-        sender: Sender<Signal>,
+        inbox: Arc<Inbox>,
         health: Arc<HealthCell>,
         observer: Arc<dyn Observer>,
         batches: Arc<Batches>,
@@ -272,7 +275,7 @@ impl Signals {
     ) -> Self {
         Self {
             name,
-            sender,
+            inbox,
             health,
             observer,
             batches,
@@ -318,8 +321,7 @@ impl Signals {
     /// A change of the config's files, read from the kernel at `at`.
     pub fn change_at(&self, change: Change, at: Instant) {
         self.observer.event();
-        // A closed channel means the watch is being dropped: nothing to do.
-        let _ = self.sender.send(Signal::Change(change, at));
+        self.inbox.send(Signal::Change(change, at));
     }
 
     /// The kernel dropped events: everything must be re-read.
@@ -327,7 +329,7 @@ impl Signals {
         let at = Instant::now();
         self.observer
             .watch_error("event queue overflowed: events were lost, reloading");
-        let _ = self.sender.send(Signal::Overflow(at));
+        self.inbox.send(Signal::Overflow(at));
     }
 
     /// Content this watcher read itself: hashed, decoded, validated and
@@ -335,7 +337,7 @@ impl Signals {
     /// watcher as its source.
     pub fn content(&self, content: Content) {
         self.observer.event();
-        let _ = self.sender.send(Signal::Content(
+        self.inbox.send(Signal::Content(
             Box::new(content),
             self.name,
             Instant::now(),
@@ -346,12 +348,12 @@ impl Signals {
     /// may go ahead: for a watcher that
     /// [answers it itself](Watcher::answers_reload_now).
     pub fn reload_now(&self) {
-        let _ = self.sender.send(Signal::Manual(Instant::now()));
+        self.inbox.send(Signal::Manual(Instant::now()));
     }
 
     /// Metadata looks the same but cannot prove the content is: compare it.
     pub fn verify(&self) {
-        let _ = self.sender.send(Signal::Verify(Instant::now()));
+        self.inbox.send(Signal::Verify(Instant::now()));
     }
 
     /// Changes are noticed (again).
@@ -396,6 +398,24 @@ impl Signals {
                 signals.stopped(format!("the {name} thread panicked: {message}"));
             }
         })
+    }
+
+    /// Runs `pump` on the watch's reload thread instead of a thread of its
+    /// own: the driver waits in it between reloads, and `bell` wakes it
+    /// when another signal is sent.
+    pub(crate) fn run_on_driver(
+        &self,
+        pump: impl Pump + 'static,
+        bell: impl Fn() + Send + Sync + 'static,
+    ) {
+        self.inbox.run_on_driver(Box::new(pump), Box::new(bell));
+    }
+
+    /// What wakes this watcher's [`Pump`] from another thread (a reload
+    /// hook), without keeping the watcher's own signals alive.
+    pub(crate) fn nudger(&self) -> impl Fn() + Send + Sync + 'static {
+        let inbox = Arc::clone(&self.inbox);
+        move || inbox.send(Signal::Nudge)
     }
 
     /// Whether the health is now `Watching`.

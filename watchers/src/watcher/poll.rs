@@ -6,12 +6,16 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crossbeam_channel::{Receiver, Select};
 
 use crate::reload::loader::{DATA_LINK, absolute};
 use crate::watcher::Change;
+use crate::watcher::inbox::Pump;
 use crate::watcher::kind::BuiltinWatcher;
-use crate::watcher::{JoinOnDrop, Signals};
+use crate::watcher::{Signal, Signals};
 use crate::{ConfigSource, Trigger, WatchOptions};
 
 /// Looks at the config every `poll_interval`, through every symlink.
@@ -47,68 +51,10 @@ use crate::{ConfigSource, Trigger, WatchOptions};
 /// file's mtime is not trusted: on the next ticks the content is read and
 /// its hash compared, until the mtime is older than that window. When
 /// nothing changes for `RACY_WINDOW`, a tick reads nothing at all.
-pub struct PollWatcher {
-    _thread: JoinOnDrop,
-}
-
-/// What the poller sleeps on between ticks: one futex wait per tick (a
-/// channel's receive would spin and yield first, several wake-ups per tick).
-#[derive(Default)]
-struct Control {
-    state: Mutex<State>,
-    wake: Condvar,
-}
-
-#[derive(Default)]
-struct State {
-    stopped: bool,
-    /// `Watch::reload_now` was called since the last tick.
-    reload_asked: bool,
-}
-
-/// Why a sleep ended.
-#[derive(Debug, PartialEq, Eq)]
-enum Woke {
-    Tick,
-    ReloadAsked,
-    Stopped,
-}
-
-impl Control {
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn stop(&self) {
-        self.lock().stopped = true;
-        self.wake.notify_all();
-    }
-
-    fn ask_reload(&self) {
-        self.lock().reload_asked = true;
-        self.wake.notify_all();
-    }
-
-    /// Sleeps for `interval`, or until stopped or a reload is asked.
-    fn sleep(&self, interval: Duration) -> Woke {
-        let state = self.lock();
-        let (mut state, _) = self
-            .wake
-            .wait_timeout_while(state, interval, |state| {
-                !state.stopped && !state.reload_asked
-            })
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if state.stopped {
-            Woke::Stopped
-        } else if std::mem::take(&mut state.reload_asked) {
-            Woke::ReloadAsked
-        } else {
-            Woke::Tick
-        }
-    }
-}
+///
+/// It runs on the watch's reload thread (its ticks are deadlines of that
+/// thread's wait), so a watch is one thread.
+pub struct PollWatcher;
 
 /// How many times the fingerprint is looked at within the settle window
 /// while a write settles.
@@ -132,83 +78,125 @@ impl BuiltinWatcher for PollWatcher {
         options: &WatchOptions,
         signals: Signals,
     ) -> io::Result<Self> {
-        let control = Arc::new(Control::default());
-        let asked = Arc::clone(&control);
-        signals.on_reload_now(move || asked.ask_reload());
-        let ticks = Arc::clone(&control);
+        let reload_asked = Arc::new(AtomicBool::new(false));
+        let asked = Arc::clone(&reload_asked);
+        let nudge = signals.nudger();
+        signals.on_reload_now(move || {
+            asked.store(true, Ordering::SeqCst);
+            nudge();
+        });
         let source = source.with_dir(absolute(source.dir()));
-        let interval = options.poll_interval;
-        let settle = options.debounce.poll_settle;
-        let mut previous = Fingerprint::take(&source);
-        // When the last in-place change (or reload request) was seen, while
-        // it settles.
-        let mut unsettled: Option<Instant> = None;
-        // A reload asked, answered once the files have settled.
-        let mut reload_asked = false;
-        // A write was reported to the driver and its end not yet.
-        let mut write_reported = false;
-        // The config could not be read for its permissions at the last look.
-        let mut locked = false;
-        let thread = signals.spawn("watchers-poll", move |signals| {
-            loop {
-                let wait = match unsettled {
-                    Some(_) => interval.min(settle / LOOKS_PER_SETTLE),
-                    None => interval,
-                };
-                let now = match ticks.sleep(wait) {
-                    Woke::Stopped => return,
-                    Woke::Tick => Instant::now(),
-                    Woke::ReloadAsked => {
-                        let now = Instant::now();
-                        reload_asked = true;
-                        unsettled.get_or_insert(now);
-                        now
-                    }
-                };
-                let current = Fingerprint::take(&source);
-                let denied = current.permission_denied();
-                if denied != locked {
-                    locked = denied;
-                    if denied {
-                        signals.degraded(format!(
-                            "cannot read the config at {}: permission denied; looking again every {interval:?}",
-                            source.dir().display()
-                        ));
-                    } else {
-                        signals.watching();
-                    }
-                }
-                if current != previous {
-                    let change = previous.classify(&current);
-                    unsettled = (change == Change::Write || reload_asked).then_some(now);
-                    // While a reload is asked, a write is waited for here
-                    // and the asked reload reads it whole.
-                    if change != Change::Write || !reload_asked {
-                        // Any other change ends a reported write too.
-                        write_reported = change == Change::Write;
-                        signals.change_at(change, now);
-                    }
-                } else if let Some(since) = unsettled {
-                    // No close to wait for: the same size and mtime for
-                    // `settle` is the best sign the writer is done.
-                    if now.duration_since(since) >= settle {
-                        unsettled = None;
-                        if std::mem::take(&mut write_reported) {
-                            signals.change_at(Change::Commit, now);
-                        }
-                        if std::mem::take(&mut reload_asked) {
-                            signals.reload_now();
-                        }
-                    }
-                } else if previous.racy {
-                    signals.verify();
-                }
-                previous = current;
+        let pump = PollPump {
+            previous: Fingerprint::take(&source),
+            source,
+            interval: options.poll_interval,
+            settle: options.debounce.poll_settle,
+            next_tick: Instant::now() + options.poll_interval,
+            reload_asked,
+            unsettled: None,
+            answering: false,
+            write_reported: false,
+            locked: false,
+            signals: signals.clone(),
+        };
+        // Ticks are deadlines of the driver's own wait: no bell needed.
+        signals.run_on_driver(pump, || {});
+        Ok(Self)
+    }
+}
+
+/// The poller's loop, run by the driver between reloads.
+struct PollPump {
+    source: ConfigSource,
+    interval: Duration,
+    settle: Duration,
+    next_tick: Instant,
+    previous: Fingerprint,
+    /// Set by `Watch::reload_now` (from any thread), taken on the next look.
+    reload_asked: Arc<AtomicBool>,
+    /// When the last in-place change (or reload request) was seen, while it
+    /// settles.
+    unsettled: Option<Instant>,
+    /// A reload asked, answered once the files have settled.
+    answering: bool,
+    /// A write was reported to the driver and its end not yet.
+    write_reported: bool,
+    /// The config could not be read for its permissions at the last look.
+    locked: bool,
+    signals: Signals,
+}
+
+impl Pump for PollPump {
+    fn wait(&mut self, inbox: &Receiver<Signal>, deadline: Option<Instant>) -> bool {
+        let until = deadline.map_or(self.next_tick, |deadline| deadline.min(self.next_tick));
+        if !self.reload_asked.load(Ordering::SeqCst) {
+            let mut select = Select::new();
+            select.recv(inbox);
+            // Either a signal is waiting (the driver takes it) or time is up.
+            let _ = select.ready_deadline(until);
+        }
+        let now = Instant::now();
+        let asked = self.reload_asked.swap(false, Ordering::SeqCst);
+        if asked {
+            self.answering = true;
+            self.unsettled.get_or_insert(now);
+        }
+        if asked || now >= self.next_tick {
+            self.tick(now);
+            let wait = match self.unsettled {
+                Some(_) => self.interval.min(self.settle / LOOKS_PER_SETTLE),
+                None => self.interval,
+            };
+            self.next_tick = now + wait;
+        }
+        true
+    }
+}
+
+impl PollPump {
+    /// One look at the files: what changed since the last one, reported.
+    fn tick(&mut self, now: Instant) {
+        let signals = &self.signals;
+        let current = Fingerprint::take(&self.source);
+        let denied = current.permission_denied();
+        if denied != self.locked {
+            self.locked = denied;
+            if denied {
+                signals.degraded(format!(
+                    "cannot read the config at {}: permission denied; looking again every {:?}",
+                    self.source.dir().display(),
+                    self.interval
+                ));
+            } else {
+                signals.watching();
             }
-        })?;
-        Ok(Self {
-            _thread: JoinOnDrop::new(thread, move || control.stop()),
-        })
+        }
+        if current != self.previous {
+            let change = self.previous.classify(&current);
+            self.unsettled = (change == Change::Write || self.answering).then_some(now);
+            // While a reload is asked, a write is waited for here and the
+            // asked reload reads it whole.
+            if change != Change::Write || !self.answering {
+                // Any other change ends a reported write too.
+                self.write_reported = change == Change::Write;
+                signals.change_at(change, now);
+            }
+        } else if let Some(since) = self.unsettled {
+            // No close to wait for: the same size and mtime for `settle` is
+            // the best sign the writer is done.
+            if now.duration_since(since) >= self.settle {
+                self.unsettled = None;
+                if std::mem::take(&mut self.write_reported) {
+                    signals.change_at(Change::Commit, now);
+                }
+                if std::mem::take(&mut self.answering) {
+                    signals.reload_now();
+                }
+            }
+        } else if self.previous.racy {
+            signals.verify();
+        }
+        self.previous = current;
     }
 }
 

@@ -1,9 +1,9 @@
-//! An eventfd a thread blocked in `poll(2)` is woken through, to stop it.
+//! An eventfd a thread blocked in `poll(2)` is woken through.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-/// Written once to make every poller of [`Wake::fd`] return.
+/// Written to make every poller of [`Wake::fd`] return, until cleared.
 pub(crate) struct Wake(OwnedFd);
 
 impl Wake {
@@ -23,10 +23,18 @@ impl Wake {
         self.0.as_raw_fd()
     }
 
-    /// Makes the descriptor readable for good.
+    /// Makes the descriptor readable until [`Wake::clear`].
     pub(crate) fn wake(&self) {
         let one: u64 = 1;
         // SAFETY: writes 8 bytes from a live u64 to a descriptor we own.
         unsafe { libc::write(self.fd(), (&raw const one).cast(), size_of::<u64>()) };
+    }
+
+    /// Makes the descriptor unreadable again (a no-op if it is).
+    pub(crate) fn clear(&self) {
+        let mut count: u64 = 0;
+        // SAFETY: reads at most 8 bytes into a live u64 from a descriptor we
+        // own; non-blocking, so an unwritten eventfd returns EAGAIN at once.
+        unsafe { libc::read(self.fd(), (&raw mut count).cast(), size_of::<u64>()) };
     }
 }
