@@ -61,8 +61,14 @@ const OTHER_FDS: usize = 64;
 const BACKLOG: u32 = 1024;
 
 /// Binds a listener on `addr` (`host:port`), trying each address it
-/// resolves to, with a backlog of [`BACKLOG`].
-pub async fn bind(addr: &str) -> io::Result<TcpListener> {
+/// resolves to, with a backlog of [`BACKLOG`]; fails with why, naming it.
+pub async fn bind(addr: &str) -> Result<TcpListener, String> {
+    try_bind(addr)
+        .await
+        .map_err(|error| format!("cannot listen on {addr}: {error}"))
+}
+
+async fn try_bind(addr: &str) -> io::Result<TcpListener> {
     let mut last_error = None;
     for addr in tokio::net::lookup_host(addr).await? {
         let socket = if addr.is_ipv4() {
@@ -188,33 +194,17 @@ fn scarce(limit: usize) -> Result<(usize, usize), String> {
 /// Raises the soft `RLIMIT_NOFILE` to the hard one, as Go's runtime does
 /// since 1.19: the soft default (often 1024) is a relic of `select(2)`,
 /// which this process never calls, and the hard limit is what the operator
-/// (or the container runtime) granted.
+/// (or the container runtime) granted. Where it fails, the soft limit stays
+/// and [`Limits::new`] works within it.
 pub fn raise_open_files_limit() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit and setrlimit read or write only the struct given.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut limit) == 0
-            && limit.rlim_cur < limit.rlim_max
-        {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit);
-        }
-    }
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
 }
 
 /// The soft `RLIMIT_NOFILE`, if it is finite and fits a `usize`.
 fn open_files_limit() -> Option<usize> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes only into the struct it is given.
-    let read = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut limit) };
-    (read == 0 && limit.rlim_cur != libc::RLIM_INFINITY)
-        .then(|| usize::try_from(limit.rlim_cur).ok())
+    let (soft, _) = rlimit::Resource::NOFILE.get().ok()?;
+    (soft != rlimit::INFINITY)
+        .then(|| usize::try_from(soft).ok())
         .flatten()
 }
 

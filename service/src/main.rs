@@ -96,63 +96,49 @@ impl DesignVisitor for Run {
 
 /// Starts the watch, serves until SIGTERM/SIGINT, then drains and stops.
 async fn run<D: Design>(cli: Cli, watcher: &'static str) -> ExitCode {
+    match serve::<D>(cli, watcher).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(why) => fail(format_args!("{why}")),
+    }
+}
+
+/// `run`, with why it could not start.
+async fn serve<D: Design>(cli: Cli, watcher: &'static str) -> Result<(), String> {
     // Installed before anything is announced: a signal sent as soon as the
     // listening line appears must find its handler.
-    let (stop, hangup) = match shutdown::install() {
-        Ok(signals) => signals,
-        Err(error) => return fail(format_args!("cannot install signal handlers: {error}")),
-    };
-    let (source, builder) = match sources::builder(&cli, watcher) {
-        Ok(chosen) => chosen,
-        Err(error) => return fail(format_args!("cannot choose a watcher: {error}")),
-    };
+    let (stop, hangup) =
+        shutdown::install().map_err(|error| format!("cannot install signal handlers: {error}"))?;
+    let (source, builder) = sources::builder(&cli, watcher)
+        .map_err(|error| format!("cannot choose a watcher: {error}"))?;
     let options = cli.watch_options();
+    let metrics = Arc::new(Metrics::new(
+        config_reload_managers::design::name::<D>(),
+        watcher,
+    ));
     let builder = builder
         .manager::<D>()
         // The service's config is YAML whatever the file is called.
         .format(Format::Yaml)
         .validate(crate::config::ServiceConfig::validate)
-        .options(options.clone());
-    let metrics = Arc::new(Metrics::new(
-        config_reload_managers::design::name::<D>(),
-        watcher,
-    ));
-    let builder = builder.observer(Arc::new(ReloadObserver::new(Arc::clone(&metrics))));
+        .options(options.clone())
+        .observer(Arc::new(ReloadObserver::new(Arc::clone(&metrics))));
     // Said before the first read: if the filesystem hangs there, this line
     // and the warning below are what an operator sees.
     info!(config = %cli.config.display(), "loading the initial config");
     let starting = tokio::task::spawn_blocking(move || builder.start());
-    let started = match startup::wait_for(starting, options.stuck_after, &cli.config).await {
-        Ok(started) => started,
-        Err(error) => return fail(format_args!("cannot start: {error}")),
-    };
-    let watch = match started {
-        Ok(watch) => Arc::new(watch),
-        Err(error) => {
-            return fail(format_args!(
-                "cannot start: {}",
-                start_error(&error, &cli.config)
-            ));
-        }
-    };
-    let public = match listener::bind(&cli.bind).await {
-        Ok(listener) => listener,
-        Err(error) => return fail(format_args!("cannot listen on {}: {error}", cli.bind)),
-    };
-    let admin = match listener::bind(&cli.admin_bind).await {
-        Ok(listener) => listener,
-        Err(error) => return fail(format_args!("cannot listen on {}: {error}", cli.admin_bind)),
-    };
-
+    let watch = startup::wait_for(starting, options.stuck_after, &cli.config)
+        .await
+        .map_err(|error| format!("cannot start: {error}"))?
+        .map_err(|error| format!("cannot start: {}", start_error(&error, &cli.config)))?;
+    let watch = Arc::new(watch);
+    let public = listener::bind(&cli.bind).await?;
+    let admin = listener::bind(&cli.admin_bind).await?;
     // After binding: the descriptors open now are counted against the limit.
-    let limits = match listener::Limits::new(
+    let limits = listener::Limits::new(
         cli.max_connections,
         cli.header_read_timeout,
         cli.idle_timeout,
-    ) {
-        Ok(limits) => limits,
-        Err(why) => return fail(format_args!("{why}")),
-    };
+    )?;
     info!(
         version = env!("CARGO_PKG_VERSION"),
         manager = watch.manager(),
@@ -208,7 +194,7 @@ async fn run<D: Design>(cli: Cli, watcher: &'static str) -> ExitCode {
     reloader.abort();
     let _ = reloader.await;
     shutdown::stop_watch(watch, deadline).await;
-    ExitCode::SUCCESS
+    Ok(())
 }
 
 /// The start-up error on one line, naming the configured path even when the

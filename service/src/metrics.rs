@@ -47,61 +47,84 @@ struct HashLabels {
     hash: String,
 }
 
-/// Every metric the service exports, and the registry that encodes them.
-pub struct Metrics {
-    registry: Registry,
-    reloads: Family<ReloadLabels, Counter>,
-    last_reload_successful: Gauge,
-    last_reload_success_timestamp: Gauge<f64, AtomicU64>,
-    version: Gauge,
-    info: Family<HashLabels, Gauge>,
-    watcher_events: Counter,
-    resync_changes: Counter,
-    watch_errors: Counter,
-    reload_retries: Counter,
-    reload_triggers: Family<TriggerLabels, Counter>,
-    reload_running: Gauge<f64, AtomicU64>,
-    stuck_reloads: Counter,
-    reload_duration: Histogram,
-    publishes: Family<SourceLabels, Counter>,
-    propagation: Family<SourceLabels, Histogram, fn() -> Histogram>,
-    skew: Family<SourceLabels, Histogram, fn() -> Histogram>,
-    source_up: Family<SourceLabels, Gauge>,
-    sources_disagree: Gauge,
-    disagreements: Counter,
-    /// The HTTP connections (the listener's): registered here, moved there.
-    pub http: HttpMetrics,
+/// Declares every reload metric once: its field, type, initial value, name
+/// and help; [`Metrics::new`] registers them in this order.
+macro_rules! metrics {
+    ($($field:ident: $type:ty = $initial:expr, $name:literal, $help:literal;)*) => {
+        /// Every metric the service exports, and the registry that encodes them.
+        pub struct Metrics {
+            registry: Registry,
+            $($field: $type,)*
+            /// The HTTP connections (the listener's): registered here, moved there.
+            pub http: HttpMetrics,
+        }
+
+        impl Metrics {
+            fn with_registry(mut registry: Registry) -> Self {
+                $(
+                    let $field: $type = $initial;
+                    registry.register($name, $help, $field.clone());
+                )*
+                let http = HttpMetrics::default();
+                http.register(&mut registry);
+                Self { registry, $($field,)* http }
+            }
+        }
+    };
 }
+
+metrics! {
+    reloads: Family<ReloadLabels, Counter> = Family::default(), "config_reloads",
+        "Config reloads by result (success: published, failure: rejected, unchanged: same content)";
+    last_reload_successful: Gauge = Gauge::default(), "config_last_reload_successful",
+        "1 if the last reload published or confirmed the file's content, 0 if it was rejected";
+    last_reload_success_timestamp: Gauge<f64, AtomicU64> = Gauge::default(),
+        "config_last_reload_success_timestamp_seconds",
+        "Unix time of the last reload that published a new config";
+    version: Gauge = Gauge::default(), "config_version", "The version of the served config";
+    info: Family<HashLabels, Gauge> = Family::default(), "config_info",
+        "The content hash of the served config (always 1)";
+    watcher_events: Counter = Counter::default(), "config_watcher_events",
+        "Filesystem events about the config";
+    resync_changes: Counter = Counter::default(), "config_resync_changes",
+        "Changes found by the periodic resync that no event announced";
+    watch_errors: Counter = Counter::default(), "config_watch_errors",
+        "Times the watch broke (and was re-established or stopped)";
+    reload_retries: Counter = Counter::default(), "config_reload_retries",
+        "Retries of loads that failed for a reason that can go away (EMFILE, EIO, ...)";
+    reload_triggers: Family<TriggerLabels, Counter> = Family::default(), "config_reload_triggers",
+        "Reported reloads by cause (unclosed_write: an in-place write never closed, reloaded after the timeout)";
+    reload_running: Gauge<f64, AtomicU64> = Gauge::default(), "config_reload_running_seconds",
+        "How long the reload running now has been running, 0 when none (large: a hung filesystem)";
+    stuck_reloads: Counter = Counter::default(), "config_stuck_reloads",
+        "Reloads that ran longer than --stuck-reload-after";
+    // 100 µs .. ~1.6 s: an event-driven reload is sub-millisecond, a
+    // debounced or polled one takes up to the interval.
+    reload_duration: Histogram = Histogram::new(exponential_buckets(0.0001, 2.0, 15)),
+        "config_reload_duration_seconds",
+        "From the event that caused a reload to the end of its publish";
+    publishes: Family<SourceLabels, Counter> = Family::default(), "config_publishes",
+        "Versions published, by the source that delivered them first (a file watcher, or kube)";
+    propagation: DelayFamily = Family::new_with_constructor(delay_histogram),
+        "config_propagation_seconds",
+        "From the ConfigMap's last write (its managedFields time, whole seconds) to the publish, by source";
+    skew: DelayFamily = Family::new_with_constructor(delay_histogram), "config_source_skew_seconds",
+        "How long after the first source a later one delivered the same version, by the later source";
+    source_up: Family<SourceLabels, Gauge> = Family::default(), "config_source_up",
+        "1 while a source notices changes, 0 while it is degraded or stopped";
+    sources_disagree: Gauge = Gauge::default(), "config_sources_disagree",
+        "1 while the Kubernetes API and the volume have shown different content for longer than the volume may lag (or the volume is served alone), else 0";
+    disagreements: Counter = Counter::default(), "config_source_disagreements",
+        "Disagreements between the Kubernetes API and the volume reported (each lasted longer than the volume may lag, or served the volume alone)";
+}
+
+/// A histogram of delays per source.
+type DelayFamily = Family<SourceLabels, Histogram, fn() -> Histogram>;
 
 impl Metrics {
     /// Registers every metric; `build_info` names the compiled variant.
     pub fn new(manager: &'static str, watcher: &'static str) -> Self {
-        let mut metrics = Self {
-            reloads: Family::default(),
-            last_reload_successful: Gauge::default(),
-            last_reload_success_timestamp: Gauge::default(),
-            version: Gauge::default(),
-            info: Family::default(),
-            watcher_events: Counter::default(),
-            resync_changes: Counter::default(),
-            watch_errors: Counter::default(),
-            reload_retries: Counter::default(),
-            reload_triggers: Family::default(),
-            reload_running: Gauge::default(),
-            stuck_reloads: Counter::default(),
-            publishes: Family::default(),
-            propagation: Family::new_with_constructor(delay_histogram),
-            skew: Family::new_with_constructor(delay_histogram),
-            source_up: Family::default(),
-            sources_disagree: Gauge::default(),
-            disagreements: Counter::default(),
-            // 100 µs .. ~1.6 s: an event-driven reload is sub-millisecond, a
-            // debounced or polled one takes up to the interval.
-            reload_duration: Histogram::new(exponential_buckets(0.0001, 2.0, 15)),
-            registry: Registry::default(),
-            http: HttpMetrics::default(),
-        };
-        let registry = &mut metrics.registry;
+        let mut registry = Registry::default();
         registry.register(
             "build",
             "The service's version and the compiled-in manager and watcher",
@@ -111,103 +134,7 @@ impl Metrics {
                 ("version", env!("CARGO_PKG_VERSION")),
             ]),
         );
-        registry.register(
-            "config_reloads",
-            "Config reloads by result (success: published, failure: rejected, unchanged: same content)",
-            metrics.reloads.clone(),
-        );
-        registry.register(
-            "config_last_reload_successful",
-            "1 if the last reload published or confirmed the file's content, 0 if it was rejected",
-            metrics.last_reload_successful.clone(),
-        );
-        registry.register(
-            "config_last_reload_success_timestamp_seconds",
-            "Unix time of the last reload that published a new config",
-            metrics.last_reload_success_timestamp.clone(),
-        );
-        registry.register(
-            "config_version",
-            "The version of the served config",
-            metrics.version.clone(),
-        );
-        registry.register(
-            "config_info",
-            "The content hash of the served config (always 1)",
-            metrics.info.clone(),
-        );
-        registry.register(
-            "config_watcher_events",
-            "Filesystem events about the config",
-            metrics.watcher_events.clone(),
-        );
-        registry.register(
-            "config_resync_changes",
-            "Changes found by the periodic resync that no event announced",
-            metrics.resync_changes.clone(),
-        );
-        registry.register(
-            "config_watch_errors",
-            "Times the watch broke (and was re-established or stopped)",
-            metrics.watch_errors.clone(),
-        );
-        registry.register(
-            "config_reload_retries",
-            "Retries of loads that failed for a reason that can go away (EMFILE, EIO, ...)",
-            metrics.reload_retries.clone(),
-        );
-        registry.register(
-            "config_reload_triggers",
-            "Reported reloads by cause (unclosed_write: an in-place write never closed, reloaded after the timeout)",
-            metrics.reload_triggers.clone(),
-        );
-        registry.register(
-            "config_reload_running_seconds",
-            "How long the reload running now has been running, 0 when none (large: a hung filesystem)",
-            metrics.reload_running.clone(),
-        );
-        registry.register(
-            "config_stuck_reloads",
-            "Reloads that ran longer than --stuck-reload-after",
-            metrics.stuck_reloads.clone(),
-        );
-        registry.register(
-            "config_reload_duration_seconds",
-            "From the event that caused a reload to the end of its publish",
-            metrics.reload_duration.clone(),
-        );
-        registry.register(
-            "config_publishes",
-            "Versions published, by the source that delivered them first (a file watcher, or kube)",
-            metrics.publishes.clone(),
-        );
-        registry.register(
-            "config_propagation_seconds",
-            "From the ConfigMap's last write (its managedFields time, whole seconds) to the publish, by source",
-            metrics.propagation.clone(),
-        );
-        registry.register(
-            "config_source_skew_seconds",
-            "How long after the first source a later one delivered the same version, by the later source",
-            metrics.skew.clone(),
-        );
-        registry.register(
-            "config_source_up",
-            "1 while a source notices changes, 0 while it is degraded or stopped",
-            metrics.source_up.clone(),
-        );
-        registry.register(
-            "config_sources_disagree",
-            "1 while the Kubernetes API and the volume have shown different content for longer than the volume may lag (or the volume is served alone), else 0",
-            metrics.sources_disagree.clone(),
-        );
-        registry.register(
-            "config_source_disagreements",
-            "Disagreements between the Kubernetes API and the volume reported (each lasted longer than the volume may lag, or served the volume alone)",
-            metrics.disagreements.clone(),
-        );
-        metrics.http.register(&mut metrics.registry);
-        metrics
+        Self::with_registry(registry)
     }
 
     /// Sets the age of the reload running now: read at scrape time, since a

@@ -49,14 +49,15 @@ impl Port {
     }
 }
 
-/// Why the server closed a connection.
+/// Why the server closed a connection: which bound it passed. (Stored in
+/// an atomic as its discriminant; 0 means none.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Closed {
     /// A request head was not complete within `--header-read-timeout`.
-    HeaderTimeout,
+    HeaderTimeout = 1,
     /// No complete request head within `--idle-timeout` of the previous
     /// response.
-    IdleTimeout,
+    IdleTimeout = 2,
 }
 
 impl Closed {

@@ -70,15 +70,15 @@ impl ConnectionState {
         self.dispatched.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn timed_out(&self, timeout: Timeout) {
+    fn timed_out(&self, timeout: Closed) {
         self.closed_for.store(timeout as u8, Ordering::Relaxed);
     }
 
     /// Which timeout closed the connection, if one did.
-    fn closed_for(&self) -> Option<Timeout> {
+    fn closed_for(&self) -> Option<Closed> {
         match self.closed_for.load(Ordering::Relaxed) {
-            1 => Some(Timeout::HeaderRead),
-            2 => Some(Timeout::Idle),
+            1 => Some(Closed::HeaderTimeout),
+            2 => Some(Closed::IdleTimeout),
             _ => None,
         }
     }
@@ -89,7 +89,7 @@ impl Drop for ConnectionState {
         // hyper ends a connection that timed out before a request's first
         // byte without an error: the state says it.
         if let (Some(slot), Some(timeout)) = (&self.slot, self.closed_for()) {
-            slot.metrics().closed(timeout.into());
+            slot.metrics().closed(timeout);
         }
     }
 }
@@ -99,22 +99,6 @@ impl Drop for ConnectionState {
 pub(super) struct Bounds {
     pub header_read: Duration,
     pub idle: Duration,
-}
-
-/// Which bound closed a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Timeout {
-    HeaderRead = 1,
-    Idle = 2,
-}
-
-impl From<Timeout> for Closed {
-    fn from(timeout: Timeout) -> Self {
-        match timeout {
-            Timeout::HeaderRead => Self::HeaderTimeout,
-            Timeout::Idle => Self::IdleTimeout,
-        }
-    }
 }
 
 /// A request head being read.
@@ -189,16 +173,16 @@ impl<IO> TimedIo<IO> {
     }
 
     /// Which bound is in force and when it ends: none while a handler runs.
-    fn bound(&mut self) -> Option<(Instant, Timeout)> {
+    fn bound(&mut self) -> Option<(Instant, Closed)> {
         self.note_dispatch();
         match &mut self.head {
             Some(head) => {
                 let header_read = self.bounds.header_read;
                 let due = *head.due.get_or_insert_with(|| Instant::now() + header_read);
-                Some((due, Timeout::HeaderRead))
+                Some((due, Closed::HeaderTimeout))
             }
             None if self.responded < self.state.dispatched() => None,
-            None => Some((self.last_write + self.bounds.idle, Timeout::Idle)),
+            None => Some((self.last_write + self.bounds.idle, Closed::IdleTimeout)),
         }
     }
 
@@ -370,7 +354,7 @@ mod tests {
     async fn a_first_head_is_due_a_header_read_timeout_after_the_accept() {
         let mut connection = Connection::accept();
         assert_eq!(connection.read_until_timeout().await, BOUNDS.header_read);
-        assert_eq!(connection.state.closed_for(), Some(Timeout::HeaderRead));
+        assert_eq!(connection.state.closed_for(), Some(Closed::HeaderTimeout));
     }
 
     #[tokio::test(start_paused = true)]
@@ -382,7 +366,7 @@ mod tests {
         connection.client.write_all(b"GET / HT").await.unwrap();
         connection.read().await.unwrap();
         assert_eq!(connection.read_until_timeout().await, BOUNDS.header_read);
-        assert_eq!(connection.state.closed_for(), Some(Timeout::HeaderRead));
+        assert_eq!(connection.state.closed_for(), Some(Closed::HeaderTimeout));
     }
 
     #[tokio::test(start_paused = true)]
@@ -395,7 +379,7 @@ mod tests {
             connection.respond().await;
         }
         assert_eq!(connection.read_until_timeout().await, BOUNDS.idle);
-        assert_eq!(connection.state.closed_for(), Some(Timeout::Idle));
+        assert_eq!(connection.state.closed_for(), Some(Closed::IdleTimeout));
     }
 
     #[tokio::test(start_paused = true)]
@@ -420,6 +404,6 @@ mod tests {
             .unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::TimedOut);
         assert_eq!(start.elapsed(), BOUNDS.idle);
-        assert_eq!(connection.state.closed_for(), Some(Timeout::Idle));
+        assert_eq!(connection.state.closed_for(), Some(Closed::IdleTimeout));
     }
 }
