@@ -35,35 +35,33 @@ pub struct Cli {
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
-    /// How often the poll watcher checks the file [default: the watchers crate's].
-    #[arg(long, env = "POLL_INTERVAL", value_parser = humantime::parse_duration)]
-    pub poll_interval: Option<Duration>,
+    /// How often the poll watcher checks the file.
+    #[arg(long, env = "POLL_INTERVAL", default_value_t = shown(library().poll_interval))]
+    pub poll_interval: humantime::Duration,
 
     /// An in-place write whose writer never closes the file is reloaded after
-    /// this long without another write [default: the watchers crate's, 5s].
-    #[arg(long, env = "UNCLOSED_WRITE_TIMEOUT", value_parser = humantime::parse_duration)]
-    pub unclosed_write_timeout: Option<Duration>,
+    /// this long without another write.
+    #[arg(long, env = "UNCLOSED_WRITE_TIMEOUT", default_value_t = shown(library().debounce.unclosed_write_timeout))]
+    pub unclosed_write_timeout: humantime::Duration,
 
     /// The poll watcher reloads an in-place change once the file stayed the
-    /// same for this long [default: the watchers crate's, 1s].
-    #[arg(long, env = "POLL_SETTLE", value_parser = humantime::parse_duration)]
-    pub poll_settle: Option<Duration>,
+    /// same for this long.
+    #[arg(long, env = "POLL_SETTLE", default_value_t = shown(library().debounce.poll_settle))]
+    pub poll_settle: humantime::Duration,
 
     /// A reload running longer than this is logged (once) and shown in
-    /// `/readyz`'s body: its filesystem may be hung [default: the watchers
-    /// crate's, 5s].
-    #[arg(long, env = "STUCK_RELOAD_AFTER", value_parser = humantime::parse_duration)]
-    pub stuck_reload_after: Option<Duration>,
+    /// `/readyz`'s body: its filesystem may be hung.
+    #[arg(long, env = "STUCK_RELOAD_AFTER", default_value_t = shown(library().stuck_after))]
+    pub stuck_reload_after: humantime::Duration,
 
     /// Re-read and compare the config this often, to catch changes no event
     /// announced (`0` turns it off).
-    #[arg(long, env = "RESYNC_INTERVAL", value_parser = humantime::parse_duration)]
-    pub resync_interval: Option<Duration>,
+    #[arg(long, env = "RESYNC_INTERVAL", default_value_t = shown(library().resync_interval.unwrap_or_default()))]
+    pub resync_interval: humantime::Duration,
 
-    /// Reject a config larger than this many bytes without reading it
-    /// [default: the watchers crate's, 1 MiB].
-    #[arg(long, env = "MAX_CONFIG_BYTES")]
-    pub max_config_bytes: Option<u64>,
+    /// Reject a config larger than this many bytes without reading it.
+    #[arg(long, env = "MAX_CONFIG_BYTES", default_value_t = library().max_config_bytes)]
+    pub max_config_bytes: u64,
 
     /// On SIGTERM/SIGINT, wait at most this long for in-flight requests.
     #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
@@ -148,28 +146,26 @@ fn positive_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// The watchers crate's defaults: the flags' defaults are read from here,
+/// never restated.
+fn library() -> WatchOptions {
+    WatchOptions::default()
+}
+
+fn shown(duration: Duration) -> humantime::Duration {
+    duration.into()
+}
+
 impl Cli {
-    /// The watchers crate's defaults, overridden by the flags given.
+    /// The watch options the flags say.
     pub fn watch_options(&self) -> WatchOptions {
-        let mut options = WatchOptions::default();
-        if let Some(timeout) = self.unclosed_write_timeout {
-            options.debounce.unclosed_write_timeout = timeout;
-        }
-        if let Some(settle) = self.poll_settle {
-            options.debounce.poll_settle = settle;
-        }
-        if let Some(interval) = self.resync_interval {
-            options.resync_interval = (!interval.is_zero()).then_some(interval);
-        }
-        if let Some(interval) = self.poll_interval {
-            options.poll_interval = interval;
-        }
-        if let Some(bytes) = self.max_config_bytes {
-            options.max_config_bytes = bytes;
-        }
-        if let Some(after) = self.stuck_reload_after {
-            options.stuck_after = after;
-        }
+        let mut options = library();
+        options.debounce.unclosed_write_timeout = *self.unclosed_write_timeout;
+        options.debounce.poll_settle = *self.poll_settle;
+        options.resync_interval = Some(*self.resync_interval).filter(|every| !every.is_zero());
+        options.poll_interval = *self.poll_interval;
+        options.max_config_bytes = self.max_config_bytes;
+        options.stuck_after = *self.stuck_reload_after;
         options
     }
 }

@@ -47,75 +47,88 @@ struct HashLabels {
     hash: String,
 }
 
-/// Declares every reload metric once: its field, type, initial value, name
-/// and help; [`Metrics::new`] registers them in this order.
-macro_rules! metrics {
-    ($($field:ident: $type:ty = $initial:expr, $name:literal, $help:literal;)*) => {
-        /// Every metric the service exports, and the registry that encodes them.
-        pub struct Metrics {
-            registry: Registry,
+/// Declares a set of metrics, each once: its field, type, initial value,
+/// name and help. The struct's `Default` holds every initial value;
+/// `register` registers clones of the handles, in this order.
+macro_rules! metric_set {
+    ($(#[$meta:meta])* $vis:vis struct $set:ident {
+        $($field:ident: $type:ty = $initial:expr, $name:literal, $help:literal;)*
+    }) => {
+        $(#[$meta])*
+        $vis struct $set {
             $($field: $type,)*
-            /// The HTTP connections (the listener's): registered here, moved there.
-            pub http: HttpMetrics,
         }
 
-        impl Metrics {
-            fn with_registry(mut registry: Registry) -> Self {
-                $(
-                    let $field: $type = $initial;
-                    registry.register($name, $help, $field.clone());
-                )*
-                let http = HttpMetrics::default();
-                http.register(&mut registry);
-                Self { registry, $($field,)* http }
+        impl Default for $set {
+            fn default() -> Self {
+                Self { $($field: $initial,)* }
+            }
+        }
+
+        impl $set {
+            fn register_all(&self, registry: &mut prometheus_client::registry::Registry) {
+                $(registry.register($name, $help, self.$field.clone());)*
             }
         }
     };
 }
+pub(crate) use metric_set;
 
-metrics! {
-    reloads: Family<ReloadLabels, Counter> = Family::default(), "config_reloads",
-        "Config reloads by result (success: published, failure: rejected, unchanged: same content)";
-    last_reload_successful: Gauge = Gauge::default(), "config_last_reload_successful",
-        "1 if the last reload published or confirmed the file's content, 0 if it was rejected";
-    last_reload_success_timestamp: Gauge<f64, AtomicU64> = Gauge::default(),
-        "config_last_reload_success_timestamp_seconds",
-        "Unix time of the last reload that published a new config";
-    version: Gauge = Gauge::default(), "config_version", "The version of the served config";
-    info: Family<HashLabels, Gauge> = Family::default(), "config_info",
-        "The content hash of the served config (always 1)";
-    watcher_events: Counter = Counter::default(), "config_watcher_events",
-        "Filesystem events about the config";
-    resync_changes: Counter = Counter::default(), "config_resync_changes",
-        "Changes found by the periodic resync that no event announced";
-    watch_errors: Counter = Counter::default(), "config_watch_errors",
-        "Times the watch broke (and was re-established or stopped)";
-    reload_retries: Counter = Counter::default(), "config_reload_retries",
-        "Retries of loads that failed for a reason that can go away (EMFILE, EIO, ...)";
-    reload_triggers: Family<TriggerLabels, Counter> = Family::default(), "config_reload_triggers",
-        "Reported reloads by cause (unclosed_write: an in-place write never closed, reloaded after the timeout)";
-    reload_running: Gauge<f64, AtomicU64> = Gauge::default(), "config_reload_running_seconds",
-        "How long the reload running now has been running, 0 when none (large: a hung filesystem)";
-    stuck_reloads: Counter = Counter::default(), "config_stuck_reloads",
-        "Reloads that ran longer than --stuck-reload-after";
-    // 100 µs .. ~1.6 s: an event-driven reload is sub-millisecond, a
-    // debounced or polled one takes up to the interval.
-    reload_duration: Histogram = Histogram::new(exponential_buckets(0.0001, 2.0, 15)),
-        "config_reload_duration_seconds",
-        "From the event that caused a reload to the end of its publish";
-    publishes: Family<SourceLabels, Counter> = Family::default(), "config_publishes",
-        "Versions published, by the source that delivered them first (a file watcher, or kube)";
-    propagation: DelayFamily = Family::new_with_constructor(delay_histogram),
-        "config_propagation_seconds",
-        "From the ConfigMap's last write (its managedFields time, whole seconds) to the publish, by source";
-    skew: DelayFamily = Family::new_with_constructor(delay_histogram), "config_source_skew_seconds",
-        "How long after the first source a later one delivered the same version, by the later source";
-    source_up: Family<SourceLabels, Gauge> = Family::default(), "config_source_up",
-        "1 while a source notices changes, 0 while it is degraded or stopped";
-    sources_disagree: Gauge = Gauge::default(), "config_sources_disagree",
-        "1 while the Kubernetes API and the volume have shown different content for longer than the volume may lag (or the volume is served alone), else 0";
-    disagreements: Counter = Counter::default(), "config_source_disagreements",
-        "Disagreements between the Kubernetes API and the volume reported (each lasted longer than the volume may lag, or served the volume alone)";
+metric_set! {
+    /// The reload metrics, moved by the observer and at scrape time.
+    pub struct ReloadMetrics {
+        reloads: Family<ReloadLabels, Counter> = Family::default(), "config_reloads",
+            "Config reloads by result (success: published, failure: rejected, unchanged: same content)";
+        last_reload_successful: Gauge = Gauge::default(), "config_last_reload_successful",
+            "1 if the last reload published or confirmed the file's content, 0 if it was rejected";
+        last_reload_success_timestamp: Gauge<f64, AtomicU64> = Gauge::default(),
+            "config_last_reload_success_timestamp_seconds",
+            "Unix time of the last reload that published a new config";
+        version: Gauge = Gauge::default(), "config_version", "The version of the served config";
+        info: Family<HashLabels, Gauge> = Family::default(), "config_info",
+            "The content hash of the served config (always 1)";
+        watcher_events: Counter = Counter::default(), "config_watcher_events",
+            "Filesystem events about the config";
+        resync_changes: Counter = Counter::default(), "config_resync_changes",
+            "Changes found by the periodic resync that no event announced";
+        watch_errors: Counter = Counter::default(), "config_watch_errors",
+            "Times the watch broke (and was re-established or stopped)";
+        reload_retries: Counter = Counter::default(), "config_reload_retries",
+            "Retries of loads that failed for a reason that can go away (EMFILE, EIO, ...)";
+        reload_triggers: Family<TriggerLabels, Counter> = Family::default(), "config_reload_triggers",
+            "Reported reloads by cause (unclosed_write: an in-place write never closed, reloaded after the timeout)";
+        reload_running: Gauge<f64, AtomicU64> = Gauge::default(), "config_reload_running_seconds",
+            "How long the reload running now has been running, 0 when none (large: a hung filesystem)";
+        stuck_reloads: Counter = Counter::default(), "config_stuck_reloads",
+            "Reloads that ran longer than --stuck-reload-after";
+        // 100 µs .. ~1.6 s: an event-driven reload is sub-millisecond, a
+        // debounced or polled one takes up to the interval.
+        reload_duration: Histogram = Histogram::new(exponential_buckets(0.0001, 2.0, 15)),
+            "config_reload_duration_seconds",
+            "From the event that caused a reload to the end of its publish";
+        publishes: Family<SourceLabels, Counter> = Family::default(), "config_publishes",
+            "Versions published, by the source that delivered them first (a file watcher, or kube)";
+        propagation: DelayFamily = Family::new_with_constructor(delay_histogram),
+            "config_propagation_seconds",
+            "From the ConfigMap's last write (its managedFields time, whole seconds) to the publish, by source";
+        skew: DelayFamily = Family::new_with_constructor(delay_histogram), "config_source_skew_seconds",
+            "How long after the first source a later one delivered the same version, by the later source";
+        source_up: Family<SourceLabels, Gauge> = Family::default(), "config_source_up",
+            "1 while a source notices changes, 0 while it is degraded or stopped";
+        sources_disagree: Gauge = Gauge::default(), "config_sources_disagree",
+            "1 while the Kubernetes API and the volume have shown different content for longer than the volume may lag (or the volume is served alone), else 0";
+        disagreements: Counter = Counter::default(), "config_source_disagreements",
+            "Disagreements between the Kubernetes API and the volume reported (each lasted longer than the volume may lag, or served the volume alone)";
+    }
+}
+
+/// Every metric the service exports, and the registry that encodes them.
+pub struct Metrics {
+    registry: Registry,
+    /// Reloads (the observer's).
+    pub reload: ReloadMetrics,
+    /// The HTTP connections (the listener's): registered here, moved there.
+    pub http: HttpMetrics,
 }
 
 /// A histogram of delays per source.
@@ -134,14 +147,14 @@ impl Metrics {
                 ("version", env!("CARGO_PKG_VERSION")),
             ]),
         );
-        Self::with_registry(registry)
-    }
-
-    /// Sets the age of the reload running now: read at scrape time, since a
-    /// reload stuck in a hung filesystem cannot update it itself.
-    pub fn set_reload_running(&self, running_for: Option<Duration>) {
-        self.reload_running
-            .set(running_for.map_or(0.0, |age| age.as_secs_f64()));
+        let (reload, http) = (ReloadMetrics::default(), HttpMetrics::default());
+        reload.register_all(&mut registry);
+        http.register(&mut registry);
+        Self {
+            registry,
+            reload,
+            http,
+        }
     }
 
     /// The registry in the Prometheus text format 0.0.4: what `promtool`
@@ -159,6 +172,15 @@ impl Metrics {
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .expect("writing to a String cannot fail");
         text
+    }
+}
+
+impl ReloadMetrics {
+    /// Sets the age of the reload running now: read at scrape time, since a
+    /// reload stuck in a hung filesystem cannot update it itself.
+    pub fn set_reload_running(&self, running_for: Option<Duration>) {
+        self.reload_running
+            .set(running_for.map_or(0.0, |age| age.as_secs_f64()));
     }
 
     pub(crate) fn watch_error(&self) {

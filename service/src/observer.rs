@@ -23,34 +23,34 @@ impl ReloadObserver {
 
 impl Observer for ReloadObserver {
     fn event(&self) {
-        self.metrics.event();
+        self.metrics.reload.event();
     }
 
     fn reload(&self, report: &ReloadReport) {
-        self.metrics.record(report);
+        self.metrics.reload.record(report);
     }
 
     fn retrying(&self, _error: &LoadError, _attempt: u32, _delay: Duration) {
-        self.metrics.retry();
+        self.metrics.reload.retry();
     }
 
     fn resync_found_change(&self) {
-        self.metrics.resync_change();
+        self.metrics.reload.resync_change();
     }
 
     fn watch_error(&self, _message: &str) {
-        self.metrics.watch_error();
+        self.metrics.reload.watch_error();
     }
 
     fn skew(&self, skew: &Skew) {
-        self.metrics.skew(skew.source, skew.behind);
+        self.metrics.reload.skew(skew.source, skew.behind);
     }
 
     fn sources_disagree(&self, _disagreement: &Disagreement) {
-        self.metrics.disagreement();
+        self.metrics.reload.disagreement();
     }
 
     fn reload_stuck(&self, _running_for: Duration) {
-        self.metrics.stuck_reload();
+        self.metrics.reload.stuck_reload();
     }
 }

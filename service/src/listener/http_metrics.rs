@@ -69,21 +69,29 @@ impl Closed {
     }
 }
 
-/// Handles on the connection metrics; clones share them.
-#[derive(Debug, Clone, Default)]
-pub struct HttpMetrics {
-    open: Family<PortLabels, Gauge>,
-    max: Family<PortLabels, Gauge>,
-    accepted: Family<PortLabels, Counter>,
-    rejected: Family<PortLabels, Counter>,
-    closed: Family<ClosedLabels, Counter>,
-    accept_errors: Family<KindLabels, Counter>,
+crate::metrics::metric_set! {
+    /// Handles on the connection metrics; clones share them.
+    #[derive(Debug, Clone)]
+    pub struct HttpMetrics {
+        open: Family<PortLabels, Gauge> = Family::default(), "http_connections_open",
+            "Open HTTP connections by port (public: the config; admin: probes and metrics)";
+        max: Family<PortLabels, Gauge> = Family::default(), "http_connections_max",
+            "The most open HTTP connections each port admits";
+        accepted: Family<PortLabels, Counter> = Family::default(), "http_connections_accepted",
+            "HTTP connections accepted under the cap, by port";
+        rejected: Family<PortLabels, Counter> = Family::default(), "http_connections_rejected",
+            "HTTP connections closed at accept because the port's cap was reached";
+        closed: Family<ClosedLabels, Counter> = Family::default(), "http_connections_closed",
+            "HTTP connections the server closed, by reason (header_timeout, idle_timeout)";
+        accept_errors: Family<KindLabels, Counter> = Family::default(), "http_accept_errors",
+            "Failed accepts, by errno (emfile, enfile, enobufs, enomem, ...)";
+    }
 }
 
 impl HttpMetrics {
-    /// Registers every connection metric in `registry`.
+    /// Registers every connection metric in `registry`, each series there
+    /// from the start, so a rate over the first event works.
     pub fn register(&self, registry: &mut Registry) {
-        // Every series from the start, so a rate over the first event works.
         for port in [Port::Public, Port::Admin] {
             let _ = self.open(port);
             let _ = self.accepted.get_or_create(&port.labels());
@@ -94,36 +102,7 @@ impl HttpMetrics {
                 reason: reason.label(),
             });
         }
-        registry.register(
-            "http_connections_open",
-            "Open HTTP connections by port (public: the config; admin: probes and metrics)",
-            self.open.clone(),
-        );
-        registry.register(
-            "http_connections_max",
-            "The most open HTTP connections each port admits",
-            self.max.clone(),
-        );
-        registry.register(
-            "http_connections_accepted",
-            "HTTP connections accepted under the cap, by port",
-            self.accepted.clone(),
-        );
-        registry.register(
-            "http_connections_rejected",
-            "HTTP connections closed at accept because the port's cap was reached",
-            self.rejected.clone(),
-        );
-        registry.register(
-            "http_connections_closed",
-            "HTTP connections the server closed, by reason (header_timeout, idle_timeout)",
-            self.closed.clone(),
-        );
-        registry.register(
-            "http_accept_errors",
-            "Failed accepts, by errno (emfile, enfile, enobufs, enomem, ...)",
-            self.accept_errors.clone(),
-        );
+        self.register_all(registry);
     }
 
     /// The gauge of a port's open connections.
