@@ -160,7 +160,9 @@ fn transient_failure_is_retried<S: Subject>(op: Op, errno: i32) {
 
 /// A reload stuck in a read that never returns: the last good config is
 /// still served, the stuck reload is reported once and visible while it
-/// lasts; when the read returns, the new config is published.
+/// lasts; when the read returns, the new config is published, and so is a
+/// change made while it hung (inotify's events wait in the kernel while the
+/// reload thread, which reads them, is blocked).
 fn hung_read_is_visible<S: Subject>() {
     let Some(faulty) = TempMount::for_test() else {
         return;
@@ -179,6 +181,7 @@ fn hung_read_is_visible<S: Subject>() {
     // Dropped before the watch whose reload may be held in the filesystem is
     // joined: a failing test fails instead of hanging.
     let _heal = faulty.heal_on_drop();
+    let mut served = "v0".to_owned();
     for round in 1..=ROUNDS {
         faulty.fs.hang(Op::Read);
         write_config(&dir, &format!("v{round}"));
@@ -187,9 +190,11 @@ fn hung_read_is_visible<S: Subject>() {
         });
         let running = harness.watch.reload_running_for().expect("a reload runs");
         assert!(running >= stuck_after, "{running:?}");
-        assert_eq!(harness.message(), format!("v{}", round - 1));
+        assert_eq!(harness.message(), served);
+        served = format!("v{round} changed while hung");
+        write_config(&dir, &served);
         faulty.fs.heal();
-        harness.wait_for(&format!("v{round}"));
+        harness.wait_for(&served);
         wait_until("the stuck reload's end reported", || {
             harness.recorder.stuck_finished.load(Ordering::SeqCst) == round
         });
