@@ -49,7 +49,7 @@ struct HashLabels {
 
 /// Declares a set of metrics, each once: its field, type, initial value,
 /// name and help. The struct's `Default` holds every initial value;
-/// `register` registers clones of the handles, in this order.
+/// `register_all` registers clones of the handles, in this order.
 macro_rules! metric_set {
     ($(#[$meta:meta])* $vis:vis struct $set:ident {
         $($field:ident: $type:ty = $initial:expr, $name:literal, $help:literal;)*

@@ -6,7 +6,7 @@
 //! docs/img/ from those records alone.
 //!
 //! ```text
-//! cargo run -p results --release -- all                # run everything (~25 min), records to docs/records/, write docs/
+//! cargo run -p results --release -- all                # run everything (~70 min on 2 cores), records to docs/records/, write docs/
 //! cargo run -p results --release -- all --from-saved   # only re-render docs/ from docs/records/
 //! cargo run -p results --release -- all --quick        # short runs into a temporary directory, checked (CI)
 //! cargo run -p results --release -- check docs         # is docs/results.md complete?

@@ -46,6 +46,10 @@ impl Inbox {
 
     /// Hands `pump` to the driver; `bell` wakes it from
     /// [`Pump::wait`] when a signal is sent.
+    #[cfg_attr(
+        not(any(feature = "poll", all(feature = "inotify", target_os = "linux"))),
+        allow(dead_code)
+    )]
     pub(crate) fn run_on_driver(&self, pump: Box<dyn Pump>, bell: Box<dyn Fn() + Send + Sync>) {
         let _ = self.bell.set(bell);
         *self

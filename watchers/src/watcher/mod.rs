@@ -163,7 +163,8 @@ pub(crate) enum Signal {
     Verify(Instant),
     Manual(Instant),
     /// Nothing for the driver: wakes a [`Pump`] to look (a reload asked of
-    /// a watcher that answers it itself).
+    /// a watcher that answers it itself: the poller).
+    #[cfg_attr(not(feature = "poll"), allow(dead_code))]
     Nudge,
     /// Content a watcher read itself, from the watcher named.
     Content(Box<Content>, &'static str, Instant),
@@ -403,6 +404,11 @@ impl Signals {
     /// Runs `pump` on the watch's reload thread instead of a thread of its
     /// own: the driver waits in it between reloads, and `bell` wakes it
     /// when another signal is sent.
+    // Used by the built-in watchers that run on the driver: inotify, poll.
+    #[cfg_attr(
+        not(any(feature = "poll", all(feature = "inotify", target_os = "linux"))),
+        allow(dead_code)
+    )]
     pub(crate) fn run_on_driver(
         &self,
         pump: impl Pump + 'static,
@@ -413,6 +419,7 @@ impl Signals {
 
     /// What wakes this watcher's [`Pump`] from another thread (a reload
     /// hook), without keeping the watcher's own signals alive.
+    #[cfg_attr(not(feature = "poll"), allow(dead_code))]
     pub(crate) fn nudger(&self) -> impl Fn() + Send + Sync + 'static {
         let inbox = Arc::clone(&self.inbox);
         move || inbox.send(Signal::Nudge)
