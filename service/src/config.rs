@@ -1,5 +1,6 @@
 //! The service's config: what `config/config.yaml` (or the ConfigMap key)
-//! holds.
+//! holds. Every input this accepts and rejects is tried against the real
+//! binary in `tests/reliability_inputs.rs` and `tests/end_to_end.rs`.
 
 use std::sync::OnceLock;
 
@@ -67,69 +68,4 @@ fn is_blank(character: char) -> bool {
 fn string_as_bytes<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Bytes, D::Error> {
     // `Bytes::from(String)` takes the allocation over: no copy.
     String::deserialize(deserializer).map(Bytes::from)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(yaml: &str) -> Result<ServiceConfig, String> {
-        let config: ServiceConfig = config_reload::Format::Yaml
-            .parse(yaml.as_bytes())
-            .map_err(|error| error.to_string())?;
-        config
-            .validate()
-            .map(|()| config)
-            .map_err(|error| error.to_string())
-    }
-
-    #[test]
-    fn a_message_is_decoded_exactly() {
-        let config = parse("message: |\n  two\n  lines\n").unwrap();
-        assert_eq!(&config.message[..], b"two\nlines\n");
-    }
-
-    #[test]
-    fn an_empty_message_is_rejected() {
-        assert!(parse("message: \"  \"\n").unwrap_err().contains("empty"));
-    }
-
-    #[test]
-    fn a_message_of_invisible_characters_is_rejected() {
-        for invisible in [
-            "\u{00a0}\u{00a0}",         // no-break spaces
-            "\u{200b}",                 // zero-width space
-            "\u{200c}\u{200d}\u{2060}", // zero-width (non-)joiner, word joiner
-            "\u{feff} \u{3000}",        // byte-order mark, ideographic space
-            "\u{00ad}\u{fe0f}",         // soft hyphen, variation selector
-        ] {
-            let yaml = format!("message: \"{invisible}\"\n");
-            assert!(
-                parse(&yaml).unwrap_err().contains("empty"),
-                "{invisible:?} accepted"
-            );
-        }
-        assert!(
-            parse("message: \"\u{200b}x\"\n").is_ok(),
-            "one visible character is enough"
-        );
-    }
-
-    #[test]
-    fn a_missing_message_is_rejected() {
-        assert!(parse("{}\n").is_err());
-    }
-
-    #[test]
-    fn an_unknown_key_is_rejected() {
-        assert!(parse("message: hi\nmesage: typo\n").is_err());
-    }
-
-    #[test]
-    fn the_etag_is_the_quoted_hash() {
-        let config = parse("message: hi\n").unwrap();
-        let hash = ContentHash([0xab; 32]);
-        assert_eq!(config.etag(&hash), format!("\"{hash}\"").as_str());
-        assert_eq!(config.etag(&hash).len(), 34);
-    }
 }

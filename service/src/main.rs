@@ -25,7 +25,6 @@ mod config;
 mod listener;
 mod logging;
 mod metrics;
-mod observer;
 mod server;
 mod shutdown;
 mod sources;
@@ -44,65 +43,51 @@ use tracing::{info, warn};
 
 use crate::cli::Cli;
 use crate::listener::Port;
-use crate::metrics::{Metrics, one_line};
-use crate::observer::ReloadObserver;
+use crate::metrics::Metrics;
 use crate::variant::{COMPILED_MANAGERS, COMPILED_WATCHERS};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    listener::raise_open_files_limit();
-    let manager = variant::choose(
-        cli.manager.as_deref(),
-        COMPILED_MANAGERS,
-        "--manager",
-        "MANAGER",
-    );
-    let watcher = variant::choose(
-        cli.watcher.as_deref(),
-        COMPILED_WATCHERS,
-        "--watcher",
-        "WATCHER",
-    );
-    let (manager, watcher) = match (manager, watcher) {
-        (Ok(manager), Ok(watcher)) => (manager, watcher),
-        (_, Err(error)) => return fail(format_args!("cannot choose a watcher: {error}")),
-        (Err(error), _) => return fail(format_args!("cannot choose a manager: {error}")),
-    };
-    logging::init(cli.log_format);
-    // The manager is the one type on the read path: one monomorphic `run`
-    // per design, chosen by name; the watcher is a value.
-    match config_reload_managers::design::visit(manager, Run { cli, watcher }) {
-        Some(run) => run.await,
-        None => fail(format_args!(
-            "the {manager} manager is not in the managers crate"
-        )),
+    match start().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(why) => {
+            // One line: no log framing, no backtrace.
+            eprintln!("service: {why}");
+            ExitCode::FAILURE
+        }
     }
 }
 
-/// `run` for the design chosen at run time.
-struct Run {
+/// Chooses the variant, then serves it; why it could not start, if not.
+async fn start() -> Result<(), String> {
+    let cli = Cli::parse();
+    listener::raise_open_files_limit();
+    let watcher = variant::choose("watcher", cli.watcher.as_deref(), COMPILED_WATCHERS)?;
+    let manager = variant::choose("manager", cli.manager.as_deref(), COMPILED_MANAGERS)?;
+    logging::init(cli.log_format);
+    // The manager is the one type on the read path: one monomorphic `serve`
+    // per design, chosen by name; the watcher is a value.
+    config_reload_managers::design::visit(manager, Serve { cli, watcher })
+        .ok_or_else(|| format!("the {manager} manager is not in the managers crate"))?
+        .await
+}
+
+/// `serve` for the design chosen at run time.
+struct Serve {
     cli: Cli,
     watcher: &'static str,
 }
 
-impl DesignVisitor for Run {
-    type Output = Pin<Box<dyn Future<Output = ExitCode>>>;
+impl DesignVisitor for Serve {
+    type Output = Pin<Box<dyn Future<Output = Result<(), String>>>>;
 
     fn visit<D: Design>(self) -> Self::Output {
-        Box::pin(run::<D>(self.cli, self.watcher))
+        Box::pin(serve::<D>(self.cli, self.watcher))
     }
 }
 
-/// Starts the watch, serves until SIGTERM/SIGINT, then drains and stops.
-async fn run<D: Design>(cli: Cli, watcher: &'static str) -> ExitCode {
-    match serve::<D>(cli, watcher).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(why) => fail(format_args!("{why}")),
-    }
-}
-
-/// `run`, with why it could not start.
+/// Starts the watch, serves until SIGTERM/SIGINT, then drains and stops;
+/// why it could not start, if not.
 async fn serve<D: Design>(cli: Cli, watcher: &'static str) -> Result<(), String> {
     // Installed before anything is announced: a signal sent as soon as the
     // listening line appears must find its handler.
@@ -121,7 +106,7 @@ async fn serve<D: Design>(cli: Cli, watcher: &'static str) -> Result<(), String>
         .format(Format::Yaml)
         .validate(crate::config::ServiceConfig::validate)
         .options(options.clone())
-        .observer(Arc::new(ReloadObserver::new(Arc::clone(&metrics))));
+        .observer(Arc::clone(&metrics) as _);
     // Said before the first read: if the filesystem hangs there, this line
     // and the warning below are what an operator sees.
     info!(config = %cli.config.display(), "loading the initial config");
@@ -197,21 +182,14 @@ async fn serve<D: Design>(cli: Cli, watcher: &'static str) -> Result<(), String>
     Ok(())
 }
 
-/// The start-up error on one line, naming the configured path even when the
-/// watchers crate reports a resolved one (`..data/...`).
+/// The start-up error (one line, as every library error is), naming the
+/// configured path even when the library reports a resolved one
+/// (`..data/...`).
 fn start_error(error: &config_reload::StartError, config: &std::path::Path) -> String {
-    let error = error.to_string();
-    let message = one_line(&error);
-    let configured = config.display().to_string();
+    let (message, configured) = (error.to_string(), config.display().to_string());
     if message.contains(&configured) {
-        message.to_owned()
+        message
     } else {
         format!("{configured}: {message}")
     }
-}
-
-/// The one line a failed start-up prints: no log framing, no backtrace.
-fn fail(message: std::fmt::Arguments<'_>) -> ExitCode {
-    eprintln!("service: {message}");
-    ExitCode::FAILURE
 }

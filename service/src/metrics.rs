@@ -1,12 +1,17 @@
-//! Prometheus metrics about reloads, fed by the observer (`observer.rs`).
+//! Prometheus metrics, and the [`Observer`] that moves the reload ones.
 //!
-//! Nothing here runs per request: the counters move only when the watcher
-//! reports something, and `/metrics` encodes the registry on demand.
+//! Nothing here runs per request: the reload counters move only when the
+//! watch reports something (each occurrence counted; the log lines come from
+//! the library, which logs every report through `tracing`, so each event is
+//! one line), and `/metrics` encodes the registry on demand.
 
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use config_reload::{ReloadOutcome, ReloadReport};
+use config_reload::{
+    Disagreement, LoadError, Observer, ReloadOutcome, ReloadReport, Skew, Watch, WatchHealth,
+};
+use config_reload_managers::Design;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -176,58 +181,24 @@ impl Metrics {
 }
 
 impl ReloadMetrics {
-    /// Sets the age of the reload running now: read at scrape time, since a
-    /// reload stuck in a hung filesystem cannot update it itself.
-    pub fn set_reload_running(&self, running_for: Option<Duration>) {
+    /// Sets what only the watch's state says, read at scrape time: the age
+    /// of the reload running now (one stuck in a hung filesystem cannot
+    /// update it itself), each source's state and whether they disagree.
+    pub fn observe_state<T: Send + Sync + 'static, D: Design>(&self, watch: &Watch<T, D>) {
+        let running_for = watch.reload_running_for();
         self.reload_running
             .set(running_for.map_or(0.0, |age| age.as_secs_f64()));
-    }
-
-    pub(crate) fn watch_error(&self) {
-        self.watch_errors.inc();
-    }
-
-    pub(crate) fn event(&self) {
-        self.watcher_events.inc();
-    }
-
-    pub(crate) fn resync_change(&self) {
-        self.resync_changes.inc();
-    }
-
-    pub(crate) fn retry(&self) {
-        self.reload_retries.inc();
-    }
-
-    pub(crate) fn skew(&self, source: &'static str, behind: Duration) {
-        self.skew
-            .get_or_create(&SourceLabels { source })
-            .observe(behind.as_secs_f64());
-    }
-
-    pub(crate) fn disagreement(&self) {
-        self.disagreements.inc();
-    }
-
-    /// Sets whether the sources disagree now, read at scrape time.
-    pub fn set_sources_disagree(&self, disagree: bool) {
-        self.sources_disagree.set(i64::from(disagree));
-    }
-
-    /// Sets each source's state, read at scrape time.
-    pub fn set_sources(&self, sources: &[(&'static str, bool)]) {
-        for (source, up) in sources {
+        for (source, health) in watch.sources() {
+            let up = health == WatchHealth::Watching;
             self.source_up
                 .get_or_create(&SourceLabels { source })
-                .set(i64::from(*up));
+                .set(i64::from(up));
         }
+        self.sources_disagree
+            .set(i64::from(watch.disagreement().is_some()));
     }
 
-    pub(crate) fn stuck_reload(&self) {
-        self.stuck_reloads.inc();
-    }
-
-    pub(crate) fn record(&self, report: &ReloadReport) {
+    fn record(&self, report: &ReloadReport) {
         self.reload_duration.observe(report.took.as_secs_f64());
         let source = SourceLabels {
             source: report.source,
@@ -287,12 +258,43 @@ fn unix_now() -> f64 {
         .map_or(0.0, |since| since.as_secs_f64())
 }
 
-/// Parser messages may go on with a snippet and a caret on further lines;
-/// their first line says what is wrong, and a log line or the start-up
-/// error stays one line.
-pub fn one_line(text: &str) -> &str {
-    text.lines()
-        .map(str::trim)
-        .find(|line| !line.is_empty())
-        .unwrap_or_default()
+/// Every report of the watch, counted.
+impl Observer for Metrics {
+    fn event(&self) {
+        self.reload.watcher_events.inc();
+    }
+
+    fn reload(&self, report: &ReloadReport) {
+        self.reload.record(report);
+    }
+
+    fn retrying(&self, _error: &LoadError, _attempt: u32, _delay: Duration) {
+        self.reload.reload_retries.inc();
+    }
+
+    fn resync_found_change(&self) {
+        self.reload.resync_changes.inc();
+    }
+
+    fn watch_error(&self, _message: &str) {
+        self.reload.watch_errors.inc();
+    }
+
+    fn skew(&self, skew: &Skew) {
+        let source = SourceLabels {
+            source: skew.source,
+        };
+        self.reload
+            .skew
+            .get_or_create(&source)
+            .observe(skew.behind.as_secs_f64());
+    }
+
+    fn sources_disagree(&self, _disagreement: &Disagreement) {
+        self.reload.disagreements.inc();
+    }
+
+    fn reload_stuck(&self, _running_for: Duration) {
+        self.reload.stuck_reloads.inc();
+    }
 }

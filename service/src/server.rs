@@ -152,19 +152,7 @@ async fn readyz<D: Design>(State(state): State<AppState<D>>) -> (StatusCode, Str
 /// format they parse).
 async fn metrics_text<D: Design>(State(state): State<AppState<D>>, headers: HeaderMap) -> Response {
     let metrics = &state.metrics;
-    metrics
-        .reload
-        .set_reload_running(state.watch.reload_running_for());
-    let sources: Vec<_> = state
-        .watch
-        .sources()
-        .into_iter()
-        .map(|(source, health)| (source, health == WatchHealth::Watching))
-        .collect();
-    metrics.reload.set_sources(&sources);
-    metrics
-        .reload
-        .set_sources_disagree(state.watch.disagreement().is_some());
+    metrics.reload.observe_state(&state.watch);
     let accept = headers.get(ACCEPT).and_then(|value| value.to_str().ok());
     let (content_type, body) = if accept.is_some_and(prefers_openmetrics) {
         (OPENMETRICS, metrics.encode())

@@ -7,29 +7,28 @@
 
 include!(concat!(env!("OUT_DIR"), "/variants.rs"));
 
-/// The requested name, or the only one compiled in; an error naming the
+/// The requested `what` (`manager`, `watcher`: also its flag and, upper
+/// case, its variable), or the only one compiled in; an error naming the
 /// choices when several are compiled in and none was requested.
 pub fn choose(
+    what: &str,
     requested: Option<&str>,
     compiled: &[&'static str],
-    flag: &str,
-    env: &str,
 ) -> Result<&'static str, String> {
+    let choices = compiled.join(", ");
     match (requested, compiled) {
         (Some(name), _) => compiled
             .iter()
             .find(|compiled| **compiled == name)
             .copied()
             .ok_or_else(|| {
-                format!(
-                    "{name:?} is not compiled in (choices: {})",
-                    compiled.join(", ")
-                )
+                format!("cannot choose a {what}: {name:?} is not compiled in (choices: {choices})")
             }),
         (None, [only]) => Ok(only),
-        (None, all) => Err(format!(
-            "several are compiled in ({}): choose one with {flag} or {env}",
-            all.join(", ")
+        (None, _) => Err(format!(
+            "cannot choose a {what}: several are compiled in ({choices}): choose one with \
+             --{what} or {}",
+            what.to_uppercase()
         )),
     }
 }
@@ -40,20 +39,17 @@ mod tests {
 
     #[test]
     fn the_only_one_is_chosen_and_several_need_a_flag() {
-        assert_eq!(
-            choose(None, &["arcswap"], "--manager", "MANAGER"),
-            Ok("arcswap")
-        );
-        let error = choose(None, &["inotify", "poll"], "--watcher", "WATCHER").unwrap_err();
+        assert_eq!(choose("manager", None, &["arcswap"]), Ok("arcswap"));
+        let error = choose("watcher", None, &["inotify", "poll"]).unwrap_err();
         assert!(
-            error.contains("inotify, poll") && error.contains("--watcher"),
+            error.contains("inotify, poll") && error.contains("--watcher or WATCHER"),
             "{error}"
         );
         assert_eq!(
-            choose(Some("poll"), &["inotify", "poll"], "", ""),
+            choose("watcher", Some("poll"), &["inotify", "poll"]),
             Ok("poll")
         );
-        assert!(choose(Some("mutex"), &["arcswap"], "", "").is_err());
+        assert!(choose("manager", Some("mutex"), &["arcswap"]).is_err());
     }
 
     #[test]

@@ -217,7 +217,23 @@ fn inputs() -> Vec<(&'static str, Vec<u8>, Expect)> {
                 .to_vec(),
             Rejected("empty"),
         ),
+        (
+            "a message of a soft hyphen, a variation selector and an ideographic space",
+            "message: \"\u{ad}\u{fe0f}\u{3000}\"\n".as_bytes().to_vec(),
+            Rejected("empty"),
+        ),
+        (
+            "one visible character among zero-width ones",
+            "message: \"\u{200b}x\"\n".as_bytes().to_vec(),
+            Served("\u{200b}x"),
+        ),
+        (
+            "a block scalar",
+            b"message: |\n  two\n  lines\n".to_vec(),
+            Served("two\nlines\n"),
+        ),
         // Keys.
+        ("no message", b"{}\n".to_vec(), Rejected("missing field")),
         (
             "duplicate keys",
             b"message: a\nmessage: b\n".to_vec(),
