@@ -1,7 +1,6 @@
 //! [`Watch`]: a running watch of one config, and the [`Builder`] that starts
 //! one with anything but the defaults.
 
-use std::any::Any;
 use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::path::Path;
@@ -21,6 +20,7 @@ use crate::reload::loader::{Initial, Loader, load, load_content, read_files};
 use crate::reload::log_observer::LogObserver;
 use crate::reload::watchdog::Watchdog;
 use crate::watcher::inbox::Inbox;
+use crate::watcher::kind::NotAvailable;
 use crate::watcher::{Batches, HealthCell, ReloadHooks, Running, Signal, Signals, Watcher};
 use crate::{
     ConfigSource, Current, Decode, Disagreement, Format, LoadError, LoadErrorKind, Loaded,
@@ -551,12 +551,6 @@ where
             }
         }
         let decode = self.decoder()?;
-        let watched: &dyn Any = self.watcher.as_ref();
-        if let Some(kind) = watched.downcast_ref::<WatcherKind>()
-            && !kind.is_available()
-        {
-            return Err(StartError::WatcherNotAvailable(*kind));
-        }
         let watcher = self.source.has_files().then_some(self.watcher);
         start(
             self.source,
@@ -634,7 +628,13 @@ where
                 observer.watch_error(&reason);
                 established
             }
-            Err(error) => return Err(watch_error(error)),
+            Err(error) => {
+                let left_out = error.get_ref().and_then(|inner| inner.downcast_ref());
+                return Err(match left_out {
+                    Some(NotAvailable(kind)) => StartError::WatcherNotAvailable(*kind),
+                    None => watch_error(error),
+                });
+            }
         };
         // Taken at once: a start that fails later drops it with the rest.
         pump = inbox.take_pump();

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use config_reload::testing::KubeletVolume;
-use config_reload::{ConfigSource, Files, Watch, WatcherKind};
+use config_reload::{ConfigSource, Files, StartError, Watch, WatcherKind};
 
 #[derive(serde::Deserialize)]
 struct App {
@@ -48,4 +48,20 @@ fn several_keys_a_chosen_watcher_and_a_chosen_manager_from_one_dependency() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!((config.get().app.port, config.get().limits.max_connections), (9090, 7));
+}
+
+/// The default features compile inotify and polling in, not notify: asking
+/// for it is a start error a program can match, before anything is read.
+#[test]
+fn a_watcher_the_features_leave_out_is_a_start_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.yaml");
+    std::fs::write(&path, "port: 8080\n").unwrap();
+    assert!(!WatcherKind::Notify.is_available());
+    let started = Watch::<App>::builder(ConfigSource::file(&path)).watcher(WatcherKind::Notify).start();
+    assert!(
+        matches!(started, Err(StartError::WatcherNotAvailable(WatcherKind::Notify))),
+        "{:?}",
+        started.err()
+    );
 }

@@ -97,7 +97,7 @@ impl Watcher for WatcherKind {
             Some(builtin) => (builtin.establish)(source, options, signals),
             None => Err(io::Error::new(
                 io::ErrorKind::Unsupported,
-                format!("the {self} watcher is not available in this build or on this platform"),
+                NotAvailable(*self),
             )),
         }
     }
@@ -210,3 +210,10 @@ mod tests {
         }
     }
 }
+
+/// Why a [`WatcherKind`] left out of the build could not be established:
+/// [`Builder::start`](crate::Builder::start) turns it into
+/// [`StartError::WatcherNotAvailable`](crate::StartError::WatcherNotAvailable).
+#[derive(Debug, thiserror::Error)]
+#[error("the {0} watcher is not available in this build or on this platform")]
+pub(crate) struct NotAvailable(pub(crate) WatcherKind);

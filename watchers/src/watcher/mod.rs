@@ -32,7 +32,6 @@ pub(crate) mod poll;
 #[cfg(all(target_os = "linux", any(feature = "notify", feature = "inotify")))]
 mod wake;
 
-use std::any::Any;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
@@ -77,7 +76,7 @@ use crate::{ConfigSource, Files, LoadError, Observer, Trigger, WatchHealth, Watc
 ///     }
 /// }
 /// ```
-pub trait Watcher: Any + Send {
+pub trait Watcher: Send + 'static {
     /// A short name for logs and metrics (`"inotify"`, `"notify"`, `"poll"`,
     /// `"kube"`).
     fn name(&self) -> &'static str;
