@@ -152,6 +152,20 @@ impl Limits {
             idle_timeout,
         })
     }
+
+    /// A listener for `port` on `tcp`, under this port's cap and both
+    /// timeouts.
+    pub fn listener(&self, tcp: TcpListener, port: Port, metrics: HttpMetrics) -> Capped {
+        let max = match port {
+            Port::Public => self.max_connections,
+            Port::Admin => self.admin_connections,
+        };
+        let bounds = Bounds {
+            header_read: self.header_read_timeout,
+            idle: self.idle_timeout,
+        };
+        Capped::new(tcp, port, max, bounds, metrics)
+    }
 }
 
 /// `RLIMIT_NOFILE` too low for [`OTHER_FDS`] and the full admin cap: what
@@ -176,18 +190,16 @@ fn scarce(limit: usize) -> Result<(usize, usize), String> {
              answered; raise the limit (`ulimit -n`, the container runtime's nofile)"
         ));
     }
-    {
-        warn!(
-            open_files_limit = limit,
-            open_now = open,
-            max_connections = fit,
-            admin_connections = admin,
-            wanted = DEFAULT_MAX_CONNECTIONS + ADMIN_CONNECTIONS,
-            "RLIMIT_NOFILE leaves almost no descriptors for connections: serving at most \
-             max_connections on the public port and admin_connections on the admin port; \
-             raise the limit (`ulimit -n`, the container runtime's nofile)"
-        );
-    }
+    warn!(
+        open_files_limit = limit,
+        open_now = open,
+        max_connections = fit,
+        admin_connections = admin,
+        wanted = DEFAULT_MAX_CONNECTIONS + ADMIN_CONNECTIONS,
+        "RLIMIT_NOFILE leaves almost no descriptors for connections: serving at most \
+         max_connections on the public port and admin_connections on the admin port; \
+         raise the limit (`ulimit -n`, the container runtime's nofile)"
+    );
     Ok((admin, fit))
 }
 
@@ -206,22 +218,6 @@ fn open_files_limit() -> Option<usize> {
     (soft != rlimit::INFINITY)
         .then(|| usize::try_from(soft).ok())
         .flatten()
-}
-
-impl Limits {
-    /// A listener for `port` on `tcp`, under this port's cap and both
-    /// timeouts.
-    pub fn listener(&self, tcp: TcpListener, port: Port, metrics: HttpMetrics) -> Capped {
-        let max = match port {
-            Port::Public => self.max_connections,
-            Port::Admin => self.admin_connections,
-        };
-        let bounds = Bounds {
-            header_read: self.header_read_timeout,
-            idle: self.idle_timeout,
-        };
-        Capped::new(tcp, port, max, bounds, metrics)
-    }
 }
 
 /// Serves `app` on `listener` until `stop` completes, then stops accepting
