@@ -182,9 +182,10 @@ async fn serve<D: Design>(cli: Cli, watcher: &'static str) -> Result<(), String>
     Ok(())
 }
 
-/// The start-up error (one line, as every library error is), naming the
-/// configured path even when the library reports a resolved one
-/// (`..data/...`).
+/// The start-up error, naming the configured path even when the library
+/// reports a resolved one (`..data/...`). One line: the library's own
+/// reasons are, and so is `ServiceConfig::validate`'s (a validator of
+/// another program's could put a newline in its message).
 fn start_error(error: &config_reload::StartError, config: &std::path::Path) -> String {
     let (message, configured) = (error.to_string(), config.display().to_string());
     if message.contains(&configured) {
